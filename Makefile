@@ -1,0 +1,46 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both bootstrap uv.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+PY := .venv/bin/python
+FLEETCTL := .venv/bin/fleetctl
+
+.PHONY: help bootstrap install demo test test-fast lint format typecheck bench clean
+
+help:
+	@echo "make demo   - the main job on the embedded default fleet"
+	@echo "make test   - install, lint and run the whole test suite"
+	@echo "make lint   - ruff, mypy (strict on core/spec), import-linter, ansible-lint"
+	@echo "make bench  - benchmarks (ratios measured in one run)"
+
+bootstrap:
+	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+
+install: bootstrap
+	@$$(command -v uv || echo $(UV)) sync --frozen --quiet
+
+demo: install
+	@bash scripts/demo.sh
+
+lint: install
+	$(PY) -m ruff check fleetctl stacks tests benchmarks
+	$(PY) -m ruff format --check fleetctl stacks tests benchmarks
+	$(PY) -m mypy fleetctl/core fleetctl/spec
+	.venv/bin/lint-imports
+	@if [ -d playbooks/roles ]; then .venv/bin/ansible-lint --offline -q playbooks; fi
+
+format: install
+	$(PY) -m ruff format fleetctl stacks tests benchmarks
+	$(PY) -m ruff check --fix fleetctl stacks tests benchmarks
+
+test: lint
+	$(PY) -m pytest -q
+
+# Unit + integration only: the quick loop while developing.
+test-fast: install
+	$(PY) -m pytest -q -m "not e2e"
+
+bench: install
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf .venv .fleetctl .pytest_cache .mypy_cache .ruff_cache

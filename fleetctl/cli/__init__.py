@@ -1,0 +1,1 @@
+"""Thin Typer commands: parse flags, call a service, render the result."""

@@ -1,0 +1,79 @@
+"""The `fleetctl` entry point: the Typer app, global options, error handling.
+
+Command modules import only Typer and light helpers at module level; heavy
+libraries (pulumi, boto3, ansible_runner) load inside the command that needs
+them, so `fleetctl --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleetctl import __version__
+from fleetctl.cli import render, stacks, validate
+from fleetctl.cli.state import Globals
+from fleetctl.errors import FleetctlError
+
+app = typer.Typer(
+    name="fleetctl",
+    help=(
+        "Declare, preview and safely roll out a global video delivery fleet.\n\n"
+        "Example:  fleetctl validate && fleetctl stacks list --env prod"
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"fleetctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root", envvar="FLEETCTL_ROOT", help="Repository root (default: search upward)."
+        ),
+    ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            envvar="FLEETCTL_STATE",
+            help="Rollout journal: a SQLite path or s3://bucket/prefix.",
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Declare, preview and safely roll out a global video delivery fleet."""
+    ctx.obj = Globals(root=root, state=state)
+
+
+app.command("validate")(validate.validate)
+app.add_typer(stacks.app, name="stacks")
+
+
+def run() -> None:
+    """Console-script entry: expected errors become a message and an exit code."""
+    try:
+        app()
+    except FleetctlError as exc:
+        render.error(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        render.note("interrupted")
+        sys.exit(130)

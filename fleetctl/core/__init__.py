@@ -1,0 +1,1 @@
+"""Pure logic, no I/O: planners, diffs, gate statistics."""

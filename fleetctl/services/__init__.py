@@ -1,0 +1,1 @@
+"""Use cases: combine core logic and adapters; no Typer, no Rich."""
