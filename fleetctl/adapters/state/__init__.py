@@ -1,0 +1,26 @@
+"""Where rollout state lives: the journal, release snapshots and env locks.
+
+Two backends implement the same `StateStore` protocol:
+- SQLite (the default, `.fleetctl/state.db`): `fleetctl.adapters.state.sqlite`
+- S3 + DynamoDB for teams (`s3://BUCKET/PREFIX`): `fleetctl.adapters.state.s3`
+
+Switching is a URL (`--state` / FLEETCTL_STATE), never a code change.
+"""
+
+from __future__ import annotations
+
+from fleetctl.adapters.state.base import LockHeld, LockInfo, StateStore
+
+
+def open_store(url: str) -> StateStore:
+    """Open the store a `--state` value names: `s3://bucket/prefix` or a SQLite path."""
+    if url.startswith("s3://"):
+        from fleetctl.adapters.state.s3 import S3Store  # boto3 only when asked for
+
+        return S3Store.from_url(url)
+    from fleetctl.adapters.state.sqlite import SqliteStore
+
+    return SqliteStore(url.removeprefix("sqlite://"))
+
+
+__all__ = ["LockHeld", "LockInfo", "StateStore", "open_store"]
