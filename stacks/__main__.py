@@ -22,16 +22,16 @@ from components import (
     RegionNetworkArgs,
     TranscodeCluster,
     TranscodeClusterArgs,
-    naming,
 )
 
-from fleetctl.spec import parse_spec
+from fleetctl.core import naming
+from fleetctl.spec import Stack, parse_spec
 
 stack = pulumi.get_stack()
 env, _, region = stack.partition("-")
 config = pulumi.Config("fleet")
 spec = parse_spec(config.require_object("spec"), config.get_object("defaults") or {}, where=stack)
-tags = naming.tags(env, region, spec.tags)
+tags = naming.tags(Stack(env=env, region=region, spec=spec, source=__file__))
 name = naming.prefix(env, region)
 
 network = RegionNetwork(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components import naming
+from fleetctl.core import naming
 
 # Debian 12 from AWS's public SSM parameter: resolved by EC2 at launch, so
 # no AMI lookup (and no cloud call) is needed to plan the template.
@@ -50,7 +50,7 @@ class EdgePool(pulumi.ComponentResource):
     ) -> None:
         super().__init__("fleet:index:EdgePool", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = {**args.tags, "role": "edge", "pop": args.pop}
+        tags = {**args.tags, naming.TAG_ROLE: naming.EDGE, naming.TAG_POP: args.pop}
         # The URL-signing key lives in SSM as a SecureString; nodes read it at boot.
         key = aws.ssm.Parameter(
             f"{name}-signing-key",

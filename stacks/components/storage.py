@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components import naming
+from fleetctl.core import naming
 from fleetctl.spec import Bucket
 
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components import naming
 from components.edge import DEBIAN_AMI
+from fleetctl.core import naming
 
 USER_DATA = """#cloud-config
 package_update: true
@@ -46,7 +46,7 @@ class TranscodeCluster(pulumi.ComponentResource):
     ) -> None:
         super().__init__("fleet:index:TranscodeCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = {**args.tags, "role": "transcode"}
+        tags = {**args.tags, naming.TAG_ROLE: naming.TRANSCODE}
         queue_name = naming.queue_name(args.env, args.region)
         dead = aws.sqs.Queue(
             f"{name}-jobs-dlq",
