@@ -26,7 +26,7 @@ def _tags(items: list[dict[str, Any]] | None) -> dict[str, str]:
 
 
 def normalise_lifecycle(rules: list[dict[str, Any]]) -> dict[str, Any]:
-    """Enabled lifecycle rules folded into {transitions, expiration_days, noncurrent_expiration_days}."""
+    """Enabled lifecycle rules folded into the normalised form of `core.drift`."""
     transitions: set[tuple[int, str]] = set()
     expiration: list[int] = []
     noncurrent: list[int] = []
@@ -221,7 +221,7 @@ def read_queues(region: str, name_prefix: str) -> list[dict[str, Any]]:
 
 
 def read_stack_resources(region: str, name_prefix: str) -> list[dict[str, Any]]:
-    """Buckets, launch templates, auto scaling groups and queues whose names start with the prefix."""
+    """Buckets, launch templates, groups and queues whose names start with the prefix."""
     return [
         *read_buckets(region, name_prefix),
         *read_launch_templates(region, name_prefix),

@@ -15,6 +15,7 @@ import typer
 import typer.core
 
 from fleetctl import __version__
+from fleetctl.cli import drift as drift_cli
 from fleetctl.cli import render, stacks, validate
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
@@ -83,6 +84,7 @@ def main(
 
 app.command("validate")(validate.validate)
 app.add_typer(stacks.app, name="stacks")
+app.command("drift")(drift_cli.drift)
 
 
 def run() -> None:

@@ -8,14 +8,14 @@ expected and actual value.
 
 Normalised properties (JSON-like values):
 
-- bucket: versioning (bool), lifecycle ({transitions: [[days, class]...],
+- bucket: versioning (bool; Suspended = off), lifecycle ({transitions: [[days, class]...],
   expiration_days, noncurrent_expiration_days}), public_access_blocked (bool,
   all four settings on), replication (sorted destination bucket names), tags
 - asg: min, max, launch_template (name), tags; edge groups also desired and
   instances_per_zone ({zone: count}); a transcode group scales itself, so
   its desired size and instance count are not drift
 - launch_template: instance_type (of the latest version), tags
-- queue: tags
+- queue: tags (the job queue and its dead-letter queue)
 
 Tags compare only the keys fleetctl sets: tags added by others (AWS, cost
 tools) are not drift, a missing or different value of ours is.
@@ -133,7 +133,12 @@ def expected_resources(stack: Stack) -> list[Resource]:
                     "replication": sorted(
                         naming.bucket_name(env, target, b.name) for target in b.replication_targets
                     ),
-                    "tags": naming.tags(stack),
+                    # the program also tags a bucket with its logical name and class
+                    "tags": {
+                        **naming.tags(stack),
+                        "bucket": b.name,
+                        "storage-class": b.storage_class.value,
+                    },
                 },
             )
         )
@@ -163,7 +168,7 @@ def expected_resources(stack: Stack) -> list[Resource]:
                         "desired": n,
                         "instances_per_zone": {zone: n},
                         "launch_template": lt,
-                        "tags": naming.tags(stack, naming.EDGE),
+                        "tags": {**naming.tags(stack, naming.EDGE), "zone": zone},
                     },
                 )
             )
@@ -173,7 +178,11 @@ def expected_resources(stack: Stack) -> list[Resource]:
         tags = naming.tags(stack, naming.TRANSCODE)
         out.append(
             Resource(
-                "launch_template", lt, sname, region, {"instance_type": tc.instance_type, "tags": tags}
+                "launch_template",
+                lt,
+                sname,
+                region,
+                {"instance_type": tc.instance_type, "tags": tags},
             )
         )
         out.append(
@@ -185,7 +194,8 @@ def expected_resources(stack: Stack) -> list[Resource]:
                 {"min": tc.min_size, "max": tc.max_size, "launch_template": lt, "tags": tags},
             )
         )
-        out.append(Resource("queue", naming.queue_name(env, region), sname, region, {"tags": tags}))
+        for queue in (naming.queue_name(env, region), naming.dead_letter_queue_name(env, region)):
+            out.append(Resource("queue", queue, sname, region, {"tags": tags}))
     return out
 
 

@@ -11,7 +11,7 @@ Names (`<project>-<env>-<region>-...`, project = "fleet"):
 - edge ASG         fleet-<env>-<region>-edge-<zone>   (one per zone)
 - transcode ASG    fleet-<env>-<region>-transcode
 - launch template  fleet-<env>-<region>-<role>
-- transcode queue  fleet-<env>-<region>-transcode-jobs
+- transcode queue  fleet-<env>-<region>-transcode-jobs (dead letters: ...-jobs-dlq)
 
 Tags: the spec's `tags`, then fleetctl's own (which win): `env`, `region`,
 `fleet:stack`, plus `role` (edge|transcode) when given and `pop` when the
@@ -69,6 +69,10 @@ def launch_template_name(env: str, region: str, role: str) -> str:
 
 def queue_name(env: str, region: str) -> str:
     return f"{prefix(env, region)}-{TRANSCODE}-jobs"
+
+
+def dead_letter_queue_name(env: str, region: str) -> str:
+    return f"{queue_name(env, region)}-dlq"
 
 
 def tags(stack: Stack, role: str | None = None) -> dict[str, str]:
