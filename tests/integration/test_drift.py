@@ -224,3 +224,21 @@ def test_access_denied_is_exit_3(qa_project: Path, tmp_path: Path, monkeypatch) 
         assert "Traceback" not in text
     finally:
         server.stop()
+
+
+def test_extra_groups_beyond_the_first_page_are_found(built: Path) -> None:
+    """describe_auto_scaling_groups returns 50 groups a page: 60 leftovers need two."""
+    asg = boto3.client("autoscaling", region_name="us-east-1")
+    for i in range(60):
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName=f"fleet-qa-us-east-1-old-{i:02d}",
+            LaunchTemplate={"LaunchTemplateName": "fleet-qa-us-east-1-edge"},
+            MinSize=0,
+            MaxSize=0,
+            AvailabilityZones=["us-east-1a"],
+        )
+    code, data, _ = drift(built, "--stack", "qa-us-east-1", "--format", "json")
+    assert code == 2 and data is not None
+    extra = sorted(i["name"] for i in data["items"] if i["status"] == "extra")
+    assert extra == [f"fleet-qa-us-east-1-old-{i:02d}" for i in range(60)]
+    assert data["summary"] == {"missing": 0, "extra": 60, "changed": 0}

@@ -1,0 +1,147 @@
+"""The Ansible inventory from what runs in EC2 (`fleetctl inventory --source aws`).
+
+Instances are found by the tags the Pulumi program puts on them (names and
+keys in `fleetctl.core.naming`): `env` selects the environment, `role`
+(edge|transcode), `region`, `pop` and `fleet:stack` describe the host. Every
+region of the env's stacks is read (in parallel, each paginated). The output
+follows the same dynamic-inventory contract as the spec-derived inventory:
+`--list` JSON with `_meta.hostvars`, groups by env, region and role.
+
+Inventory hostname = instance id (unique and stable); `ansible_host` = the
+private IP (`address="public"` for the public one, when there is one).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fleetctl.adapters import aws_ec2
+from fleetctl.core import naming
+from fleetctl.errors import BadInput
+from fleetctl.services.workspace import Workspace
+from fleetctl.spec import Stack, load_fleet
+
+
+@dataclass(frozen=True)
+class HostRecord:
+    """One inventory host, whatever its source (spec, lab or EC2)."""
+
+    name: str
+    address: str
+    env: str
+    region: str
+    role: str
+    pop: str = ""
+    zone: str = ""
+    traffic_weight: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def hostvars(self) -> dict[str, Any]:
+        return {
+            "ansible_host": self.address,
+            "env": self.env,
+            "region": self.region,
+            "role": self.role,
+            "pop": self.pop,
+            "zone": self.zone,
+            "traffic_weight": self.traffic_weight,
+            **self.extra,
+        }
+
+
+def group_name(value: str) -> str:
+    """Ansible group names take letters, digits and underscores only."""
+    return "".join(c if c.isalnum() else "_" for c in value)
+
+
+def to_ansible(hosts: Iterable[HostRecord]) -> dict[str, Any]:
+    """Ansible dynamic inventory `--list` JSON: groups by env, region and role."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    hostvars: dict[str, dict[str, Any]] = {}
+    for h in sorted(hosts, key=lambda h: (h.env, h.region, h.role, h.zone, h.name)):
+        hostvars[h.name] = h.hostvars()
+        for g in (h.env, h.region, h.role):
+            groups[group_name(g)].append(h.name)
+    out: dict[str, Any] = {"_meta": {"hostvars": hostvars}}
+    out["all"] = {"children": ["ungrouped", *sorted(groups)]}
+    for g, members in sorted(groups.items()):
+        out[g] = {"hosts": members}
+    return out
+
+
+def host_from_instance(inst: dict[str, Any], stacks: dict[str, Stack], address: str) -> HostRecord:
+    tags: dict[str, str] = inst["tags"]
+    region = tags.get(naming.TAG_REGION, inst["region"])
+    env = tags.get(naming.TAG_ENV, "")
+    stack = stacks.get(naming.stack_name(env, region))
+    ip = inst["public_ip"] if address == "public" and inst["public_ip"] else inst["private_ip"]
+    return HostRecord(
+        name=inst["id"],
+        address=ip or inst["private_dns"] or inst["id"],
+        env=env,
+        region=region,
+        role=tags.get(naming.TAG_ROLE, ""),
+        pop=tags.get(naming.TAG_POP, ""),
+        zone=inst["zone"],
+        traffic_weight=stack.traffic_weight if stack is not None else 0.0,
+        extra={
+            "ec2_instance_id": inst["id"],
+            "ec2_instance_type": inst["type"],
+            "fleet_stack": tags.get(naming.TAG_STACK, ""),
+        },
+    )
+
+
+def hosts_from_aws(
+    ws: Workspace,
+    env: str,
+    *,
+    regions: Sequence[str] = (),
+    role: str | None = None,
+    address: Literal["private", "public"] = "private",
+    page_size: int | None = None,
+) -> list[HostRecord]:
+    """Running and pending instances of `env`, in the env's regions (or `regions`)."""
+    fleet = load_fleet(ws.stacks_dir)
+    if env not in fleet.envs():
+        raise BadInput(f"unknown env {env!r}", hint=f"known envs: {', '.join(fleet.envs())}")
+    if role is not None and role not in naming.ROLES:
+        raise BadInput(f"unknown role {role!r}", hint=f"roles: {', '.join(naming.ROLES)}")
+    stacks = {s.name: s for s in fleet.select(env)}
+    wanted = sorted(regions) if regions else sorted({s.region for s in stacks.values()})
+    unknown = [r for r in wanted if naming.stack_name(env, r) not in stacks]
+    if unknown:
+        raise BadInput(
+            f"env {env} has no stack in {', '.join(unknown)}",
+            hint=f"its regions: {', '.join(sorted(s.region for s in stacks.values()))}",
+        )
+    tags: dict[str, str | list[str]] = {naming.TAG_ENV: env}
+    tags[naming.TAG_ROLE] = role if role else list(naming.ROLES)
+
+    def read(region: str) -> list[dict[str, Any]]:
+        return aws_ec2.describe_instances(region, tags, page_size=page_size)
+
+    with ThreadPoolExecutor(max_workers=min(8, len(wanted) or 1)) as pool:
+        instances = [i for batch in pool.map(read, wanted) for i in batch]
+    return [host_from_instance(i, stacks, address) for i in instances]
+
+
+def inventory(
+    ws: Workspace,
+    env: str,
+    *,
+    regions: Sequence[str] = (),
+    role: str | None = None,
+    address: Literal["private", "public"] = "private",
+) -> dict[str, Any]:
+    """The `--list` JSON for `env` from EC2."""
+    return to_ansible(hosts_from_aws(ws, env, regions=regions, role=role, address=address))
+
+
+def host(inv: dict[str, Any], name: str) -> dict[str, Any]:
+    """The `--host NAME` answer: that host's vars (empty when unknown, as Ansible expects)."""
+    return dict(inv["_meta"]["hostvars"].get(name, {}))

@@ -1,0 +1,127 @@
+"""The EC2-sourced Ansible inventory against instances created in moto server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from aws_fixture import MotoServer, aws, moto_server  # noqa: F401
+from aws_world import AMI, build_stack
+
+from fleetctl.core import naming
+from fleetctl.services import inventory_aws
+from fleetctl.services.workspace import Workspace
+from fleetctl.spec import load_fleet
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_tagged(region: str, count: int, tags: dict[str, str], zone: str) -> list[str]:
+    ec2 = boto3.client("ec2", region_name=region)
+    out = ec2.run_instances(
+        ImageId=AMI,
+        InstanceType="c6in.2xlarge",
+        MinCount=count,
+        MaxCount=count,
+        Placement={"AvailabilityZone": zone},
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        ],
+    )
+    return [i["InstanceId"] for i in out["Instances"]]
+
+
+def test_instances_of_the_env_by_tag_across_pages(aws: MotoServer) -> None:  # noqa: F811
+    fleet = load_fleet(REPO / "stacks")
+    stack = fleet.stack("prod-eu-west-1")
+    edge_tags = naming.tags(stack, naming.EDGE)
+    # 120 edge nodes in 30 launches (EC2 pages by reservation), read 5 reservations
+    # per page: nothing may be cut off at the first page
+    edges = [i for _ in range(30) for i in run_tagged("eu-west-1", 4, edge_tags, "eu-west-1a")]
+    tc = run_tagged("eu-west-1", 2, naming.tags(stack, naming.TRANSCODE), "eu-west-1b")
+    east = fleet.stack("prod-us-east-1")
+    east_ids = run_tagged("us-east-1", 3, naming.tags(east, naming.EDGE), "us-east-1c")
+    # not ours: another env, no role tag, a stopped node
+    run_tagged("eu-west-1", 1, {**edge_tags, "env": "staging"}, "eu-west-1a")
+    run_tagged("eu-west-1", 1, {"env": "prod", "region": "eu-west-1"}, "eu-west-1a")
+    stopped = run_tagged("eu-west-1", 1, edge_tags, "eu-west-1a")
+    boto3.client("ec2", region_name="eu-west-1").stop_instances(InstanceIds=stopped)
+
+    ws = Workspace(REPO)
+    pages = boto3.client("ec2", region_name="eu-west-1").get_paginator("describe_instances")
+    assert len(list(pages.paginate(PaginationConfig={"PageSize": 5}))) > 5  # really paged
+    hosts = inventory_aws.hosts_from_aws(ws, "prod", page_size=5)
+    assert sorted(h.name for h in hosts) == sorted(edges + tc + east_ids)
+    inv = inventory_aws.to_ansible(hosts)
+    assert sorted(inv["edge"]["hosts"]) == sorted(edges + east_ids)
+    assert sorted(inv["transcode"]["hosts"]) == sorted(tc)
+    assert sorted(inv["eu_west_1"]["hosts"]) == sorted(edges + tc)
+    assert sorted(inv["prod"]["hosts"]) == sorted(edges + tc + east_ids)
+    hv = inv["_meta"]["hostvars"][edges[0]]
+    assert hv["role"] == "edge" and hv["region"] == "eu-west-1" and hv["env"] == "prod"
+    assert hv["pop"] == stack.spec.edge.pop  # type: ignore[union-attr]
+    assert hv["zone"] == "eu-west-1a"
+    assert hv["traffic_weight"] == stack.traffic_weight
+    assert hv["ansible_host"].count(".") == 3  # the private IP
+    # a region or role filter narrows the reads
+    only = inventory_aws.hosts_from_aws(ws, "prod", regions=["us-east-1"], role="edge")
+    assert sorted(h.name for h in only) == sorted(east_ids)
+
+
+def test_instances_launched_by_groups_carry_the_tags(aws: MotoServer, tmp_path: Path) -> None:  # noqa: F811
+    """The staging stack built as the program builds it: ASG instances land in the inventory."""
+    stack = load_fleet(REPO / "stacks").stack("staging-us-east-2")
+    build_stack(stack)
+    inv = inventory_aws.inventory(Workspace(REPO), "staging")
+    assert len(inv["edge"]["hosts"]) == stack.edge_nodes
+    assert len(inv["transcode"]["hosts"]) == stack.spec.transcode.min_size  # type: ignore[union-attr]
+    zones = sorted(inv["_meta"]["hostvars"][h]["zone"] for h in inv["edge"]["hosts"])
+    assert zones == sorted(stack.edge_zones)
+
+
+def test_ansible_inventory_accepts_the_output(aws: MotoServer, tmp_path: Path) -> None:  # noqa: F811
+    stack = load_fleet(REPO / "stacks").stack("prod-eu-west-1")
+    ids = run_tagged("eu-west-1", 2, naming.tags(stack, naming.EDGE), "eu-west-1b")
+    script = tmp_path / "aws_inventory.py"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from fleetctl.services import inventory_aws\n"
+        "from fleetctl.services.workspace import Workspace\n"
+        f"inv = inventory_aws.inventory(Workspace(Path({str(REPO)!r})), 'prod')\n"
+        "if sys.argv[1:2] == ['--host']:\n"
+        "    print(json.dumps(inventory_aws.host(inv, sys.argv[2])))\n"
+        "else:\n"
+        "    print(json.dumps(inv))\n"
+    )
+    script.chmod(0o755)
+    bin_dir = Path(sys.executable).parent
+    out = subprocess.run(
+        [str(bin_dir / "ansible-inventory"), "-i", str(script), "--list"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"},
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert sorted(data["edge"]["hosts"]) == sorted(ids)
+    assert data["_meta"]["hostvars"][ids[0]]["pop"] == stack.spec.edge.pop  # type: ignore[union-attr]
+
+
+def test_unknown_env_and_role_are_bad_input(aws: MotoServer) -> None:  # noqa: F811
+    from fleetctl.errors import BadInput
+
+    with pytest.raises(BadInput, match="unknown env"):
+        inventory_aws.hosts_from_aws(Workspace(REPO), "qa")
+    with pytest.raises(BadInput, match="unknown role"):
+        inventory_aws.hosts_from_aws(Workspace(REPO), "prod", role="origin")
