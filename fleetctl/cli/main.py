@@ -15,6 +15,7 @@ import typer
 import typer.core
 
 from fleetctl import __version__
+from fleetctl.cli import deploy as deploy_cli
 from fleetctl.cli import drift as drift_cli
 from fleetctl.cli import render, stacks, validate
 from fleetctl.cli.state import Globals
@@ -85,6 +86,8 @@ def main(
 app.command("validate")(validate.validate)
 app.add_typer(stacks.app, name="stacks")
 app.command("drift")(drift_cli.drift)
+app.command("up")(deploy_cli.up)
+app.command("destroy")(deploy_cli.destroy)
 
 
 def run() -> None:
