@@ -233,3 +233,23 @@ def test_table_name_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert S3Store.from_url("s3://b/p?table=t2").table == "t2"
     monkeypatch.delenv("FLEETCTL_LOCK_TABLE")
     assert S3Store.from_url("s3://b/p").table == "fleetctl-locks"
+
+
+def test_missing_region_is_a_clear_outside_error(
+    aws: MotoServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fleetctl.errors import OutsideError
+
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with pytest.raises(OutsideError, match="no AWS region configured") as err:
+        open_store("s3://fleet-state/team").acquire_lock("env/prod", "me", ttl_s=10)
+    assert err.value.exit_code == 3
+    assert "AWS_REGION" in err.value.hint
+    # the URL can carry the region instead
+    from fleetctl.adapters.state.s3 import S3Store
+
+    S3Store.from_url("s3://fleet-state/team?region=eu-west-1&table=t").ensure()
+    store = open_store("s3://fleet-state/team?region=eu-west-1&table=t")
+    assert store.acquire_lock("env/prod", "me", ttl_s=10).holder == "me"
