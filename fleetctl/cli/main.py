@@ -15,7 +15,7 @@ import typer
 import typer.core
 
 from fleetctl import __version__
-from fleetctl.cli import render, stacks, validate
+from fleetctl.cli import capacity, render, stacks, validate
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
 
@@ -83,6 +83,7 @@ def main(
 
 app.command("validate")(validate.validate)
 app.add_typer(stacks.app, name="stacks")
+app.command("capacity")(capacity.capacity)
 
 
 def run() -> None:
