@@ -15,9 +15,9 @@ import typer
 import typer.core
 
 from fleetctl import __version__
+from fleetctl.cli import capacity, render, stacks, validate
 from fleetctl.cli import deploy as deploy_cli
 from fleetctl.cli import drift as drift_cli
-from fleetctl.cli import render, stacks, validate
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
 
@@ -85,6 +85,7 @@ def main(
 
 app.command("validate")(validate.validate)
 app.add_typer(stacks.app, name="stacks")
+app.command("capacity")(capacity.capacity)
 app.command("drift")(drift_cli.drift)
 app.command("up")(deploy_cli.up)
 app.command("destroy")(deploy_cli.destroy)
