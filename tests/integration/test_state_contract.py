@@ -180,12 +180,12 @@ def test_two_processes_race_for_one_env_lock_exactly_one_wins(
     tmp_path: Path,
 ) -> None:
     url = _bootstrap_s3()
-    for round_ in range(3):
+    for round_ in range(2):
         lock_free = open_store(url)
         info = lock_free.lock_info("env/prod")
         if info is not None:
             lock_free.release_lock("env/prod", info.holder)
-        go = time.time() + 2.0  # both processes are imported and waiting by then
+        go = time.time() + 1.5  # both processes are imported and waiting by then
         procs = [
             subprocess.Popen(
                 [sys.executable, "-c", _RACER, url, f"racer-{round_}-{i}", repr(go)],
