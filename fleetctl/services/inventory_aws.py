@@ -41,16 +41,20 @@ class HostRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def hostvars(self) -> dict[str, Any]:
-        return {
-            "ansible_host": self.address,
-            "env": self.env,
+        # the same keys as the spec-derived inventory (fleetctl.services.inventory)
+        hv: dict[str, Any] = {
+            "fleet_env": self.env,
+            "fleet_role": self.role,
             "region": self.region,
-            "role": self.role,
             "pop": self.pop,
-            "zone": self.zone,
             "traffic_weight": self.traffic_weight,
-            **self.extra,
         }
+        if self.zone:
+            hv["zone"] = self.zone
+        if self.address:
+            hv["ansible_host"] = self.address
+        hv.update(self.extra)
+        return hv
 
 
 def group_name(value: str) -> str:
@@ -89,9 +93,9 @@ def host_from_instance(inst: dict[str, Any], stacks: dict[str, Stack], address: 
         zone=inst["zone"],
         traffic_weight=stack.traffic_weight if stack is not None else 0.0,
         extra={
+            "stack": tags.get(naming.TAG_STACK, ""),
+            "instance_type": inst["type"],
             "ec2_instance_id": inst["id"],
-            "ec2_instance_type": inst["type"],
-            "fleet_stack": tags.get(naming.TAG_STACK, ""),
         },
     )
 

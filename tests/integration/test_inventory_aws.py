@@ -65,7 +65,9 @@ def test_instances_of_the_env_by_tag_across_pages(aws: MotoServer) -> None:  # n
     assert sorted(inv["eu_west_1"]["hosts"]) == sorted(edges + tc)
     assert sorted(inv["prod"]["hosts"]) == sorted(edges + tc + east_ids)
     hv = inv["_meta"]["hostvars"][edges[0]]
-    assert hv["role"] == "edge" and hv["region"] == "eu-west-1" and hv["env"] == "prod"
+    assert hv["fleet_role"] == "edge" and hv["fleet_env"] == "prod"
+    assert hv["region"] == "eu-west-1" and hv["stack"] == "prod-eu-west-1"
+    assert hv["instance_type"] == "c6in.2xlarge" and hv["ec2_instance_id"] == edges[0]
     assert hv["pop"] == stack.spec.edge.pop  # type: ignore[union-attr]
     assert hv["zone"] == "eu-west-1a"
     assert hv["traffic_weight"] == stack.traffic_weight
