@@ -59,13 +59,19 @@ class MotoServer:
                 self.proc.wait(timeout=10)
 
 
-def start_moto(extra_env: Mapping[str, str] | None = None, log: Path | None = None) -> MotoServer:
-    """Start a moto server on a free loopback port and wait until it answers."""
+def start_moto(
+    extra_env: Mapping[str, str] | None = None, log: Path | None = None, *, atomic: bool = True
+) -> MotoServer:
+    """Start a moto server on a free loopback port and wait until it answers.
+
+    atomic: run it with a long GIL switch interval (see the module docstring).
+    """
+    code = _SERVER.format(switch="sys.setswitchinterval(0.5); " if atomic else "")
     port = free_port()
     env = {**os.environ, **(extra_env or {})}
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-c", _SERVER, "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-c", code, "-H", "127.0.0.1", "-p", str(port)],
         stdout=out,
         stderr=subprocess.STDOUT,
         env=env,

@@ -13,6 +13,7 @@ boto3 is imported inside functions only: this module is cheap to import.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,19 +43,54 @@ THROTTLED_CODES = frozenset(
 )
 
 
-def client(service: str, region: str | None = None) -> Any:
-    """A boto3 client with standard retries; `region` None = the configured default."""
-    import boto3
-    from botocore.config import Config
+# Everything in the environment that changes which AWS (and whose) a client talks to.
+_ENV_KEYS = (
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_RETRY_MODE",
+)
+_lock = threading.Lock()
+_sessions: dict[tuple[str | None, ...], Any] = {}
+_clients: dict[tuple[Any, ...], Any] = {}
 
-    config = Config(
-        retries={"mode": "standard"},
-        connect_timeout=5,
-        read_timeout=30,
-        user_agent_extra="fleetctl",
-    )
-    with aws_errors(f"creating the {service} client"):
-        return boto3.session.Session().client(service, region_name=region, config=config)
+
+def client(service: str, region: str | None = None) -> Any:
+    """A boto3 client with standard retries; `region` None = the configured default.
+
+    Clients are thread-safe and costly to build (~0.1 s each, mostly loading the
+    service model), so they are cached per service, region and AWS environment;
+    one boto3 Session (not thread-safe) per environment, used under a lock.
+    """
+    env = tuple(os.environ.get(k) for k in _ENV_KEYS)
+    key = (service, region, env)
+    with _lock:
+        cached = _clients.get(key)
+        if cached is not None:
+            return cached
+        import boto3
+        from botocore.config import Config
+
+        config = Config(
+            retries={"mode": "standard"},
+            connect_timeout=5,
+            read_timeout=30,
+            user_agent_extra="fleetctl",
+        )
+        with aws_errors(f"creating the {service} client"):
+            session = _sessions.get(env)
+            if session is None:
+                session = _sessions[env] = boto3.session.Session()
+            made = session.client(service, region_name=region, config=config)
+        _clients[key] = made
+        return made
 
 
 def error_code(exc: BaseException) -> str:

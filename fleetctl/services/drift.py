@@ -41,9 +41,12 @@ def actual_resources(stack: Stack) -> list[Resource]:
     ]
 
 
-def check(ws: Workspace, env: str | None = None, names: Sequence[str] = ()) -> DriftReport:
+def check(
+    ws: Workspace, env: str | None = None, names: Sequence[str] = (), *, workers: int = 8
+) -> DriftReport:
+    """Drift of the selected stacks; `workers` stacks are read from AWS at a time."""
     stacks = select_stacks(ws, env, names)
     expected = [r for s in stacks for r in expected_resources(s)]
-    with ThreadPoolExecutor(max_workers=min(8, len(stacks))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(stacks)))) as pool:
         actual = [r for rs in pool.map(actual_resources, stacks) for r in rs]
     return compare(expected, actual, [s.name for s in stacks])
