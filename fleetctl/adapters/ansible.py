@@ -127,6 +127,7 @@ class _Collector:
         self.changed: dict[str, list[str]] = {}
         self.failed: dict[str, list[str]] = {}
         self.seen: dict[str, dict[str, int]] = {}
+        self.diffs: dict[str, list[str]] = {}
         self.lock = threading.Lock()
 
     def _count(self, host: str, key: str) -> None:
@@ -147,6 +148,9 @@ class _Collector:
                 if res.get("changed"):
                     self._count(host, "changed")
                     self.changed.setdefault(host, []).append(task)
+                    text = _diff_text(res.get("diff"), task)
+                    if text:
+                        self.diffs.setdefault(host, []).append(text)
             elif name == "runner_on_failed" and host:
                 if data.get("ignore_errors"):
                     self._count(host, "ok")
@@ -171,7 +175,38 @@ class _Collector:
         return False  # do not keep event files around beyond the run
 
 
+def _diff_text(diff: Any, task: str) -> str:
+    """Ansible's diff result (before/after pairs) as a unified diff."""
+    import difflib
+
+    chunks = diff if isinstance(diff, list) else [diff] if isinstance(diff, dict) else []
+    out: list[str] = []
+    for d in chunks:
+        if not isinstance(d, Mapping):
+            continue
+        if "prepared" in d:
+            out.append(str(d["prepared"]))
+            continue
+        before, after = d.get("before", ""), d.get("after", "")
+        if not isinstance(before, str) or not isinstance(after, str):
+            before, after = repr(before), repr(after)
+        if before == after:
+            continue
+        out.extend(
+            difflib.unified_diff(
+                before.splitlines(keepends=True),
+                after.splitlines(keepends=True),
+                fromfile=str(d.get("before_header") or task),
+                tofile=str(d.get("after_header") or task),
+            )
+        )
+    return "".join(out)
+
+
 def _msg(res: Mapping[str, Any]) -> str:
+    for item in res.get("results") or []:  # a loop: the first item that went wrong
+        if isinstance(item, Mapping) and (item.get("failed") or item.get("unreachable")):
+            return _msg(item)
     msg = res.get("msg") or res.get("stderr") or res.get("reason") or ""
     if not msg and res.get("rc") is not None:
         msg = f"rc={res.get('rc')}"
@@ -291,7 +326,7 @@ def run_playbook(
     duration = time.monotonic() - start
 
     hosts = outcomes_from_events(
-        collector.stats, collector.changed, collector.failed, collector.seen
+        collector.stats, collector.changed, collector.failed, collector.seen, collector.diffs
     )
     error = ""
     if state["why"] == "timeout":

@@ -84,6 +84,10 @@ def summary(result: PlaybookResult) -> None:
         )
     )
     for h in sorted(result.hosts):
+        for text in result.hosts[h].diffs:
+            render.err.print(f"[bold]--- diff on {h}[/]", markup=True)
+            render.err.print(text.rstrip("\n"), markup=False, highlight=False)
+    for h in sorted(result.hosts):
         o = result.hosts[h]
         for t in o.changed_tasks:
             render.err.print(f"  [yellow]changed[/] {h}: {escape(t)}", markup=True)

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from fleetctl import __version__
-from fleetctl.cli import apply, lab, render, stacks, validate
+from fleetctl.cli import apply, inventory, lab, render, stacks, validate
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
 
@@ -67,6 +67,7 @@ app.command("validate")(validate.validate)
 app.add_typer(stacks.app, name="stacks")
 app.add_typer(lab.app, name="lab")
 app.command("apply")(apply.apply)
+app.command("inventory")(inventory.inventory)
 
 
 def run() -> None:

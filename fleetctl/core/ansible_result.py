@@ -33,6 +33,7 @@ class HostOutcome:
     ignored: int = 0
     changed_tasks: tuple[str, ...] = ()
     failed_msgs: tuple[str, ...] = ()  # "task: message" for failed/unreachable results
+    diffs: tuple[str, ...] = ()  # unified diffs of changed tasks (when run with diff)
 
     @property
     def is_unreachable(self) -> bool:
@@ -66,6 +67,7 @@ class HostOutcome:
             "ignored": self.ignored,
             "changed_tasks": list(self.changed_tasks),
             "failed_msgs": list(self.failed_msgs),
+            "diffs": list(self.diffs),
         }
 
 
@@ -127,6 +129,7 @@ def outcomes_from_events(
     changed_tasks: Mapping[str, list[str]],
     failed_msgs: Mapping[str, list[str]],
     seen: Mapping[str, Mapping[str, int]],
+    diffs: Mapping[str, list[str]] | None = None,
 ) -> dict[str, HostOutcome]:
     """Per-host outcomes: Ansible's final stats when present, else the counters
     we kept from individual events (a canceled run has no stats event)."""
@@ -155,6 +158,7 @@ def outcomes_from_events(
         out[h] = HostOutcome(
             changed_tasks=tuple(changed_tasks.get(h, [])),
             failed_msgs=tuple(failed_msgs.get(h, [])),
+            diffs=tuple((diffs or {}).get(h, [])),
             **counts,
         )
     return out
