@@ -207,7 +207,10 @@ def _msg(res: Mapping[str, Any]) -> str:
     for item in res.get("results") or []:  # a loop: the first item that went wrong
         if isinstance(item, Mapping) and (item.get("failed") or item.get("unreachable")):
             return _msg(item)
-    msg = res.get("msg") or res.get("stderr") or res.get("reason") or ""
+    msg = res.get("msg") or res.get("reason") or ""
+    stderr = str(res.get("stderr") or "").strip()
+    if stderr and stderr not in str(msg):
+        msg = f"{msg}: {stderr}" if msg else stderr
     if not msg and res.get("rc") is not None:
         msg = f"rc={res.get('rc')}"
     text = str(msg).strip().replace("\n", " ")
@@ -350,6 +353,7 @@ def run_playbook(
         check=check,
         notices=tuple(notices),
         error=error,
+        run_id=run_id,
         stdout_tail=stdout_tail,
     )
 

@@ -82,6 +82,7 @@ class PlaybookResult:
     check: bool = False
     notices: tuple[str, ...] = ()  # one-line notes for people (e.g. mitogen fallback)
     error: str = ""  # why Ansible could not run, when status is error
+    run_id: str = ""  # FLEETCTL_RUN_ID in the environment of the run's processes
     stdout_tail: tuple[str, ...] = field(default=(), repr=False)
 
     @property
