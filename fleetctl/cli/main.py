@@ -15,7 +15,7 @@ import typer
 import typer.core
 
 from fleetctl import __version__
-from fleetctl.cli import capacity, render, stacks, validate
+from fleetctl.cli import apply, capacity, inventory, lab, render, stacks, validate
 from fleetctl.cli import deploy as deploy_cli
 from fleetctl.cli import drift as drift_cli
 from fleetctl.cli.state import Globals
@@ -86,6 +86,9 @@ def main(
 app.command("validate")(validate.validate)
 app.add_typer(stacks.app, name="stacks")
 app.command("capacity")(capacity.capacity)
+app.add_typer(lab.app, name="lab")
+app.command("apply")(apply.apply)
+app.command("inventory")(inventory.inventory)
 app.command("drift")(drift_cli.drift)
 app.command("up")(deploy_cli.up)
 app.command("destroy")(deploy_cli.destroy)
