@@ -4,8 +4,9 @@ Instances are found by the tags the Pulumi program puts on them (names and
 keys in `fleetctl.core.naming`): `env` selects the environment, `role`
 (edge|transcode), `region`, `pop` and `fleet:stack` describe the host. Every
 region of the env's stacks is read (in parallel, each paginated). The output
-follows the same dynamic-inventory contract as the spec-derived inventory:
-`--list` JSON with `_meta.hostvars`, groups by env, region and role.
+is the spec-derived inventory's (`fleetctl.services.inventory`: the same
+`HostRecord`s and `ansible_inventory`): `--list` JSON with `_meta.hostvars`,
+groups by env, region and role.
 
 Inventory hostname = instance id (unique and stable); `ansible_host` = the
 private IP (`address="public"` for the public one, when there is one).
@@ -13,68 +14,18 @@ private IP (`address="public"` for the public one, when there is one).
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fleetctl.adapters import aws_ec2
 from fleetctl.core import naming
 from fleetctl.errors import BadInput
+from fleetctl.services.inventory import HostRecord, ansible_inventory, host_vars
 from fleetctl.services.workspace import Workspace
 from fleetctl.spec import Stack, load_fleet
 
-
-@dataclass(frozen=True)
-class HostRecord:
-    """One inventory host, whatever its source (spec, lab or EC2)."""
-
-    name: str
-    address: str
-    env: str
-    region: str
-    role: str
-    pop: str = ""
-    zone: str = ""
-    traffic_weight: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def hostvars(self) -> dict[str, Any]:
-        # the same keys as the spec-derived inventory (fleetctl.services.inventory)
-        hv: dict[str, Any] = {
-            "fleet_env": self.env,
-            "fleet_role": self.role,
-            "region": self.region,
-            "pop": self.pop,
-            "traffic_weight": self.traffic_weight,
-        }
-        if self.zone:
-            hv["zone"] = self.zone
-        if self.address:
-            hv["ansible_host"] = self.address
-        hv.update(self.extra)
-        return hv
-
-
-def group_name(value: str) -> str:
-    """Ansible group names take letters, digits and underscores only."""
-    return "".join(c if c.isalnum() else "_" for c in value)
-
-
-def to_ansible(hosts: Iterable[HostRecord]) -> dict[str, Any]:
-    """Ansible dynamic inventory `--list` JSON: groups by env, region and role."""
-    groups: dict[str, list[str]] = defaultdict(list)
-    hostvars: dict[str, dict[str, Any]] = {}
-    for h in sorted(hosts, key=lambda h: (h.env, h.region, h.role, h.zone, h.name)):
-        hostvars[h.name] = h.hostvars()
-        for g in (h.env, h.region, h.role):
-            groups[group_name(g)].append(h.name)
-    out: dict[str, Any] = {"_meta": {"hostvars": hostvars}}
-    out["all"] = {"children": ["ungrouped", *sorted(groups)]}
-    for g, members in sorted(groups.items()):
-        out[g] = {"hosts": members}
-    return out
+__all__ = ["HostRecord", "host_vars", "hosts_from_aws", "inventory"]
 
 
 def host_from_instance(inst: dict[str, Any], stacks: dict[str, Stack], address: str) -> HostRecord:
@@ -142,10 +93,5 @@ def inventory(
     role: str | None = None,
     address: Literal["private", "public"] = "private",
 ) -> dict[str, Any]:
-    """The `--list` JSON for `env` from EC2."""
-    return to_ansible(hosts_from_aws(ws, env, regions=regions, role=role, address=address))
-
-
-def host(inv: dict[str, Any], name: str) -> dict[str, Any]:
-    """The `--host NAME` answer: that host's vars (empty when unknown, as Ansible expects)."""
-    return dict(inv["_meta"]["hostvars"].get(name, {}))
+    """The `--list` JSON for `env` from EC2 (the spec-derived inventory's contract)."""
+    return ansible_inventory(hosts_from_aws(ws, env, regions=regions, role=role, address=address))

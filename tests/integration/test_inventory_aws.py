@@ -15,6 +15,7 @@ from aws_world import AMI, build_stack
 
 from fleetctl.core import naming
 from fleetctl.services import inventory_aws
+from fleetctl.services.inventory import ansible_inventory
 from fleetctl.services.workspace import Workspace
 from fleetctl.spec import load_fleet
 
@@ -59,7 +60,7 @@ def test_instances_of_the_env_by_tag_across_pages(aws: MotoServer) -> None:  # n
     assert len(list(pages.paginate(PaginationConfig={"PageSize": 5}))) > 5  # really paged
     hosts = inventory_aws.hosts_from_aws(ws, "prod", page_size=5)
     assert sorted(h.name for h in hosts) == sorted(edges + tc + east_ids)
-    inv = inventory_aws.to_ansible(hosts)
+    inv = ansible_inventory(hosts)
     assert sorted(inv["edge"]["hosts"]) == sorted(edges + east_ids)
     assert sorted(inv["transcode"]["hosts"]) == sorted(tc)
     assert sorted(inv["eu_west_1"]["hosts"]) == sorted(edges + tc)
@@ -91,18 +92,10 @@ def test_instances_launched_by_groups_carry_the_tags(aws: MotoServer, tmp_path: 
 def test_ansible_inventory_accepts_the_output(aws: MotoServer, tmp_path: Path) -> None:  # noqa: F811
     stack = load_fleet(REPO / "stacks").stack("prod-eu-west-1")
     ids = run_tagged("eu-west-1", 2, naming.tags(stack, naming.EDGE), "eu-west-1b")
-    script = tmp_path / "aws_inventory.py"
+    script = tmp_path / "aws_inventory"
+    fleetctl = Path(sys.executable).parent / "fleetctl"
     script.write_text(
-        f"#!{sys.executable}\n"
-        "import json, sys\n"
-        "from pathlib import Path\n"
-        "from fleetctl.services import inventory_aws\n"
-        "from fleetctl.services.workspace import Workspace\n"
-        f"inv = inventory_aws.inventory(Workspace(Path({str(REPO)!r})), 'prod')\n"
-        "if sys.argv[1:2] == ['--host']:\n"
-        "    print(json.dumps(inventory_aws.host(inv, sys.argv[2])))\n"
-        "else:\n"
-        "    print(json.dumps(inv))\n"
+        f'#!/bin/sh\nexec "{fleetctl}" --root "{REPO}" inventory --env prod --source aws "$@"\n'
     )
     script.chmod(0o755)
     bin_dir = Path(sys.executable).parent
@@ -118,6 +111,10 @@ def test_ansible_inventory_accepts_the_output(aws: MotoServer, tmp_path: Path) -
     data = json.loads(out.stdout)
     assert sorted(data["edge"]["hosts"]) == sorted(ids)
     assert data["_meta"]["hostvars"][ids[0]]["pop"] == stack.spec.edge.pop  # type: ignore[union-attr]
+    host = subprocess.run(
+        [str(script), "--host", ids[1]], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(host.stdout)["zone"] == "eu-west-1b"
 
 
 def test_unknown_env_and_role_are_bad_input(aws: MotoServer) -> None:  # noqa: F811
@@ -127,3 +124,22 @@ def test_unknown_env_and_role_are_bad_input(aws: MotoServer) -> None:  # noqa: F
         inventory_aws.hosts_from_aws(Workspace(REPO), "qa")
     with pytest.raises(BadInput, match="unknown role"):
         inventory_aws.hosts_from_aws(Workspace(REPO), "prod", role="origin")
+
+
+def test_cli_source_aws(aws: MotoServer) -> None:  # noqa: F811
+    from typer.testing import CliRunner
+
+    from fleetctl.cli.main import app
+
+    stack = load_fleet(REPO / "stacks").stack("prod-sa-east-1")
+    ids = run_tagged("sa-east-1", 2, naming.tags(stack, naming.TRANSCODE), "sa-east-1a")
+    runner = CliRunner()
+    base = ["--root", str(REPO), "inventory", "--source", "aws"]
+    result = runner.invoke(app, [*base, "--env", "prod", "--list"])
+    assert result.exit_code == 0, result.stderr
+    assert sorted(json.loads(result.stdout)["transcode"]["hosts"]) == sorted(ids)
+    result = runner.invoke(app, [*base, "--env", "prod", "--region", "sa-east-1"])
+    assert result.exit_code == 0
+    assert ids[0] in result.stdout and "2 hosts" in result.stderr
+    result = runner.invoke(app, [*base, "--list"])
+    assert result.exit_code == 2 and "--source aws needs --env" in result.stderr
