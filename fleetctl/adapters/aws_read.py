@@ -73,7 +73,10 @@ def read_buckets(region: str, name_prefix: str) -> list[dict[str, Any]]:
         ]
     for name in sorted(names):
         with aws_errors(f"reading bucket {name}"):
-            versioning = s3.get_bucket_versioning(Bucket=name).get("Status") == "Enabled"
+            status = _optional(s3.get_bucket_versioning, ("NoSuchBucket",), Bucket=name)
+            if status is None:  # deleted since the listing: it does not exist
+                continue
+            versioning = status.get("Status") == "Enabled"
             lc = _optional(
                 s3.get_bucket_lifecycle_configuration,
                 ("NoSuchLifecycleConfiguration",),

@@ -266,6 +266,18 @@ class S3Store:
     def acquire_lock(
         self, name: str, holder: str, ttl_s: float, *, force: bool = False
     ) -> LockInfo:
+        for _ in range(3):
+            info, current, now = self._try_lock(name, holder, ttl_s, force)
+            if info is not None:
+                return info
+            if current is not None:
+                raise LockHeld(current, now)
+            # released between our conditional write and our read: try again
+        raise OutsideError(f"could not take lock {name}: it keeps changing hands; retry")
+
+    def _try_lock(
+        self, name: str, holder: str, ttl_s: float, force: bool
+    ) -> tuple[LockInfo | None, LockInfo | None, float]:
         ddb = self._dynamodb()
         now = time.time()
         info = LockInfo(name=name, holder=holder, acquired_at=now, expires_at=now + ttl_s)
@@ -279,15 +291,12 @@ class S3Store:
         with aws_errors(f"taking lock {name}"):
             try:
                 ddb.put_item(TableName=self.table, Item=_lock_item(info), **kwargs)
-                return info
+                return info, None, now
             except Exception as exc:
                 self._table_missing(exc)
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise
-        current = self.lock_info(name)
-        if current is None:  # released between our write and our read: try once more
-            return self.acquire_lock(name, holder, ttl_s, force=force)
-        raise LockHeld(current, now)
+        return None, self.lock_info(name), now
 
     def renew_lock(self, name: str, holder: str, ttl_s: float) -> LockInfo:
         ddb = self._dynamodb()
