@@ -23,6 +23,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
@@ -33,6 +34,7 @@ from fleetctl.errors import BadInput, FleetctlError, OutsideError
 
 DEFAULT_TABLE = "fleetctl-locks"
 _APPEND_ATTEMPTS = 50
+_READERS = 16
 
 
 def _q(part: str) -> str:
@@ -123,6 +125,11 @@ class S3Store:
             ddb.get_waiter("table_exists").wait(
                 TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
             )
+            # DynamoDB may delete expired leases by itself; correctness never needs it
+            ddb.update_time_to_live(
+                TableName=self.table,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+            )
 
     # -- S3 helpers -----------------------------------------------------------
 
@@ -192,13 +199,16 @@ class S3Store:
         data = json.dumps(doc, sort_keys=True, default=str).encode()
         self._put(self._key("docs", _q(kind), _q(key) + ".json"), data)
 
+    def _read_all(self, keys: list[str]) -> list[dict[str, Any]]:
+        """GET many small objects concurrently (S3 latency, not bandwidth, is the cost)."""
+        if not keys:
+            return []
+        with ThreadPoolExecutor(max_workers=min(_READERS, len(keys))) as pool:
+            raws = list(pool.map(self._get, keys))
+        return [dict(json.loads(raw)) for raw in raws if raw is not None]
+
     def list(self, kind: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for key in sorted(self._keys(self._key("docs", _q(kind)) + "/")):
-            raw = self._get(key)
-            if raw is not None:
-                out.append(dict(json.loads(raw)))
-        return out
+        return self._read_all(sorted(self._keys(self._key("docs", _q(kind)) + "/")))
 
     def delete(self, kind: str, key: str) -> None:
         k = self._key("docs", _q(kind), _q(key) + ".json")
@@ -233,12 +243,7 @@ class S3Store:
         )
 
     def events(self, rollout_id: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for key in sorted(self._keys(self._events_prefix(rollout_id))):
-            raw = self._get(key)
-            if raw is not None:
-                out.append(dict(json.loads(raw)))
-        return out
+        return self._read_all(sorted(self._keys(self._events_prefix(rollout_id))))
 
     # -- blobs ----------------------------------------------------------------
 
