@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from fleetctl import __version__
-from fleetctl.cli import render, stacks, validate
+from fleetctl.cli import preview, render, stacks, validate
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
 
@@ -65,6 +65,7 @@ def main(
 
 app.command("validate")(validate.validate)
 app.add_typer(stacks.app, name="stacks")
+app.command("preview")(preview.preview)
 
 
 def run() -> None:
