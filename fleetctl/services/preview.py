@@ -3,7 +3,7 @@
 The head side is the working tree; the base side (with `--base REF`) is the
 same program and configs at REF. A stack runs only when its *input key*
 differs between the two sides: a hash of every program file (stacks/**/*.py,
-stacks/Pulumi.yaml, fleetctl/spec/**, fleetctl/errors.py), the stack's config
+stacks/Pulumi.yaml, fleetctl/spec/**, fleetctl/core/**, fleetctl/errors.py), the stack's config
 file, the fleetctl/worker/pulumi versions and the fingerprint key id. That one
 key is both the "did this stack change?" test (a change to stacks/__main__.py,
 components/ or fleetctl/spec/ changes every key; a change to one stack config
@@ -88,7 +88,9 @@ def is_program_file(rel: str) -> bool:
         if "__pycache__" in rel:
             return False
         return rel.endswith(".py") or rel == "stacks/Pulumi.yaml"
-    if rel.startswith("fleetctl/spec/"):
+    if rel.startswith(("fleetctl/spec/", "fleetctl/core/")):
+        # The program may import the pure layers (spec, core: e.g. core.naming); never
+        # adapters, services or cli (import-linter keeps those out of core/spec).
         return rel.endswith(".py") and "__pycache__" not in rel
     return rel in ("fleetctl/errors.py", "fleetctl/__init__.py")
 
@@ -96,7 +98,8 @@ def is_program_file(rel: str) -> bool:
 def _head_blobs(root: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     candidates = [*root.glob("stacks/**/*.py"), root / "stacks" / "Pulumi.yaml"]
-    candidates += [*root.glob("fleetctl/spec/**/*.py"), root / "fleetctl" / "errors.py"]
+    candidates += [*root.glob("fleetctl/spec/**/*.py"), *root.glob("fleetctl/core/**/*.py")]
+    candidates.append(root / "fleetctl" / "errors.py")
     candidates.append(root / "fleetctl" / "__init__.py")
     for path in candidates:
         if path.is_file():
