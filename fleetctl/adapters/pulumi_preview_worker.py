@@ -246,7 +246,31 @@ def run_job(job: dict[str, Any], key: bytes, timeout: float) -> dict[str, Any]:
             "error": {"message": message, "file": file, "line": line, "details": details},
         }
     signal.setitimer(signal.ITIMER_REAL, 0)
-    return {"stack": stack, "project": project, "resources": records}
+    return {
+        "stack": stack,
+        "project": project,
+        "resources": records,
+        "imports": _project_imports(Path(job["root"])),
+    }
+
+
+def _project_imports(root: Path) -> list[str]:
+    """Project files (relative to the root) the program imported: the service checks
+    they are all part of the cache key."""
+    root = root.resolve()
+    me = Path(__file__).resolve()
+    out = set()
+    for mod in list(sys.modules.values()):
+        path = getattr(mod, "__file__", None)
+        if not path:
+            continue
+        try:
+            p = Path(path).resolve()
+        except OSError:
+            continue
+        if p != me and p.is_relative_to(root) and ".venv" not in p.parts:
+            out.add(p.relative_to(root).as_posix())
+    return sorted(out)
 
 
 def mock_invoke(token: str, args: dict[str, Any], region: str) -> dict[str, Any]:

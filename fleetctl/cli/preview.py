@@ -109,6 +109,8 @@ def preview(
         for name, log in run.logs.items():
             render.err.rule(f"output of {name}")
             render.err.print(log.rstrip(), markup=False, highlight=False, soft_wrap=True)
+    for warning in dict.fromkeys(run.warnings):
+        render.err.print(f"[yellow]warning:[/] {warning}", markup=True, soft_wrap=True)
     for s in result.failed:
         if s.error is not None and s.error.log.strip() and not verbose:
             render.note(f"{s.stack}: the program's output is available with --verbose")

@@ -67,6 +67,7 @@ class PreviewRun:
     ran: list[str] = field(default_factory=list)  # "<stack> (head|base)" actually executed
     cache_hits: int = 0
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
@@ -312,6 +313,12 @@ def run_preview(
             errors[(name, side)] = error_from_json({**err, "log": res.log})
             continue
         assert res.data is not None
+        outside = [p for p in res.data.get("imports", ()) if not is_program_file(p)]
+        if outside and side == "head":
+            run.warnings.append(
+                f"{name}: the program imports {', '.join(outside)}, which the preview cache "
+                "and change detection do not track; use --no-cache after changing them"
+            )
         graph = graph_from_json({"stack": name, "project": project, **res.data})
         graphs[(name, side)] = graph
         if opts.use_cache:
