@@ -86,8 +86,13 @@ def run_jobs(
     timeout: float = 300.0,
     on_done: Callable[[JobResult], None] | None = None,
     python: str | None = None,
+    stats: dict[str, float] | None = None,
+    preload: Sequence[str] = (),
 ) -> dict[str, JobResult]:
-    """Run every job (at most `parallel` at once); one fresh process per job."""
+    """Run every job (at most `parallel` at once); one fresh process per job.
+
+    `stats`, when given, receives `preload_s`: the worker's one-time import cost.
+    """
     if not jobs:
         return {}
     results: dict[str, JobResult] = {}
@@ -111,6 +116,7 @@ def run_jobs(
             "parallel": parallel,
             "key": key.hex(),
             "timeout": timeout,
+            "preload": list(preload),
         }
         started = time.monotonic()
         try:
@@ -133,6 +139,8 @@ def run_jobs(
                 event = json.loads(line)
             except ValueError:
                 continue
+            if "ready" in event and stats is not None:
+                stats["preload_s"] = float(event["ready"])
             spec = by_id.get(str(event.get("id")))
             if spec is None:
                 continue

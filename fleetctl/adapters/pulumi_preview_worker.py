@@ -35,6 +35,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ DEFAULT_PRELOAD = [
     "pulumi_aws.iam",
     "pulumi_aws.autoscaling",
     "pulumi_aws.sqs",
+    "pulumi_aws.ssm",
     "pulumi_aws.vpc",
     "pulumi_aws.cloudwatch",
 ]
@@ -301,8 +303,12 @@ def _child(job: dict[str, Any], key: bytes, timeout: float) -> int:
     log_fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
+    t0 = time.perf_counter()
+    before = set(sys.modules)
     try:
         result = run_job(job, key, timeout)
+        result["seconds"] = round(time.perf_counter() - t0, 4)
+        result["new_modules"] = _library_modules_since(before, Path(job["root"]).resolve())
     except BaseException:
         traceback.print_exc()
         sys.stderr.flush()
@@ -316,24 +322,48 @@ def _child(job: dict[str, Any], key: bytes, timeout: float) -> int:
     return 0
 
 
-def serve(request: dict[str, Any]) -> int:
-    here = str(Path(__file__).resolve().parent)
-    sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != Path(here)]
-    for name in request.get("preload") or DEFAULT_PRELOAD:
+def preload(names: list[str]) -> None:
+    """Import library modules once in the parent so every forked child has them."""
+    for name in names:
         try:
             mod = importlib.import_module(name)
-            getattr(mod, "__name__", None)
-            # pulumi_aws loads submodules lazily; touch them so the fork inherits them.
-            for attr in ("Bucket", "Vpc", "Role", "Group", "Queue"):
+            # Touch attributes: pulumi_aws packages load their resources on first use.
+            for attr in ("Bucket", "Vpc", "Role", "Group", "Queue", "Parameter"):
                 getattr(mod, attr, None)
         except Exception:
             continue
+
+
+def _library_modules_since(before: set[str], root: Path) -> list[str]:
+    """Modules a child imported that live outside the project: worth preloading next time."""
+    out = []
+    for name in set(sys.modules) - before:
+        mod = sys.modules.get(name)
+        path = getattr(mod, "__file__", None)
+        if not path or name.startswith(("components", "fleetctl", "__")):
+            continue
+        try:
+            resolved = Path(path).resolve()
+        except OSError:
+            continue
+        if resolved.is_relative_to(root) and "site-packages" not in resolved.parts:
+            continue
+        out.append(name)
+    return sorted(out)
+
+
+def serve(request: dict[str, Any]) -> int:
+    t0 = time.perf_counter()
+    here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != Path(here)]
+    preload([*DEFAULT_PRELOAD, *(request.get("preload") or [])])
     key = bytes.fromhex(request["key"])
     parallel = max(1, int(request.get("parallel") or 1))
     timeout = float(request.get("timeout") or 300)
     jobs = list(request["jobs"])
     gc.collect()
     gc.freeze()
+    sys.stdout.write(json.dumps({"ready": round(time.perf_counter() - t0, 4)}) + "\n")
     running: dict[int, dict[str, Any]] = {}
     while jobs or running:
         while jobs and len(running) < parallel:

@@ -46,6 +46,8 @@ from fleetctl.spec.loader import STACK_FILE
 
 CACHE_DIR = "cache/preview"
 KEY_FILE = "fingerprint.key"
+PRELOAD_FILE = "preload.json"  # library modules programs imported last time
+PRELOAD_MAX = 5000
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class PreviewRun:
     cache_hits: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    stats: dict[str, float] = field(default_factory=dict)  # preload_s, program_s (summed)
 
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
@@ -171,6 +174,22 @@ def fingerprint_key(ws: Workspace) -> bytes:
     return key
 
 
+def _preload_get(ws: Workspace) -> list[str]:
+    try:
+        names = json.loads((ws.state_dir / CACHE_DIR / PRELOAD_FILE).read_text())
+    except (OSError, ValueError):
+        return []
+    return [str(n) for n in names][:PRELOAD_MAX] if isinstance(names, list) else []
+
+
+def _preload_put(ws: Workspace, names: set[str]) -> None:
+    d = ws.state_dir / CACHE_DIR
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = d / f".{PRELOAD_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(sorted(names)[:PRELOAD_MAX]))
+    os.replace(tmp, d / PRELOAD_FILE)
+
+
 def _cache_get(ws: Workspace, key: str) -> ResourceGraph | None:
     path = ws.state_dir / CACHE_DIR / f"{key}.json"
     try:
@@ -247,6 +266,7 @@ def run_preview(
     keys: dict[tuple[str, str], str] = {}
     skipped: set[str] = set()
     misses: list[tuple[str, str]] = []
+    seconds: dict[str, float] = {}
     for name in chosen:
         hk = stack_key(head_blobs, name, key_id) if name in head_names else None
         bk = stack_key(base_blobs, name, key_id) if opts.base is not None else None
@@ -288,6 +308,7 @@ def run_preview(
                 )
             )
         done = 0
+        preload = _preload_get(ws) if jobs else []
 
         def _done(res: engine.JobResult) -> None:
             nonlocal done
@@ -302,6 +323,8 @@ def run_preview(
             pycache=ws.state_dir / "cache" / "pycache",
             timeout=opts.timeout,
             on_done=_done,
+            stats=run.stats,
+            preload=preload,
         )
     for (name, side), res_key in ((m, keys[m]) for m in misses):
         res = results[f"{name} ({side})"]
@@ -313,6 +336,10 @@ def run_preview(
             errors[(name, side)] = error_from_json({**err, "log": res.log})
             continue
         assert res.data is not None
+        run.stats["program_s"] = run.stats.get("program_s", 0.0) + float(
+            res.data.get("seconds", 0.0)
+        )
+        seconds[name] = seconds.get(name, 0.0) + float(res.data.get("seconds", 0.0))
         outside = [p for p in res.data.get("imports", ()) if not is_program_file(p)]
         if outside and side == "head":
             run.warnings.append(
@@ -323,6 +350,10 @@ def run_preview(
         graphs[(name, side)] = graph
         if opts.use_cache:
             _cache_put(ws, res_key, graph)
+
+    learned = {m for r in results.values() if r.data for m in r.data.get("new_modules", ()) if m}
+    if learned - set(preload):
+        _preload_put(ws, set(preload) | learned)
 
     previews: list[StackPreview] = []
     for name in chosen:
@@ -348,6 +379,7 @@ def run_preview(
                 Status.changed if changes else Status.unchanged,
                 changes=changes,
                 resources=resource_count(head),
+                seconds=round(seconds.get(name, 0.0), 3),
                 cached=all(
                     (name, side) not in misses for side in ("head", "base") if (name, side) in keys
                 ),

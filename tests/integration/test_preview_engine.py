@@ -124,7 +124,12 @@ def test_versioning_turned_on_is_an_update(ws: Workspace) -> None:
 
 
 def test_bucket_renamed_is_a_replace_and_called_out(ws: Workspace) -> None:
-    edit(ws, "stacks/components/fixture.py", 'bucket=f"{prefix}-{b.name}"', 'bucket=f"{prefix}-{b.name}-v2"')
+    edit(
+        ws,
+        "stacks/components/fixture.py",
+        'bucket=f"{prefix}-{b.name}"',
+        'bucket=f"{prefix}-{b.name}-v2"',
+    )
     run = preview(ws)
     for name in (DEV, QA):  # a program change runs every stack
         changes = {c.name: c for c in stack(run, name).changes}
@@ -177,7 +182,11 @@ def test_changed_secret_is_an_update_and_plaintext_appears_nowhere(ws: Workspace
         outputs[cache_file.name] = cache_file.read_text()
     assert "[secret] => [secret]" in outputs["table"]
     for where, text in outputs.items():
-        for plaintext in ("plaintext-token-seed", "Y2hhbmdlZC1jaXBoZXJ0ZXh0", "ZGV2LWNpcGhlcnRleHQ"):
+        for plaintext in (
+            "plaintext-token-seed",
+            "Y2hhbmdlZC1jaXBoZXJ0ZXh0",
+            "ZGV2LWNpcGhlcnRleHQ",
+        ):
             assert plaintext not in text, f"{plaintext} leaked into {where}"
 
 
@@ -192,8 +201,11 @@ def test_program_error_names_the_stack_and_line_others_still_preview(ws: Workspa
     run = preview(ws)
     qa = stack(run, QA)
     assert qa.status is Status.failed and qa.error is not None
-    line = ws.root.joinpath("stacks/__main__.py").read_text().splitlines().index(
-        '    raise RuntimeError("no capacity in eu-west-1")'
+    line = (
+        ws.root.joinpath("stacks/__main__.py")
+        .read_text()
+        .splitlines()
+        .index('    raise RuntimeError("no capacity in eu-west-1")')
     )
     assert (qa.error.file, qa.error.line) == ("stacks/__main__.py", line + 1)
     assert qa.error.message == "RuntimeError: no capacity in eu-west-1"

@@ -146,7 +146,9 @@ def test_unknown_on_both_sides_is_not_a_change_unless_its_source_is_new() -> Non
 
 def test_ignore_changes_and_replace_on_changes_options() -> None:
     q = "aws:sqs/queue:Queue"
-    base = graph(res(q, "jobs", {"name": "jobs", "visibilityTimeoutSeconds": 30, "tags": {"a": "1"}}))
+    base = graph(
+        res(q, "jobs", {"name": "jobs", "visibilityTimeoutSeconds": 30, "tags": {"a": "1"}})
+    )
     head_ignored = graph(
         res(
             q,

@@ -140,7 +140,7 @@ def test_markdown_never_exceeds_the_github_limit() -> None:
     assert len(text) <= GITHUB_COMMENT_LIMIT
     assert "summarised" in text
     assert "3000 x aws:autoscaling/group:Group" in text
-    assert "tags.x: \"1\" => \"2\"" in text  # the small stack keeps its details
+    assert 'tags.x: "1" => "2"' in text  # the small stack keeps its details
     # A limit nothing fits into still holds.
     assert len(render_markdown(result, limit=2000)) <= 2000
 
