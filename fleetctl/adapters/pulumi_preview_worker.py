@@ -67,6 +67,27 @@ def fingerprint(key: bytes, value: Any) -> str:
     return hmac.new(key, blob.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+_SEEN_SECRETS: set[str] = set()
+
+
+def _remember_secret(value: Any) -> None:
+    """Keep secret plaintexts seen in this child, to scrub them from errors and logs."""
+    if isinstance(value, str) and len(value) >= 4:
+        _SEEN_SECRETS.add(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _remember_secret(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _remember_secret(v)
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_SEEN_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "[secret]")
+    return text
+
+
 def encode(value: Any, key: bytes) -> Any:
     """SDK input value -> JSON with sentinels; secrets become fingerprints."""
     from pulumi.output import Unknown
@@ -75,6 +96,7 @@ def encode(value: Any, key: bytes) -> Any:
         return {"$unknown": True}
     if isinstance(value, dict):
         if value.get(_SECRET_SIG) == _SECRET_VAL:
+            _remember_secret(value.get("value"))
             inner = encode(value.get("value"), key)
             if inner == {"$unknown": True}:
                 return inner
@@ -252,27 +274,7 @@ def run_job(job: dict[str, Any], key: bytes, timeout: float) -> dict[str, Any]:
         "stack": stack,
         "project": project,
         "resources": records,
-        "imports": _project_imports(Path(job["root"])),
     }
-
-
-def _project_imports(root: Path) -> list[str]:
-    """Project files (relative to the root) the program imported: the service checks
-    they are all part of the cache key."""
-    root = root.resolve()
-    me = Path(__file__).resolve()
-    out = set()
-    for mod in list(sys.modules.values()):
-        path = getattr(mod, "__file__", None)
-        if not path:
-            continue
-        try:
-            p = Path(path).resolve()
-        except OSError:
-            continue
-        if p != me and p.is_relative_to(root) and ".venv" not in p.parts:
-            out.add(p.relative_to(root).as_posix())
-    return sorted(out)
 
 
 def mock_invoke(token: str, args: dict[str, Any], region: str) -> dict[str, Any]:
@@ -299,22 +301,41 @@ def mock_invoke(token: str, args: dict[str, Any], region: str) -> dict[str, Any]
     return {"id": f"preview-{token.rsplit(':', 1)[-1]}", **args}
 
 
+def _scrub_file(path: str) -> None:
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    clean = redact(text)
+    if clean != text:
+        Path(path).write_text(clean, encoding="utf-8")
+
+
 def _child(job: dict[str, Any], key: bytes, timeout: float) -> int:
     log_fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     t0 = time.perf_counter()
     before = set(sys.modules)
+    code = 0
     try:
         result = run_job(job, key, timeout)
         result["seconds"] = round(time.perf_counter() - t0, 4)
-        result["new_modules"] = _library_modules_since(before, Path(job["root"]).resolve())
+        root = Path(os.path.realpath(job["root"]))
+        result["imports"], result["new_modules"] = _new_modules(before, root)
     except BaseException:
         traceback.print_exc()
-        sys.stderr.flush()
-        return 70
+        code = 70
     sys.stdout.flush()
     sys.stderr.flush()
+    if _SEEN_SECRETS:
+        _scrub_file(job["log"])
+    if code:
+        return code
+    err = result.get("error")
+    if err and _SEEN_SECRETS:
+        err["message"] = redact(str(err["message"]))
+        err["details"] = [redact(str(d)) for d in err.get("details") or []]
     tmp = job["out"] + ".tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(result, fh, separators=(",", ":"))
@@ -334,22 +355,20 @@ def preload(names: list[str]) -> None:
             continue
 
 
-def _library_modules_since(before: set[str], root: Path) -> list[str]:
-    """Modules a child imported that live outside the project: worth preloading next time."""
-    out = []
+def _new_modules(before: set[str], root: Path) -> tuple[list[str], list[str]]:
+    """Modules a child imported since the fork: (project files relative to the
+    root, library module names worth preloading next time)."""
+    project, library = set(), set()
     for name in set(sys.modules) - before:
-        mod = sys.modules.get(name)
-        path = getattr(mod, "__file__", None)
-        if not path or name.startswith(("components", "fleetctl", "__")):
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if not path or name == "__main__":
             continue
-        try:
-            resolved = Path(path).resolve()
-        except OSError:
-            continue
-        if resolved.is_relative_to(root) and "site-packages" not in resolved.parts:
-            continue
-        out.append(name)
-    return sorted(out)
+        real = Path(os.path.realpath(path))
+        if real.is_relative_to(root) and "site-packages" not in real.parts:
+            project.add(real.relative_to(root).as_posix())
+        elif not name.startswith(("components", "fleetctl")):
+            library.add(name)
+    return sorted(project), sorted(library)
 
 
 def serve(request: dict[str, Any]) -> int:

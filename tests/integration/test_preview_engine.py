@@ -255,3 +255,19 @@ def test_cli_exit_codes_and_json_on_stdout(ws: Workspace) -> None:
     assert broken.returncode == 1
     assert "stacks/__main__.py:16" in broken.stdout and "ZeroDivisionError" in broken.stdout
     assert "Traceback" not in broken.stdout + broken.stderr
+
+
+def test_secrets_are_scrubbed_from_program_errors_and_output(ws: Workspace) -> None:
+    edit(
+        ws,
+        "stacks/__main__.py",
+        'pulumi.export("vpc", vpc.id)\n',
+        'pulumi.export("vpc", vpc.id)\ntoken.apply(lambda t: print("debug token", t))\n'
+        "raise RuntimeError(f\"rejected plaintext-token-{cfg.require('tokenSeed')}\")\n",
+    )
+    run = preview(ws, stacks=(DEV,))
+    dev = stack(run, DEV)
+    assert dev.error is not None
+    assert dev.error.message == "RuntimeError: rejected [secret]"
+    assert "debug token [secret]" in dev.error.log
+    assert "plaintext-token" not in dev.error.log + "".join(run.logs.values())
