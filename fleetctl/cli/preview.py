@@ -38,8 +38,8 @@ def preview(
         str | None,
         typer.Option(
             "--base",
-            help="Diff against the program and configs at this git ref (e.g. origin/main); "
-            "only stacks that differ are run.",
+            help="Diff against the program and configs at this git ref (e.g. origin/main; "
+            "only stacks that differ are run), or against a saved snapshot (FILE.json).",
         ),
     ] = None,
     fmt: Annotated[
@@ -69,6 +69,10 @@ def preview(
             "pulumi: the real `pulumi preview` (needs the CLI and a backend).",
         ),
     ] = Engine.mock,
+    save_snapshot: Annotated[
+        Path | None,
+        typer.Option("--save-snapshot", help="Save the resource graphs, for a later --base FILE."),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show the programs' own output.")
     ] = False,
@@ -131,6 +135,9 @@ def preview(
             typer.echo(text, nl=False)
     if out is not None:
         render.note(f"wrote {out}")
+    if save_snapshot is not None:
+        svc.save_snapshot(run, save_snapshot)
+        render.note(f"saved snapshot {save_snapshot}")
     ran = len(run.ran)
     render.err.print(
         f"[dim]{len(result.stacks)} stack(s): {ran} run, {run.cache_hits} from cache, "

@@ -70,6 +70,8 @@ class PreviewRun:
     cache_hits: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    head_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
+    key_id: str = ""
     stats: dict[str, float] = field(default_factory=dict)  # preload_s, program_s (summed)
 
 
@@ -245,7 +247,16 @@ def run_preview(
     base_blobs: dict[str, str] = {}
     repo: Path | None = None
     prefix = ""
-    if opts.base is not None:
+    snapshot: dict[str, ResourceGraph] | None = None
+    warnings: list[str] = []
+    if opts.base is not None and is_snapshot(opts.base):
+        snapshot, snap_key = load_snapshot(Path(opts.base))
+        if snap_key != key_id:
+            warnings.append(
+                f"{opts.base} was saved with another fingerprint key: every secret in it "
+                "shows as changed (copy .fleetctl/cache/preview/fingerprint.key along)"
+            )
+    elif opts.base is not None:
         repo = git.repo_root(ws.root)
         base_commit = git.resolve(repo, opts.base)
         prefix = git.prefix_in_repo(repo, ws.root)
@@ -257,10 +268,13 @@ def run_preview(
         base_blobs = {
             p: b for p, b in base_blobs.items() if is_program_file(p) or p.startswith("stacks/")
         }
-    base_names = _stacks_in(base_blobs) if opts.base is not None else []
+    if snapshot is not None:
+        base_names = sorted(snapshot)
+    else:
+        base_names = _stacks_in(base_blobs) if opts.base is not None else []
     chosen = _select(head_names, base_names, opts.env, opts.stacks)
 
-    run = PreviewRun(PreviewResult(()))
+    run = PreviewRun(PreviewResult(()), warnings=warnings, key_id=key_id)
     graphs: dict[tuple[str, str], ResourceGraph] = {}
     errors: dict[tuple[str, str], StackError] = {}
     keys: dict[tuple[str, str], str] = {}
@@ -269,8 +283,13 @@ def run_preview(
     seconds: dict[str, float] = {}
     for name in chosen:
         hk = stack_key(head_blobs, name, key_id) if name in head_names else None
-        bk = stack_key(base_blobs, name, key_id) if opts.base is not None else None
-        if opts.base is not None and hk is not None and hk == bk:
+        bk = None
+        if snapshot is not None:
+            if name in snapshot:
+                graphs[(name, "base")] = snapshot[name]
+        elif opts.base is not None:
+            bk = stack_key(base_blobs, name, key_id)
+        if bk is not None and hk == bk:
             skipped.add(name)
             continue
         for side, k in (("head", hk), ("base", bk)):
@@ -370,6 +389,8 @@ def run_preview(
             continue
         head = graphs.get((name, "head"))
         base = graphs.get((name, "base"))
+        if head is not None:
+            run.head_graphs[name] = head
         if head is None:  # the stack exists only at the base: everything goes
             head = ResourceGraph(name, project, ())
         changes = tuple(diff_graphs(base, head))
@@ -390,6 +411,50 @@ def run_preview(
     )
     run.seconds = time.monotonic() - started
     return run
+
+
+SNAPSHOT_KIND = "fleetctl-preview-snapshot"
+
+
+def is_snapshot(base: str) -> bool:
+    """`--base` names a saved snapshot (an existing .json file) rather than a git ref."""
+    return base.endswith(".json") and Path(base).is_file()
+
+
+def save_snapshot(run: PreviewRun, path: Path) -> None:
+    """The head graphs of a run, to diff a later preview against (`--base FILE.json`).
+
+    Secrets are fingerprints keyed with this workspace's key; nothing else is secret.
+    """
+    skipped = [s.stack for s in run.result.stacks if s.status is Status.skipped]
+    failed = [s.stack for s in run.result.stacks if s.status is Status.failed]
+    if skipped or failed:
+        raise BadInput(
+            "a snapshot needs every selected stack previewed",
+            hint="save snapshots without --base, and fix failing stacks first",
+        )
+    doc = {
+        "kind": SNAPSHOT_KIND,
+        "version": 1,
+        "fleetctl_version": __version__,
+        "fingerprint_key_id": run.key_id,
+        "stacks": {n: graph_to_json(g) for n, g in sorted(run.head_graphs.items())},
+    }
+    path.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
+
+
+def load_snapshot(path: Path) -> tuple[dict[str, ResourceGraph], str]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("kind") != SNAPSHOT_KIND:
+            raise ValueError("not a fleetctl preview snapshot")
+        graphs = {str(n): graph_from_json(g) for n, g in doc["stacks"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BadInput(
+            f"cannot read snapshot {path}: {exc}",
+            hint="make one with `fleetctl preview --save-snapshot FILE.json`",
+        ) from None
+    return graphs, str(doc.get("fingerprint_key_id", ""))
 
 
 def run_engine_preview(

@@ -271,3 +271,18 @@ def test_secrets_are_scrubbed_from_program_errors_and_output(ws: Workspace) -> N
     assert dev.error.message == "RuntimeError: rejected [secret]"
     assert "debug token [secret]" in dev.error.log
     assert "plaintext-token" not in dev.error.log + "".join(run.logs.values())
+
+
+def test_a_saved_snapshot_can_be_the_base(ws: Workspace, tmp_path: Path) -> None:
+    from fleetctl.services.preview import save_snapshot
+
+    snap = tmp_path / "snap.json"
+    save_snapshot(preview(ws, base=None), snap)
+    edit(ws, f"stacks/Pulumi.{DEV}.yaml", "versioning: false", "versioning: true")
+    run = preview(ws, base=str(snap))
+    assert ops(run, DEV) == {"media-origin-versioning": Op.update}
+    assert stack(run, QA).status is Status.unchanged
+    assert "plaintext-token" not in snap.read_text()
+    with pytest.raises(BadInput, match="cannot read snapshot"):
+        (tmp_path / "bad.json").write_text("{}")
+        preview(ws, base=str(tmp_path / "bad.json"))
