@@ -175,8 +175,6 @@ def _where(exc: BaseException, stacks_dir: Path) -> tuple[str | None, int | None
 
 
 def run_job(job: dict[str, Any], key: bytes, timeout: float) -> dict[str, Any]:
-    import runpy
-
     import pulumi
     from pulumi.runtime import mocks as pm
     from pulumi.runtime.stack import run_pulumi_func
@@ -256,7 +254,7 @@ def run_job(job: dict[str, Any], key: bytes, timeout: float) -> dict[str, Any]:
     signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+        _sync_await(run_pulumi_func(lambda: _run_program(program)))
     except BaseException as exc:
         signal.setitimer(signal.ITIMER_REAL, 0)
         file, line = _where(exc, stacks_dir)
@@ -275,6 +273,12 @@ def run_job(job: dict[str, Any], key: bytes, timeout: float) -> dict[str, Any]:
         "project": project,
         "resources": records,
     }
+
+
+def _run_program(program: Path) -> None:
+    import runpy
+
+    runpy.run_path(str(program), run_name="__main__")
 
 
 def mock_invoke(token: str, args: dict[str, Any], region: str) -> dict[str, Any]:

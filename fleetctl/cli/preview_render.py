@@ -141,8 +141,10 @@ def render_table(result: PreviewResult, console: Console, *, verbose: bool = Fal
     losses = result.stateful_losses()
     if losses:
         console.print("[bold red]Data at risk[/] (stateful resources replaced or deleted):")
-        for stack, c in losses:
-            console.print(f"  [red]{c.op.value}[/] {stack}: {escape(c.type)} {escape(c.name)}")
+        for stack, loss in losses:
+            console.print(
+                f"  [red]{loss.op.value}[/] {stack}: {escape(loss.type)} {escape(loss.name)}"
+            )
     for s in result.stacks:
         if s.error is not None:
             where = f" at {s.error.where()}" if s.error.where() else ""
@@ -180,9 +182,8 @@ def _stack_counts(s: StackPreview) -> str:
 def _stack_details(s: StackPreview) -> str:
     summary = f"<b>{s.stack}</b>: {_stack_counts(s)}"
     if s.error is not None:
-        lines = [s.error.message, *s.error.details]
         where = f" at `{s.error.where()}`" if s.error.where() else ""
-        body = "\n".join(_md_code(x) for x in lines)
+        body = "\n".join(_md_code(x) for x in [s.error.message, *s.error.details])
         return (
             f"<details open><summary><b>{s.stack}</b>: ❌ failed{where}</summary>\n\n"
             f"```\n{body}\n```\n</details>\n"
@@ -224,9 +225,9 @@ def render_markdown(result: PreviewResult, limit: int = GITHUB_COMMENT_LIMIT) ->
     if losses:
         head.append("> [!CAUTION]")
         head.append("> **Data at risk:** these stateful resources would be replaced or deleted:")
-        for stack, c in losses[:50]:
-            reason = f" ({', '.join(c.replace_reasons)})" if c.replace_reasons else ""
-            head.append(f"> - **{c.op.value}** `{stack}`: `{c.type}` **{c.name}**{reason}")
+        for stack, loss in losses[:50]:
+            reason = f" ({', '.join(loss.replace_reasons)})" if loss.replace_reasons else ""
+            head.append(f"> - **{loss.op.value}** `{stack}`: `{loss.type}` **{loss.name}**{reason}")
         if len(losses) > 50:
             head.append(f"> - … and {len(losses) - 50} more")
         head.append("")

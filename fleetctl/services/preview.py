@@ -350,9 +350,9 @@ def run_preview(
         run.ran.append(res.id)
         if res.log.strip():
             run.logs[res.id] = res.log
-        err = res.error
-        if err is not None:
-            errors[(name, side)] = error_from_json({**err, "log": res.log})
+        raw_error = res.error
+        if raw_error is not None:
+            errors[(name, side)] = error_from_json({**raw_error, "log": res.log})
             continue
         assert res.data is not None
         run.stats["program_s"] = run.stats.get("program_s", 0.0) + float(
