@@ -10,7 +10,7 @@ import typer
 
 from fleetctl.cli import render
 from fleetctl.cli.state import workspace
-from fleetctl.errors import EXIT_JOB_FAILED
+from fleetctl.errors import EXIT_JOB_FAILED, BadInput
 
 
 class PreviewFormat(StrEnum):
@@ -90,6 +90,8 @@ def preview(
     from fleetctl.services import preview as svc
 
     ws = workspace(ctx)
+    if engine is Engine.pulumi and save_snapshot is not None:
+        raise BadInput("--save-snapshot works with the offline engine only")
     opts = svc.PreviewOptions(
         env=env,
         stacks=tuple(stack or ()),

@@ -48,6 +48,7 @@ CACHE_DIR = "cache/preview"
 KEY_FILE = "fingerprint.key"
 PRELOAD_FILE = "preload.json"  # library modules programs imported last time
 PRELOAD_MAX = 5000
+CACHE_MAX_ENTRIES = 2000  # oldest graphs beyond this are pruned after a run
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,16 @@ def fingerprint_key(ws: Workspace) -> bytes:
     return key
 
 
+def _prune_cache(ws: Workspace) -> None:
+    entries = list((ws.state_dir / CACHE_DIR).glob("*.json"))
+    entries = [p for p in entries if p.name != PRELOAD_FILE]
+    if len(entries) <= CACHE_MAX_ENTRIES:
+        return
+    entries.sort(key=lambda p: p.stat().st_mtime)
+    for path in entries[: len(entries) - CACHE_MAX_ENTRIES]:
+        path.unlink(missing_ok=True)
+
+
 def _preload_get(ws: Workspace) -> list[str]:
     try:
         names = json.loads((ws.state_dir / CACHE_DIR / PRELOAD_FILE).read_text())
@@ -195,9 +206,11 @@ def _preload_put(ws: Workspace, names: set[str]) -> None:
 def _cache_get(ws: Workspace, key: str) -> ResourceGraph | None:
     path = ws.state_dir / CACHE_DIR / f"{key}.json"
     try:
-        return graph_from_json(json.loads(path.read_text(encoding="utf-8")))
+        graph = graph_from_json(json.loads(path.read_text(encoding="utf-8")))
+        os.utime(path)  # recently used: kept by the pruning
     except (OSError, ValueError, KeyError):
         return None
+    return graph
 
 
 def _cache_put(ws: Workspace, key: str, graph: ResourceGraph) -> None:
@@ -373,6 +386,8 @@ def run_preview(
     learned = {m for r in results.values() if r.data for m in r.data.get("new_modules", ()) if m}
     if learned - set(preload):
         _preload_put(ws, set(preload) | learned)
+    if misses and opts.use_cache:
+        _prune_cache(ws)
 
     previews: list[StackPreview] = []
     for name in chosen:
