@@ -140,11 +140,10 @@ def preview(
     if save_snapshot is not None:
         svc.save_snapshot(run, save_snapshot)
         render.note(f"saved snapshot {save_snapshot}")
-    ran = len(run.ran)
+    skipped = sum(1 for s in result.stacks if s.status.value == "skipped")
     render.err.print(
-        f"[dim]{len(result.stacks)} stack(s): {ran} run, {run.cache_hits} from cache, "
-        f"{sum(1 for s in result.stacks if s.status.value == 'skipped')} unchanged "
-        f"(not run) in {run.seconds:.1f}s[/]",
+        f"[dim]{len(result.stacks)} stack(s), {skipped} unchanged (not run); "
+        f"{len(run.ran)} program run(s), {run.cache_hits} from cache; {run.seconds:.1f}s[/]",
         markup=True,
     )
     if result.failed:

@@ -227,6 +227,8 @@ def render_markdown(result: PreviewResult, limit: int = GITHUB_COMMENT_LIMIT) ->
         head.append("> **Data at risk:** these stateful resources would be replaced or deleted:")
         for stack, loss in losses[:50]:
             reason = f" ({', '.join(loss.replace_reasons)})" if loss.replace_reasons else ""
+            if loss.protected:
+                reason += " - protected: the engine refuses until `protect` is lifted"
             head.append(f"> - **{loss.op.value}** `{stack}`: `{loss.type}` **{loss.name}**{reason}")
         if len(losses) > 50:
             head.append(f"> - … and {len(losses) - 50} more")

@@ -4,13 +4,14 @@ only that region; `--engine pulumi` goes through the Automation API."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from fleetctl.core.preview_model import Op, Status
+from fleetctl.core.preview_model import Op, Secret, Status
 from fleetctl.core.replace_rules import unlisted_types
 from fleetctl.errors import OutsideError
 from fleetctl.services.preview import PreviewOptions, run_engine_preview, run_preview
@@ -51,7 +52,9 @@ def test_sample_fleet_previews_and_a_one_region_change_runs_one_stack(
     cfg = project_copy / "stacks" / f"Pulumi.{ONE}.yaml"
     text = cfg.read_text()
     assert "nodes_per_zone:" in text
-    cfg.write_text(text.replace("nodes_per_zone:", "nodes_per_zone: 1 #", 1))
+    text = text.replace("nodes_per_zone:", "nodes_per_zone: 1 #", 1)
+    # A re-encrypted signing key: a changed secret, never decrypted.
+    cfg.write_text(re.sub(r"secure: v1:\S+", "secure: v1:cm90YXRlZC1rZXkK", text, count=1))
     pr = run_preview(ws, PreviewOptions(base="HEAD", jobs=2))
     # Only the edited region ran (its base side came from the cache of the first run).
     assert pr.ran == [f"{ONE} (head)"]
@@ -60,7 +63,12 @@ def test_sample_fleet_previews_and_a_one_region_change_runs_one_stack(
     assert set(statuses.values()) == {Status.skipped}
     changed = next(s for s in pr.result.stacks if s.stack == ONE)
     assert {c.op for c in changed.changes} == {Op.update}
-    assert {c.type for c in changed.changes} == {"aws:autoscaling/group:Group"}
+    assert {c.type for c in changed.changes} == {
+        "aws:autoscaling/group:Group",
+        "aws:ssm/parameter:Parameter",
+    }
+    key = next(c for c in changed.changes if c.type == "aws:ssm/parameter:Parameter")
+    assert [(d.path, type(d.old), type(d.new)) for d in key.diffs] == [("value", Secret, Secret)]
 
 
 def test_real_engine_without_pulumi_is_exit_3_with_a_hint(
