@@ -10,6 +10,7 @@ VPC replaces its subnets), as the real engine does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -42,6 +43,16 @@ def _same_leaf(old: Any, new: Any) -> bool:
     return bool(type(old) is type(new) and old == new)
 
 
+def _json_doc(text: str) -> dict[str, Any] | list[Any] | None:
+    if not text.startswith(("{", "[")):
+        return None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict | list) else None
+
+
 def diff_values(old: Any, new: Any, path: str = "", *, fresh: bool = False) -> list[PropertyDiff]:
     """Leaf-level differences between two input values (nested paths).
 
@@ -63,6 +74,11 @@ def diff_values(old: Any, new: Any, path: str = "", *, fresh: bool = False) -> l
             n = new[i] if i < len(new) else MISSING
             out.extend(diff_values(o, n, _join(path, i), fresh=fresh))
         return out
+    if isinstance(old, str) and isinstance(new, str) and old != new:
+        old_doc, new_doc = _json_doc(old), _json_doc(new)
+        if old_doc is not None and new_doc is not None:
+            # A JSON document in a string (an IAM policy): diff inside it.
+            return diff_values(old_doc, new_doc, path, fresh=fresh)
     if old is MISSING and new is MISSING:
         return []
     if old is UNKNOWN and new is UNKNOWN:

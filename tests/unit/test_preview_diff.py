@@ -199,3 +199,13 @@ def test_replace_table_covers_region_and_options() -> None:
     assert unlisted_types(["aws:s3/bucket:Bucket", "fleet:index:Edge", "aws:foo/bar:Baz"]) == [
         "aws:foo/bar:Baz"
     ]
+
+
+def test_json_documents_in_strings_diff_inside() -> None:
+    old = '{"Version": "2012-10-17", "Statement": [{"Action": ["s3:GetObject"]}]}'
+    new = '{"Version": "2012-10-17", "Statement": [{"Action": ["s3:GetObject", "s3:PutObject"]}]}'
+    found = diff_values({"policy": old}, {"policy": new})
+    assert [(d.path, d.old, d.new) for d in found] == [
+        ("policy.Statement[0].Action[1]", MISSING, "s3:PutObject")
+    ]
+    assert [d.path for d in diff_values("{not json", "{still not")] == [""]
