@@ -55,7 +55,6 @@ DEFAULT_PRELOAD = [
     "pulumi_aws.sqs",
     "pulumi_aws.ssm",
     "pulumi_aws.vpc",
-    "pulumi_aws.cloudwatch",
 ]
 
 
