@@ -133,6 +133,37 @@ def profile_one(ws: Workspace, stack: str) -> str:
     return proc.stdout + proc.stderr[-2000:]
 
 
+def _burn() -> None:
+    x = 0
+    for i in range(4_000_000):
+        x += i
+
+
+def cpu_parallel_ratio(cores: int) -> float:
+    """What this machine gives right now: `cores` pure-CPU children at once vs one by one.
+
+    About 1/cores on an idle machine; near 1 when other work holds the cores.
+    """
+
+    def run(parallel: bool) -> float:
+        t0 = time.perf_counter()
+        pids = []
+        for _ in range(cores * 2):
+            pid = os.fork()
+            if pid == 0:
+                _burn()
+                os._exit(0)
+            if parallel:
+                pids.append(pid)
+            else:
+                os.waitpid(pid, 0)
+        for pid in pids:
+            os.waitpid(pid, 0)
+        return time.perf_counter() - t0
+
+    return run(True) / run(False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale-envs", type=int, default=5, help="extra envs copied from prod")
@@ -171,6 +202,10 @@ def main() -> None:
         t_cache, _ = timed(ws)
         print(f"{len(stacks)} stacks, {n} resources")
         print(f"parallel (--jobs {cores}) {t_par:.2f}s = {n / t_par:.0f} resources/s")
+        print(
+            f"  (calibration: pure-CPU parallel/serial on this machine now = "
+            f"{cpu_parallel_ratio(cores):.2f}; 1/{cores} when idle)"
+        )
         print(f"serial (--jobs 1)       {t_ser:.2f}s   parallel/serial = {t_par / t_ser:.2f}")
         print(f"naive (process/stack)   {t_naive:.2f}s   parallel/naive  = {t_par / t_naive:.2f}")
         print(f"cached                  {t_cache:.3f}s  cached/cold     = {t_cache / t_par:.4f}")
