@@ -94,7 +94,12 @@ def test_real_engine_runs_pulumi_preview_per_stack(
     repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log = tmp_path / "calls.log"
-    monkeypatch.setenv("PATH", f"{FAKE_PULUMI}{os.pathsep}{os.environ['PATH']}")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "pulumi"
+    fake.write_text((FAKE_PULUMI / "pulumi").read_text())
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_PULUMI_LOG", str(log))
     monkeypatch.setenv("FAKE_PULUMI_STACKS", ONE)
     run = run_engine_preview(Workspace(repo_root), PreviewOptions(stacks=(ONE, OTHER)))
