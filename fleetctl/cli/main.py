@@ -18,6 +18,7 @@ from fleetctl import __version__
 from fleetctl.cli import apply, capacity, inventory, lab, render, stacks, validate
 from fleetctl.cli import deploy as deploy_cli
 from fleetctl.cli import drift as drift_cli
+from fleetctl.cli import preview as preview_cli
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
 
@@ -84,6 +85,7 @@ def main(
 
 
 app.command("validate")(validate.validate)
+app.command("preview")(preview_cli.preview)
 app.add_typer(stacks.app, name="stacks")
 app.command("capacity")(capacity.capacity)
 app.add_typer(lab.app, name="lab")
