@@ -18,6 +18,7 @@ and supports the installed ansible-core (else `linear`, with a one-line notice).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -168,10 +169,8 @@ class _Collector:
                     for k in ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
                 }
         if self.on_event is not None:
-            try:
+            with contextlib.suppress(Exception):  # a display bug must not break the run
                 self.on_event(event)
-            except Exception:  # a display bug must not break the run
-                pass
         return False  # do not keep event files around beyond the run
 
 

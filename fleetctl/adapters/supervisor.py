@@ -8,6 +8,7 @@ is used instead, named after a hash of the lab directory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -159,10 +160,8 @@ class Supervisor:
         rpc = self._rpc()
         added, changed, removed = rpc.supervisor.reloadConfig()[0]
         for name in removed + changed:
-            try:
+            with contextlib.suppress(Exception):
                 rpc.supervisor.stopProcessGroup(name)
-            except Exception:
-                pass
             rpc.supervisor.removeProcessGroup(name)
         for name in changed + added:
             rpc.supervisor.addProcessGroup(name)
