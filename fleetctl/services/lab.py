@@ -272,7 +272,7 @@ def programs(lab: Lab) -> list[Program]:
                     ),
                     autostart=False,  # the role starts it once its config is in place
                     startsecs=0,
-                    stopsignal="QUIT",
+                    stopsignal="TERM",  # fast: QUIT waits for keepalive clients
                 )
             )
         if "worker" in h.programs:
