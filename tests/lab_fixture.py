@@ -1,8 +1,9 @@
 """A real lab for tests: bring it up once, always tear it down.
 
-Use from any test module (the rollout tests too):
+`tests/conftest.py` registers this module as a plugin, so every test can ask
+for the session fixture `lab` (one lab per test session, whoever asks first):
 
-    from tests.lab_fixture import lab  # noqa: F401  (the session fixture)
+    from tests.lab_fixture import LabHandle
 
     def test_x(lab: LabHandle) -> None:
         result = lab.apply("edge.yml", extravars={"fleet_release": "r1"})

@@ -41,11 +41,11 @@ def test_lab_lifecycle_leaves_nothing_behind(tmp_path_factory: pytest.TempPathFa
         assert Path(status["inventory"]).is_relative_to(lab_dir)  # not inventories/lab
 
         applied = fleetctl(
-            "apply", "site", "--env", "lab", "--lab-dir", str(lab_dir), "--format", "json"
+            *("apply", "origin", "--env", "lab", "--lab-dir", str(lab_dir), "--format", "json")
         )
         result = json.loads(applied.stdout)
         assert result["status"] == "successful"
-        assert result["summary"] == {"hosts": 4, "changed": 0, "failed": 0, "unreachable": 0}
+        assert result["summary"] == {"hosts": 1, "changed": 0, "failed": 0, "unreachable": 0}
 
         edge = next(h["host"] for h in status["hosts"] if h["role"] == "edge")
         fleetctl("lab", "stop", edge, "sshd", *d)
