@@ -16,6 +16,7 @@ import typer.core
 
 from fleetctl import __version__
 from fleetctl.cli import apply, capacity, inventory, lab, render, stacks, validate
+from fleetctl.cli import preview as preview_cli
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
 
@@ -82,6 +83,7 @@ def main(
 
 
 app.command("validate")(validate.validate)
+app.command("preview")(preview_cli.preview)
 app.add_typer(stacks.app, name="stacks")
 app.command("capacity")(capacity.capacity)
 app.add_typer(lab.app, name="lab")
