@@ -230,3 +230,19 @@ def test_signal_handlers_restored(lab: LabHandle) -> None:
         assert signal.getsignal(signal.SIGTERM) is mine
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+def test_check_mode_sees_a_stopped_nginx_and_apply_restarts_it(lab: LabHandle) -> None:
+    edge = lab.edges()[-1]
+    baseline = release_of(edge)
+    lab.stop(edge.name, "nginx")
+    try:
+        checked = lab.apply(
+            "edge.yml", check=True, limit=edge.name, extravars={"fleet_release": baseline}
+        )
+        assert checked.hosts[edge.name].changed_tasks == ("Ensure the edge nginx is running",)
+        assert http_probe.get(edge.url("/healthz")).status is None  # check changed nothing
+    finally:
+        applied = lab.apply("edge.yml", limit=edge.name, extravars={"fleet_release": baseline})
+    assert applied.hosts[edge.name].changed_tasks == ("Ensure the edge nginx is running",)
+    assert release_of(edge) == baseline
