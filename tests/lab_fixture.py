@@ -18,6 +18,7 @@ changes the size (default 5: origin, transcode, three edges in three regions).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -99,4 +100,4 @@ def lab() -> Iterator[LabHandle]:
         yield handle
     finally:
         lab_service.lab_down(lab_dir)
-        tmp.rmdir() if tmp.exists() and not any(tmp.iterdir()) else None
+        shutil.rmtree(tmp, ignore_errors=True)
