@@ -33,7 +33,10 @@ def test_lab_lifecycle_leaves_nothing_behind(tmp_path_factory: pytest.TempPathFa
     d = ("--dir", str(lab_dir))
     tree: list[procs.Proc] = []
     try:
-        fleetctl("lab", "up", "--hosts", "4", "--subnet", free_subnet(first=79), *d)
+        subnet = free_subnet(first=79)
+        fleetctl("lab", "up", "--hosts", "4", "--subnet", subnet, *d)
+        again = fleetctl("lab", "up", "--hosts", "4", "--subnet", subnet, *d)  # idempotent
+        assert "lab up: 4 hosts" in again.stderr
         other = fleetctl("lab", "up", "--hosts", "4", "--subnet", "127.0.0", *d, check=False)
         assert other.returncode == 2 and "subnet" in other.stderr
         status = json.loads(fleetctl("lab", "status", "--format", "json", *d).stdout)
