@@ -108,7 +108,7 @@ class HttpGate(_Model):
     roles: list[str] = ["edge"]
     paths: list[str] = ["/healthz"]
     port: Annotated[int, Field(ge=1, le=65535)] = 80
-    port_var: str | None = None  # host var holding the port, wins over `port`
+    port_var: str | None = "http_port"  # host var holding the port, wins over `port`
     samples: Annotated[int, Field(ge=1, le=10_000)] = 20  # per host and path
     warmup: Annotated[int, Field(ge=0, le=100)] = 1  # requests per host+path not counted
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
