@@ -9,17 +9,35 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.core
 
 from fleetctl import __version__
-from fleetctl.cli import render, stacks, validate
+from fleetctl.cli import capacity, render, stacks, validate
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
 
+
+class _Group(typer.core.TyperGroup):
+    """Root group that turns expected errors into a message and an exit code.
+
+    Doing it here (not only in `run`) means CliRunner tests see exactly what
+    a user sees.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FleetctlError as exc:
+            render.error(exc)
+            ctx.exit(exc.exit_code)
+
+
 app = typer.Typer(
     name="fleetctl",
+    cls=_Group,
     help=(
         "Declare, preview and safely roll out a global video delivery fleet.\n\n"
         "Example:  fleetctl validate && fleetctl stacks list --env prod"
@@ -27,7 +45,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # plain help: rich_utils + markdown imports cost ~100 ms
 )
 
 
@@ -65,6 +83,7 @@ def main(
 
 app.command("validate")(validate.validate)
 app.add_typer(stacks.app, name="stacks")
+app.command("capacity")(capacity.capacity)
 
 
 def run() -> None:

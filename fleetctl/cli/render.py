@@ -34,10 +34,14 @@ def emit_json(data: Any) -> None:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    """A Rich table; columns whose cells are all numbers are right-aligned."""
+    rows = [list(r) for r in rows]
     t = Table(title=title, title_justify="left", header_style="bold")
-    for col in columns:
-        numeric = col.endswith(("#", "nodes", "min", "max", "buckets", "weight", "s"))
-        t.add_column(col, justify="right" if numeric and col != "stack" else "left")
+    for i, col in enumerate(columns):
+        numeric = bool(rows) and all(
+            isinstance(r[i], int | float) and not isinstance(r[i], bool) for r in rows
+        )
+        t.add_column(col, justify="right" if numeric else "left")
     for row in rows:
         t.add_row(*(str(c) for c in row))
     return t

@@ -21,7 +21,7 @@ def validate(
         render.Format.table
     ),
 ) -> None:
-    """Validate the fleet spec: every problem as file:line: key: message.
+    """Check stack configs; report every problem as file:line: key: message.
 
     Exit 0 when valid (one summary line per stack), 2 with all problems listed.
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleetctl.errors import BadInput
+from fleetctl.errors import BadInput, SpecError
 from fleetctl.services.workspace import Workspace
 from fleetctl.spec import Fleet, Stack, load_fleet
 
@@ -40,7 +41,18 @@ class StackSummary:
 
 
 def load(ws: Workspace, paths: Sequence[Path] = ()) -> Fleet:
-    return load_fleet(ws.stacks_dir, paths)
+    """The validated fleet; problems name files relative to the cwd when inside it."""
+    try:
+        return load_fleet(ws.stacks_dir, paths)
+    except SpecError as exc:
+        rel = os.path.relpath(ws.stacks_dir)
+        if not rel.startswith(".."):
+            prefix = str(ws.stacks_dir) + os.sep
+            exc.details = [
+                os.path.join(rel, d[len(prefix) :]) if d.startswith(prefix) else d
+                for d in exc.details
+            ]
+        raise
 
 
 def summaries(fleet: Fleet, env: str | None = None) -> list[StackSummary]:

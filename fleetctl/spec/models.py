@@ -76,6 +76,12 @@ class Bucket(_Model):
             raise ValueError("replication targets must be unique")
         return value
 
+    @model_validator(mode="after")
+    def _replication_needs_versioning(self) -> Bucket:
+        if self.replication_targets and not self.versioning:
+            raise ValueError("replication_targets need versioning: true (S3 replicates versions)")
+        return self
+
 
 class Storage(_Model):
     buckets: list[Bucket] = []
