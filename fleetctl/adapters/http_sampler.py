@@ -3,7 +3,7 @@
 Changed and baseline hosts are sampled in the same rounds (round-major
 order, bounded concurrency) so both see the same machine load: the basis of
 a fair canary comparison. Each request is one GET with a timeout; the result
-is a `fleetctl.core.gates.Sample`.
+is a `Reading` (the rollout service turns readings into gate samples).
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from fleetctl.core.gates import Sample
+
+@dataclass(frozen=True)
+class Reading:
+    host: str
+    path: str
+    latency_ms: float | None  # None when there was no HTTP answer
+    status: int | None
+    error: str | None  # None, "status" (unexpected status) or "conn"
+    at: float  # epoch seconds
 
 
 @dataclass(frozen=True)
@@ -52,13 +60,13 @@ def sample(
     concurrency: int = 8,
     expect_status: Sequence[int] = (200,),
     stop: Callable[[], bool] | None = None,
-) -> list[Sample]:
+) -> list[Reading]:
     """`samples` requests per (target, path), after `warmup` uncounted ones.
 
     Returns the samples in completion order; `stop()` returning True ends
     the run early (abort requested) with what was measured so far.
     """
-    out: list[Sample] = []
+    out: list[Reading] = []
     lock = threading.Lock()
     expect = set(expect_status)
 
@@ -70,7 +78,7 @@ def sample(
             return
         if err is None and status not in expect:
             err = "status"
-        s = Sample(t.host, path, ms if err != "conn" else None, status, err, at=time.time())
+        s = Reading(t.host, path, ms if err != "conn" else None, status, err, time.time())
         with lock:
             out.append(s)
 

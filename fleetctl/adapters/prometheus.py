@@ -14,9 +14,6 @@ import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 
-from fleetctl.core.gates import PromReading
-from fleetctl.core.policy import PromQuery
-
 
 def query_value(base_url: str, promql: str, timeout_s: float) -> float:
     """The value of an instant query; raises ValueError/OSError on any problem."""
@@ -38,23 +35,24 @@ def query_value(base_url: str, promql: str, timeout_s: float) -> float:
 
 def read_all(
     base_url: str,
-    queries: Sequence[PromQuery],
+    queries: Sequence[str],
     *,
     timeout_s: float,
     attempts: int,
     pause_s: float = 1.0,
-) -> list[PromReading]:
-    readings: list[PromReading] = []
+) -> list[tuple[float | None, tuple[str, ...]]]:
+    """(value, errors) per PromQL query; errors are the failed attempts when no value."""
+    readings: list[tuple[float | None, tuple[str, ...]]] = []
     for q in queries:
         errors: list[str] = []
         value: float | None = None
         for i in range(attempts):
             try:
-                value = query_value(base_url, q.query, timeout_s)
+                value = query_value(base_url, q, timeout_s)
                 break
             except (OSError, ValueError, KeyError, IndexError, urllib.error.URLError) as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 if i + 1 < attempts:
                     time.sleep(pause_s)
-        readings.append(PromReading(q, value, tuple(errors) if value is None else ()))
+        readings.append((value, tuple(errors) if value is None else ()))
     return readings

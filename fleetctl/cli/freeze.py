@@ -41,7 +41,9 @@ def freeze(
         if action is Action.status:
             f = svc.current(store, env)
             if fmt is render.Format.json:
-                render.emit_json({"env": env, "frozen": f is not None, **(f.to_dict() if f else {})})
+                render.emit_json(
+                    {"env": env, "frozen": f is not None, **(f.to_dict() if f else {})}
+                )
             elif f is None:
                 render.note(f"{env} is not frozen")
             else:

@@ -15,7 +15,7 @@ import typer
 import typer.core
 
 from fleetctl import __version__
-from fleetctl.cli import capacity, render, stacks, validate
+from fleetctl.cli import capacity, freeze, render, rollout, stacks, validate
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
 
@@ -84,6 +84,8 @@ def main(
 app.command("validate")(validate.validate)
 app.add_typer(stacks.app, name="stacks")
 app.command("capacity")(capacity.capacity)
+app.add_typer(rollout.app, name="rollout")
+app.command("freeze")(freeze.freeze)
 
 
 def run() -> None:

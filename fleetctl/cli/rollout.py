@@ -91,15 +91,18 @@ def plan(
     from fleetctl.services.rollout_policy import load_policy
 
     pol = load_policy(policy)
-    path, p = plan_for(workspace(ctx).root, env, playbook, pol)
+    _path, p = plan_for(workspace(ctx).root, env, playbook, pol)
     data = p.to_dict()
     if fmt is render.Format.json:
         render.emit_json({"playbook": playbook, "env": env, "digest": p.digest(), **data})
         return
     render.out.print(
-        plan_table(data, f"rollout plan: {playbook} on {env} — {data['host_count']} hosts, "
-                   f"{len(data['steps'])} steps, regions {' → '.join(data['regions'])} "
-                   f"(plan {p.digest()})")
+        plan_table(
+            data,
+            f"rollout plan: {playbook} on {env} — {data['host_count']} hosts, "
+            f"{len(data['steps'])} steps, regions {' → '.join(data['regions'])} "
+            f"(plan {p.digest()})",
+        )
     )
 
 
@@ -179,7 +182,7 @@ def promote(
 ) -> None:
     """Pass a paused step (manual approval, inconclusive gate) and continue; records who and why.
 
-    Example:  fleetctl rollout promote r-20260101-120000-ab12 --reason "probe outage, checked by hand"
+    Example:  fleetctl rollout promote r-20260101-120000-ab12 --reason "checked by hand"
     """
     store = _store(ctx)
     try:
@@ -333,8 +336,16 @@ def list_rollouts(
                     {
                         k: d.get(k)
                         for k in (
-                            "id", "env", "playbook", "release_id", "status", "next_step",
-                            "created_at", "finished_at", "by", "message",
+                            "id",
+                            "env",
+                            "playbook",
+                            "release_id",
+                            "status",
+                            "next_step",
+                            "created_at",
+                            "finished_at",
+                            "by",
+                            "message",
                         )
                     }
                     for d in docs
@@ -387,8 +398,13 @@ def history(
                 ["release", "git", "group", "rollout", "status", "started", "known-good"],
                 [
                     (
-                        r["release"], r["git_sha"], r["group"], r["rollout"], r["status"],
-                        _ts(r["at"]), "★ last known-good" if r["last_known_good"] else "",
+                        r["release"],
+                        r["git_sha"],
+                        r["group"],
+                        r["rollout"],
+                        r["status"],
+                        _ts(r["at"]),
+                        "★ last known-good" if r["last_known_good"] else "",
                     )
                     for r in rows
                 ],

@@ -155,7 +155,10 @@ def event_line(ev: dict[str, Any], *, verbose: bool = False) -> str:
             f"(was paused: {ev['pause_reason']})"
         )
     if t == "resumed":
-        return f"[bold]resumed[/] by {ev['by']} (was {ev['previous_status']}, next step {ev['next_step']})"
+        return (
+            f"[bold]resumed[/] by {ev['by']} (was {ev['previous_status']}, "
+            f"next step {ev['next_step']})"
+        )
     if t == "abort_requested":
         return f"[yellow]abort requested by {ev['by']}: {ev['reason']}[/]"
     if t == "failed":
@@ -173,7 +176,11 @@ def event_line(ev: dict[str, Any], *, verbose: bool = False) -> str:
         return (
             f"  proof: --check --diff of {ev['release']}: {ev['total_changed']} changed on "
             f"{len(ev['changed'])} host(s)"
-            + (f", failed/unreachable {ev['failed_or_unreachable']}" if ev["failed_or_unreachable"] else "")
+            + (
+                f", failed/unreachable {ev['failed_or_unreachable']}"
+                if ev["failed_or_unreachable"]
+                else ""
+            )
         )
     if t == "rollback_proof":
         ok = "[green]PROVEN[/]" if ev.get("ok") else "[bold red]NOT PROVEN[/]"

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from fleetctl.adapters.state.base import LockHeld, StateStore
 from fleetctl.core.gates import (
     GateResult,
+    PromReading,
     Sample,
     Verdict,
     canary_analysis,
@@ -134,7 +135,7 @@ def http_prober(
         return Target(h.name, f"http://{h.address or h.name}:{h.port or cfg.port}")
 
     names = {h.name for h in changed}
-    samples = sample(
+    readings = sample(
         [target(h) for h in [*changed, *baseline]],
         cfg.paths,
         samples=cfg.samples,
@@ -143,6 +144,7 @@ def http_prober(
         concurrency=cfg.concurrency,
         expect_status=cfg.expect_status,
     )
+    samples = [Sample(r.host, r.path, r.latency_ms, r.status, r.error, r.at) for r in readings]
     return [s for s in samples if s.host in names], [s for s in samples if s.host not in names]
 
 
@@ -803,12 +805,16 @@ class Engine:
             from fleetctl.adapters.prometheus import read_all
 
             assert cfg.prometheus.url is not None
-            readings = read_all(
+            raw = read_all(
                 cfg.prometheus.url,
-                cfg.prometheus.queries,
+                [q.query for q in cfg.prometheus.queries],
                 timeout_s=cfg.prometheus.timeout_s,
                 attempts=cfg.consecutive_error_limit,
             )
+            readings = [
+                PromReading(q, value, errors)
+                for q, (value, errors) in zip(cfg.prometheus.queries, raw, strict=True)
+            ]
             results.append(prometheus_gate(readings, cfg.consecutive_error_limit))
         for r in results:
             self._event(doc, "gate", phase=phase, **r.to_dict())
