@@ -256,6 +256,17 @@ class Policy(_Model):
             raise ValueError("at least one wave")
         return value
 
+    @model_validator(mode="after")
+    def _canary_can_be_judged(self) -> Policy:
+        http, ca = self.gates.http, self.gates.canary_analysis
+        if http.enabled and ca.enabled and http.samples * self.canary.hosts < ca.min_samples:
+            raise ValueError(
+                f"gates.canary_analysis.min_samples ({ca.min_samples}) is more latency samples "
+                f"than the canary gives (gates.http.samples {http.samples} x canary.hosts "
+                f"{self.canary.hosts}): every canary would be Inconclusive"
+            )
+        return self
+
     @field_validator("region_order")
     @classmethod
     def _unique_regions(cls, value: Literal["traffic"] | list[str]) -> Any:

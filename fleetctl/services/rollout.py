@@ -247,12 +247,17 @@ def last_known_good(store: StateStore, group: str) -> dict[str, Any] | None:
     return store.get("lkg", group)
 
 
+_ACTIVE: set[str] = set()  # rollouts this process is running right now
+
+
 def _alive(doc: dict[str, Any]) -> bool:
     """Is the process that last ran this rollout still alive (same machine)?"""
     if doc.get("hostname") != socket.gethostname():
         return True  # cannot tell: assume it is
     pid = int(doc.get("pid") or 0)
-    if pid <= 0 or pid == os.getpid():
+    if pid == os.getpid():
+        return doc["id"] in _ACTIVE
+    if pid <= 0:
         return False
     try:
         os.kill(pid, 0)
@@ -574,9 +579,11 @@ class Engine:
     # -- the loop --------------------------------------------------------------------
 
     def _run(self, doc: dict[str, Any]) -> Outcome:
+        _ACTIVE.add(doc["id"])
         try:
             return self._loop(doc)
         finally:
+            _ACTIVE.discard(doc["id"])
             self._cleanup()
 
     def _loop(self, doc: dict[str, Any]) -> Outcome:
@@ -658,9 +665,12 @@ class Engine:
         )
         missing = sorted(h for h in step.hosts if h not in outcomes)
         touched = [h for h in step.hosts if h not in unreachable]
+        fine = {h for h in step.hosts if outcomes.get(h, {}).get("state") in ("ok", "changed")}
         doc["touched"] = sorted(set(doc["touched"]) | set(touched))
-        doc["failed_hosts"] = sorted(set(doc["failed_hosts"]) | set(failed))
-        doc["unreachable_hosts"] = sorted(set(doc["unreachable_hosts"]) | set(unreachable))
+        # Limits count distinct hosts over the whole rollout; a host that was
+        # unreachable (or failed) and is fine on a re-run no longer counts.
+        doc["failed_hosts"] = sorted((set(doc["failed_hosts"]) - fine) | set(failed))
+        doc["unreachable_hosts"] = sorted((set(doc["unreachable_hosts"]) - fine) | set(unreachable))
         self._save(doc)
         status = str(result.status)
         self._event(
