@@ -90,6 +90,11 @@ def _r(x: float, nd: int = 3) -> float | None:
     return None if math.isnan(x) else round(x, nd)
 
 
+def _p(x: float) -> float:
+    """A p-value kept readable at any size: 3 significant digits (1.4e-11, 0.0633)."""
+    return float(f"{x:.3g}")
+
+
 def http_gate(samples: Sequence[Sample], cfg: HttpGate) -> GateResult:
     """Absolute thresholds on the changed hosts: error rate and p95 latency."""
     total = len(samples)
@@ -217,7 +222,7 @@ def canary_analysis(
         "baseline_error_rate": _r(x2 / n2 if n2 else math.nan, 4),
         "errors": f"{x1}/{n1} vs {x2}/{n2}",
         "error_z": _r(z),
-        "error_p": _r(p_err, 6),
+        "error_p": _p(p_err),
         "alpha": cfg.alpha,
         "changed_latency_n": len(lat1),
         "baseline_latency_n": len(lat2),
@@ -259,7 +264,7 @@ def canary_analysis(
             "median_delta_ms": _r(delta),
             "median_ratio": _r(ratio) if math.isfinite(ratio) else None,
             "mann_whitney_u": _r(u, 1),
-            "latency_p": _r(p_lat, 6),
+            "latency_p": _p(p_lat),
             "min_effect_ms": cfg.min_effect_ms,
             "min_effect_ratio": cfg.min_effect_ratio,
         }

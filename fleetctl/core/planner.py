@@ -147,14 +147,26 @@ def _pick_canary(
     return list(pool[:want])
 
 
+def _canary_region(
+    order: Sequence[str], by_region: dict[str, list[Host]], policy: Policy, roles: Sequence[str]
+) -> str:
+    """The first region in rollout order (lowest traffic) holding a host the
+    canary can be judged on (its role, or a probed role); else the first."""
+    wanted = [policy.canary.role] if policy.canary.role else list(roles)
+    for region in order:
+        if any(h.role in wanted for h in by_region[region]):
+            return region
+    return order[0]
+
+
 def make_plan(
     hosts: Sequence[Host], policy: Policy, *, prefer_roles: Sequence[str] | None = None
 ) -> Plan:
     """The steps of a rollout over `hosts` under `policy`.
 
     - canary: `policy.canary.hosts` hosts of the canary region (default: the
-      first region of the rollout order, i.e. the lowest-traffic one),
-      preferring hosts of a probed role so the canary can be judged;
+      lowest-traffic region with a host of a probed role, so the canary can
+      be judged), preferring hosts of that role;
     - then each region in order gets its waves; sizes are cumulative per
       region, counting hosts already done by the canary; a wave that adds no
       host is dropped, and a region always ends at 100 %.
@@ -169,7 +181,7 @@ def make_plan(
     for h in sorted(hosts, key=lambda h: h.name):
         by_region.setdefault(h.region, []).append(h)
     order = order_regions(region_weights(hosts), policy)
-    canary_region = policy.canary.region or order[0]
+    canary_region = policy.canary.region or _canary_region(order, by_region, policy, roles)
     if canary_region not in by_region:
         raise PlanError(f"canary region {canary_region!r} has no target hosts")
     order = [canary_region] + [r for r in order if r != canary_region]

@@ -98,7 +98,9 @@ class FakeFleet:
                 name = f"{region}-e{i}"
                 edge = FakeEdge(name, region, weight)
                 edge.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(edge))
-                threading.Thread(target=edge.server.serve_forever, daemon=True).start()
+                threading.Thread(
+                    target=edge.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+                ).start()
                 self.edges[name] = edge
         self.write_workspace()
 

@@ -81,7 +81,13 @@ def test_canary_prefers_a_probed_role() -> None:
     ]
     plan = make_plan(hosts, Policy.model_validate({"canary": {"region": "b"}}))
     assert plan.steps[0].hosts == ("b-edge-1",)
-    plan = make_plan(hosts, Policy())  # region "a" (weight 0) has no edge: falls back
+    # region "a" (weight 0) has no edge: the canary goes to the lowest-traffic
+    # region that has one, and that region leads the rollout.
+    plan = make_plan(hosts, Policy())
+    assert plan.steps[0].hosts == ("b-edge-1",)
+    assert plan.regions == ("b", "a")
+    # no probed role anywhere: the lowest-traffic region, any host
+    plan = make_plan([h for h in hosts if h.role == "origin"], Policy())
     assert plan.steps[0].hosts == ("a-origin",)
 
 
