@@ -15,7 +15,17 @@ import typer
 import typer.core
 
 from fleetctl import __version__
-from fleetctl.cli import capacity, freeze, render, rollout, stacks, validate
+from fleetctl.cli import (
+    apply,
+    capacity,
+    freeze,
+    inventory,
+    lab,
+    render,
+    rollout,
+    stacks,
+    validate,
+)
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
 
@@ -84,6 +94,9 @@ def main(
 app.command("validate")(validate.validate)
 app.add_typer(stacks.app, name="stacks")
 app.command("capacity")(capacity.capacity)
+app.add_typer(lab.app, name="lab")
+app.command("apply")(apply.apply)
+app.command("inventory")(inventory.inventory)
 app.add_typer(rollout.app, name="rollout")
 app.command("freeze")(freeze.freeze)
 

@@ -1,0 +1,365 @@
+"""Run a playbook through ansible-runner, with the known traps guarded.
+
+- a fresh private data dir per run and `suppress_env_files=True`, so a
+  `--check` never leaks into the next run;
+- absolute inventory paths (ansible-runner reads a relative one as inventory text);
+- cancel and timeout kill every process of the run: each run tags its
+  processes with FLEETCTL_RUN_ID in their environment, and the cancel
+  callback kills all of them (the workers live in their own sessions, so
+  killing the process group alone leaves them running);
+- SIGINT/SIGTERM handlers are restored after `run()`;
+- per-host results come from runner events (stats + task events), not from
+  the overall status.
+
+Speed: pipelining, SSH ControlPersist, no fact gathering unless a play asks,
+forks = 2 x cores, and mitogen's `mitogen_linear` strategy when it is installed
+and supports the installed ansible-core (else `linear`, with a one-line notice).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from fleetctl.adapters import procs
+from fleetctl.core.ansible_result import (
+    HostOutcome,
+    PlaybookResult,
+    RunStatus,
+    outcomes_from_events,
+)
+from fleetctl.errors import BadInput, OutsideError
+
+Strategy = Literal["auto", "linear", "mitogen"]
+EventHandler = Callable[[dict[str, Any]], None]
+
+__all__ = [
+    "HostOutcome",
+    "PlaybookResult",
+    "RunStatus",
+    "default_forks",
+    "mitogen_status",
+    "run_playbook",
+    "speed_env",
+]
+
+_mitogen_cache: tuple[str | None, str] | None = None
+
+
+def default_forks() -> int:
+    return 2 * (os.cpu_count() or 1)
+
+
+def mitogen_status() -> tuple[str | None, str]:
+    """(strategy plugin dir, "") when mitogen can be used, else (None, why not)."""
+    global _mitogen_cache
+    if _mitogen_cache is not None:
+        return _mitogen_cache
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("ansible_mitogen")
+        if spec is None or spec.origin is None:
+            _mitogen_cache = (None, "mitogen is not installed")
+            return _mitogen_cache
+        plugin_dir = Path(spec.origin).parent / "plugins" / "strategy"
+        from ansible.release import __version__ as ansible_version
+
+        major_minor = tuple(int(x) for x in ansible_version.split(".")[:2])
+        # mitogen 0.3.x supports ansible-core up to the 2.19 line (its changelog);
+        # anything newer is untested, so do not use it silently.
+        if major_minor > (2, 19) or not (plugin_dir / "mitogen_linear.py").is_file():
+            _mitogen_cache = (None, f"mitogen does not support ansible-core {ansible_version}")
+        else:
+            _mitogen_cache = (str(plugin_dir), "")
+    except Exception as exc:  # a broken install must not break apply
+        _mitogen_cache = (None, f"mitogen unusable: {exc}")
+    return _mitogen_cache
+
+
+def speed_env(forks: int | None = None) -> dict[str, str]:
+    """Ansible settings fleetctl applies to every run (also used by the benchmark)."""
+    return {
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=120s",
+        "ANSIBLE_GATHERING": "explicit",
+        "ANSIBLE_FORKS": str(forks or default_forks()),
+        "ANSIBLE_TIMEOUT": "10",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        "ANSIBLE_SYSTEM_WARNINGS": "False",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_HOST_PATTERN_MISMATCH": "ignore",
+    }
+
+
+def _resolve_strategy(strategy: Strategy) -> tuple[str, dict[str, str], list[str]]:
+    if strategy == "linear":
+        return "linear", {"ANSIBLE_STRATEGY": "linear"}, []
+    plugin_dir, why = mitogen_status()
+    if plugin_dir is None:
+        if strategy == "mitogen":
+            raise BadInput(f"--strategy mitogen is not available: {why}")
+        return "linear", {"ANSIBLE_STRATEGY": "linear"}, [f"{why}; using the linear strategy"]
+    return (
+        "mitogen_linear",
+        {"ANSIBLE_STRATEGY_PLUGINS": plugin_dir, "ANSIBLE_STRATEGY": "mitogen_linear"},
+        [],
+    )
+
+
+class _Collector:
+    """Turns runner events into per-host outcomes, and forwards them."""
+
+    def __init__(self, on_event: EventHandler | None) -> None:
+        self.on_event = on_event
+        self.stats: dict[str, dict[str, int]] | None = None
+        self.changed: dict[str, list[str]] = {}
+        self.failed: dict[str, list[str]] = {}
+        self.seen: dict[str, dict[str, int]] = {}
+        self.diffs: dict[str, list[str]] = {}
+        self.lock = threading.Lock()
+
+    def _count(self, host: str, key: str) -> None:
+        c = self.seen.setdefault(
+            host, {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0, "skipped": 0}
+        )
+        c[key] += 1
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        name = event.get("event", "")
+        data = event.get("event_data") or {}
+        host = data.get("host") or ""
+        task = str(data.get("task") or "")
+        res = data.get("res") or {}
+        with self.lock:
+            if name == "runner_on_ok" and host:
+                self._count(host, "ok")
+                if res.get("changed"):
+                    self._count(host, "changed")
+                    self.changed.setdefault(host, []).append(task)
+                    text = _diff_text(res.get("diff"), task)
+                    if text:
+                        self.diffs.setdefault(host, []).append(text)
+            elif name == "runner_on_failed" and host:
+                if data.get("ignore_errors"):
+                    self._count(host, "ok")
+                else:
+                    self._count(host, "failed")
+                    self.failed.setdefault(host, []).append(f"{task}: {_msg(res)}")
+            elif name == "runner_on_unreachable" and host:
+                self._count(host, "unreachable")
+                self.failed.setdefault(host, []).append(f"{task}: {_msg(res)}")
+            elif name == "runner_on_skipped" and host:
+                self._count(host, "skipped")
+            elif name == "playbook_on_stats":
+                self.stats = {
+                    k: dict(data.get(k) or {})
+                    for k in ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
+                }
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:  # a display bug must not break the run
+                pass
+        return False  # do not keep event files around beyond the run
+
+
+def _diff_text(diff: Any, task: str) -> str:
+    """Ansible's diff result (before/after pairs) as a unified diff."""
+    import difflib
+
+    chunks = diff if isinstance(diff, list) else [diff] if isinstance(diff, dict) else []
+    out: list[str] = []
+    for d in chunks:
+        if not isinstance(d, Mapping):
+            continue
+        if "prepared" in d:
+            out.append(str(d["prepared"]))
+            continue
+        before, after = d.get("before", ""), d.get("after", "")
+        if not isinstance(before, str) or not isinstance(after, str):
+            before, after = repr(before), repr(after)
+        if before == after:
+            continue
+        out.extend(
+            difflib.unified_diff(
+                before.splitlines(keepends=True),
+                after.splitlines(keepends=True),
+                fromfile=str(d.get("before_header") or task),
+                tofile=str(d.get("after_header") or task),
+            )
+        )
+    return "".join(out)
+
+
+def _msg(res: Mapping[str, Any]) -> str:
+    for item in res.get("results") or []:  # a loop: the first item that went wrong
+        if isinstance(item, Mapping) and (item.get("failed") or item.get("unreachable")):
+            return _msg(item)
+    msg = res.get("msg") or res.get("reason") or ""
+    stderr = str(res.get("stderr") or "").strip()
+    if stderr and stderr not in str(msg):
+        msg = f"{msg}: {stderr}" if msg else stderr
+    if not msg and res.get("rc") is not None:
+        msg = f"rc={res.get('rc')}"
+    text = str(msg).strip().replace("\n", " ")
+    return text[:400]
+
+
+def run_playbook(
+    playbook: Path,
+    inventory: Path | str,
+    *,
+    limit: str | None = None,
+    check: bool = False,
+    diff: bool = False,
+    forks: int | None = None,
+    extravars: dict[str, Any] | None = None,
+    strategy: Strategy = "auto",
+    timeout_s: float | None = None,
+    cancel: Callable[[], bool] | None = None,
+    on_event: EventHandler | None = None,
+    env: Mapping[str, str] | None = None,
+) -> PlaybookResult:
+    """Run one playbook and return per-host outcomes.
+
+    `inventory`: a path (made absolute here) or a comma list of hosts.
+    `cancel`: polled about twice a second; True stops the run (status canceled).
+    `on_event`: called with each ansible-runner event dict (for live progress).
+    `env`: extra environment for Ansible (overrides fleetctl's speed settings).
+    """
+    import ansible_runner
+
+    playbook = Path(playbook).resolve()
+    if not playbook.is_file():
+        raise BadInput(f"no such playbook: {playbook}")
+    inv: str
+    if isinstance(inventory, Path) or (isinstance(inventory, str) and "," not in inventory):
+        inv_path = Path(inventory).resolve()
+        if not inv_path.exists():
+            raise BadInput(f"no such inventory: {inv_path}")
+        inv = str(inv_path)
+    else:
+        inv = inventory
+    strategy_name, strategy_env, notices = _resolve_strategy(strategy)
+
+    run_id = uuid.uuid4().hex
+    envvars = {
+        **speed_env(forks),
+        **strategy_env,
+        "FLEETCTL_RUN_ID": run_id,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANSIBLE_ROLES_PATH": str(playbook.parent / "roles"),
+    }
+    if env:
+        envvars.update(env)
+    cmdline = []
+    if check:
+        cmdline.append("--check")
+    if diff:
+        cmdline.append("--diff")
+
+    collector = _Collector(on_event)
+    state = {"why": ""}
+    start = time.monotonic()
+    deadline = start + timeout_s if timeout_s else None
+
+    def cancel_callback() -> bool:
+        why = ""
+        if deadline is not None and time.monotonic() > deadline:
+            why = "timeout"
+        elif cancel is not None and cancel():
+            why = "canceled"
+        if not why:
+            return False
+        state["why"] = why
+        # the run's workers sit in their own sessions: kill them all by tag
+        procs.kill(procs.with_environ("FLEETCTL_RUN_ID", run_id))
+        return True
+
+    data_dir = tempfile.mkdtemp(prefix="fleetctl-ansible-")
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stdout_tail: tuple[str, ...] = ()
+    try:
+        kwargs: dict[str, Any] = {
+            "private_data_dir": data_dir,
+            "playbook": str(playbook),
+            "inventory": inv,
+            "envvars": envvars,
+            "extravars": dict(extravars or {}),
+            "limit": limit,
+            "forks": forks or default_forks(),
+            "cmdline": " ".join(cmdline) or None,
+            "event_handler": collector,
+            "cancel_callback": cancel_callback,
+            "suppress_env_files": True,
+            "quiet": True,
+            "settings": {"pexpect_timeout": 0.5, "suppress_ansible_output": True},
+        }
+        try:
+            runner = ansible_runner.run(**{k: v for k, v in kwargs.items() if v is not None})
+        except Exception as exc:
+            raise OutsideError(f"ansible-runner failed to start: {exc}") from exc
+        try:
+            text = runner.stdout.read() if runner.stdout else ""
+            stdout_tail = tuple(line for line in text.splitlines()[-30:])
+        except Exception:
+            stdout_tail = ()
+        rc = int(runner.rc if runner.rc is not None else -1)
+        runner_status = str(runner.status)
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+        # leftovers of a canceled run (workers that outlived the kill)
+        if state["why"]:
+            procs.kill(procs.with_environ("FLEETCTL_RUN_ID", run_id))
+        shutil.rmtree(data_dir, ignore_errors=True)
+    duration = time.monotonic() - start
+
+    hosts = outcomes_from_events(
+        collector.stats, collector.changed, collector.failed, collector.seen, collector.diffs
+    )
+    error = ""
+    if state["why"] == "timeout":
+        status = RunStatus.timeout
+    elif state["why"] == "canceled":
+        status = RunStatus.canceled
+    elif rc == 0 and runner_status == "successful":
+        status = RunStatus.successful
+    elif collector.stats is None and not hosts:
+        status = RunStatus.error
+        error = _error_from(stdout_tail) or f"ansible-playbook exited with rc={rc}"
+    else:
+        status = RunStatus.failed
+    return PlaybookResult(
+        status=status,
+        rc=rc,
+        hosts=hosts,
+        duration_s=duration,
+        playbook=str(playbook),
+        strategy=strategy_name,
+        check=check,
+        notices=tuple(notices),
+        error=error,
+        run_id=run_id,
+        stdout_tail=stdout_tail,
+    )
+
+
+def _error_from(lines: tuple[str, ...]) -> str:
+    for i, line in enumerate(lines):
+        if line.startswith("ERROR!") or line.startswith("[ERROR]"):
+            return " ".join(x.strip() for x in lines[i : i + 4] if x.strip())[:600]
+    return ""

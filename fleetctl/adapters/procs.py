@@ -1,0 +1,115 @@
+"""Finding and ending processes we started, by pid, from /proc (Linux).
+
+A process is identified by (pid, start time) so a recycled pid is never hit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Proc:
+    pid: int
+    ppid: int
+    start: int  # clock ticks since boot (field 22 of /proc/PID/stat)
+
+
+def _stat(pid: int) -> Proc | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw.rsplit(")", 1)[1].split()
+    if fields[0] == "Z":
+        return None
+    return Proc(pid=pid, ppid=int(fields[1]), start=int(fields[19]))
+
+
+def all_procs() -> list[Proc]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            p = _stat(int(entry))
+            if p is not None:
+                out.append(p)
+    return out
+
+
+def descendants(pid: int, procs: list[Proc] | None = None) -> list[Proc]:
+    """Every living descendant of `pid` (children, grandchildren, ...)."""
+    procs = procs if procs is not None else all_procs()
+    children: dict[int, list[Proc]] = {}
+    for p in procs:
+        children.setdefault(p.ppid, []).append(p)
+    out: list[Proc] = []
+    stack = [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            out.append(child)
+            stack.append(child.pid)
+    return out
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
+
+
+def with_environ(key: str, value: str) -> list[Proc]:
+    """Processes whose environment holds KEY=VALUE (only our own are readable)."""
+    needle = f"{key}={value}".encode()
+    out = []
+    for p in all_procs():
+        try:
+            env = Path(f"/proc/{p.pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if needle in env.split(b"\0"):
+            out.append(p)
+    return out
+
+
+def with_cmdline_containing(text: str) -> list[Proc]:
+    return [p for p in all_procs() if p.pid != os.getpid() and text in cmdline(p.pid)]
+
+
+def alive(p: Proc) -> bool:
+    now = _stat(p.pid)
+    return now is not None and now.start == p.start
+
+
+def terminate(procs: Iterable[Proc], grace_s: float = 3.0) -> None:
+    """SIGTERM, wait up to `grace_s`, then SIGKILL whatever is left."""
+    targets = [p for p in procs if p.pid != os.getpid()]
+    for p in targets:
+        _signal(p, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any(alive(p) for p in targets):
+        time.sleep(0.05)
+    for p in targets:
+        _signal(p, signal.SIGKILL)
+
+
+def kill(procs: Iterable[Proc]) -> None:
+    for p in procs:
+        if p.pid != os.getpid():
+            _signal(p, signal.SIGKILL)
+
+
+def _signal(p: Proc, sig: int) -> None:
+    if not alive(p):
+        return
+    try:
+        os.kill(p.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,201 @@
+"""`fleetctl lab ...`: a real fleet on this machine (sshd + nginx per host)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleetctl.cli import render
+from fleetctl.cli.state import workspace
+
+app = typer.Typer(
+    help="A real fleet on this machine: one sshd and nginx per loopback address.",
+    no_args_is_help=True,
+)
+
+DirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--dir",
+        envvar="FLEETCTL_LAB_DIR",
+        help="Lab directory (default: .fleetctl/lab in the project).",
+    ),
+]
+SubnetOpt = Annotated[
+    str,
+    typer.Option(
+        "--subnet",
+        envvar="FLEETCTL_LAB_SUBNET",
+        help="Loopback block for host addresses: <subnet>.11, .12, ...",
+    ),
+]
+
+
+def lab_dir_of(ctx: typer.Context, lab_dir: Path | None) -> Path:
+    from fleetctl.services import lab as lab_service
+
+    if lab_dir is None and not os.environ.get("FLEETCTL_LAB_DIR"):
+        return lab_service.resolve_dir(None, workspace(ctx).root)
+    return lab_service.resolve_dir(lab_dir)
+
+
+@app.command("up")
+def up(
+    ctx: typer.Context,
+    hosts: Annotated[int, typer.Option("--hosts", "-n", help="Number of hosts (4-200).")] = 6,
+    lab_dir: DirOpt = None,
+    subnet: SubnetOpt = "127.0.10",
+    strategy: Annotated[
+        str, typer.Option("--strategy", help="Ansible strategy: auto, linear or mitogen.")
+    ] = "auto",
+    no_apply: Annotated[
+        bool, typer.Option("--no-apply", help="Start hosts but do not run site.yml.")
+    ] = False,
+    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
+        render.Format.table
+    ),
+) -> None:
+    """Start the lab (or reconcile it) and configure it with site.yml. Idempotent.
+
+    Example:  fleetctl lab up --hosts 6
+    """
+    import time
+
+    from fleetctl.cli.apply_render import Progress
+    from fleetctl.services import lab as lab_service
+
+    if strategy not in ("auto", "linear", "mitogen"):
+        from fleetctl.errors import BadInput
+
+        raise BadInput(f"unknown strategy {strategy!r}", hint="auto, linear or mitogen")
+    ws = workspace(ctx)
+    d = lab_dir_of(ctx, lab_dir)
+    default_dir = d == lab_service.resolve_dir(None, ws.root) and not os.environ.get(
+        "FLEETCTL_LAB_DIR"
+    )
+    inventory = ws.inventories_dir / "lab" / "hosts.yml" if default_dir else None
+    start = time.monotonic()
+    progress = Progress(enabled=fmt is render.Format.table)
+    lab = lab_service.lab_up(
+        hosts,
+        lab_dir=d,
+        playbooks_dir=ws.playbooks_dir,
+        subnet=subnet,
+        inventory_copy=inventory,
+        apply=not no_apply,
+        strategy=strategy,
+        on_event=progress.on_event,
+        progress=render.note,
+    )
+    progress.close()
+    if fmt is render.Format.json:
+        render.emit_json(lab.to_json())
+        return
+    render.ok(
+        f"lab up: {len(lab.hosts)} hosts on {lab.subnet}.x in {time.monotonic() - start:.1f}s"
+    )
+    render.note(f"inventory: {lab.inventory}")
+    render.note("next: fleetctl lab status")
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    lab_dir: DirOpt = None,
+    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
+        render.Format.table
+    ),
+) -> None:
+    """Hosts, role, region, address, process state, deployed release and health.
+
+    Health is an HTTP probe of /healthz plus a video segment fetched through each edge.
+
+    Example:  fleetctl lab status --format json
+    """
+    from fleetctl.services import lab as lab_service
+
+    lab, rows = lab_service.lab_status(lab_dir_of(ctx, lab_dir))
+    if fmt is render.Format.json:
+        render.emit_json(
+            {"dir": lab.dir, "inventory": lab.inventory, "hosts": [r.to_dict() for r in rows]}
+        )
+        return
+    render.out.print(
+        render.table(
+            f"lab {lab.dir}",
+            ["host", "role", "region", "address", "processes", "release", "health", "segment"],
+            [
+                (
+                    r.host.name,
+                    r.host.role,
+                    r.host.region,
+                    f"{r.host.address}:{r.host.ssh_port}",
+                    " ".join(f"{k}={v}" for k, v in r.processes.items()),
+                    r.release or "-",
+                    r.health,
+                    r.segment,
+                )
+                for r in rows
+            ],
+        )
+    )
+    bad = [r.host.name for r in rows if r.health not in ("ok", "n/a")]
+    if bad:
+        render.note(f"unhealthy: {', '.join(bad)}")
+
+
+@app.command("down")
+def down(ctx: typer.Context, lab_dir: DirOpt = None) -> None:
+    """Stop every lab process and remove the lab directory. Safe to run twice.
+
+    Example:  fleetctl lab down
+    """
+    from fleetctl.services import lab as lab_service
+
+    d = lab_dir_of(ctx, lab_dir)
+    done = lab_service.lab_down(d)
+    for line in done:
+        render.note(line)
+    left = lab_service.leftover_processes(d)
+    if left:
+        from fleetctl.errors import OutsideError
+
+        raise OutsideError(f"lab processes still running: {left}")
+    render.ok("lab down" if done else f"no lab in {d}")
+
+
+@app.command("stop")
+def stop(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Argument(help="Lab host name.")],
+    program: Annotated[str, typer.Argument(help="sshd, nginx or worker.")] = "sshd",
+    lab_dir: DirOpt = None,
+) -> None:
+    """Stop one daemon of one lab host (fault injection: sshd stopped = unreachable).
+
+    Example:  fleetctl lab stop lab-edge-big-01 sshd
+    """
+    from fleetctl.services import lab as lab_service
+
+    lab_service.stop(lab_dir_of(ctx, lab_dir), host, program)
+    render.ok(f"stopped {program} on {host}")
+
+
+@app.command("start")
+def start(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Argument(help="Lab host name.")],
+    program: Annotated[str, typer.Argument(help="sshd, nginx or worker.")] = "sshd",
+    lab_dir: DirOpt = None,
+) -> None:
+    """Start one daemon of one lab host again.
+
+    Example:  fleetctl lab start lab-edge-big-01 sshd
+    """
+    from fleetctl.services import lab as lab_service
+
+    lab_service.start(lab_dir_of(ctx, lab_dir), host, program)
+    render.ok(f"started {program} on {host}")

@@ -1,0 +1,93 @@
+"""`fleetctl apply`: run a playbook on an environment's inventory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fleetctl.core.ansible_result import PlaybookResult
+from fleetctl.errors import BadInput
+from fleetctl.services import lab as lab_service
+from fleetctl.services.workspace import Workspace
+
+
+def resolve_playbook(ws: Workspace, name: str) -> Path:
+    """A path to a playbook, or a name in playbooks/ ("site", "edge.yml")."""
+    p = Path(name)
+    if p.is_file():
+        return p.resolve()
+    for candidate in (ws.playbooks_dir / name, ws.playbooks_dir / f"{name}.yml"):
+        if candidate.is_file():
+            return candidate.resolve()
+    known = sorted(x.stem for x in ws.playbooks_dir.glob("*.yml"))
+    raise BadInput(f"no playbook {name!r}", hint=f"playbooks: {', '.join(known) or 'none'}")
+
+
+def resolve_inventory(ws: Workspace, env: str, lab_dir: Path | None = None) -> Path:
+    """lab: the running lab's generated inventory; other envs: inventories/<env>/."""
+    if env == "lab":
+        lab = lab_service.require(lab_service.resolve_dir(lab_dir, ws.root))
+        return Path(lab.inventory)
+    inv = ws.inventories_dir / env
+    if not inv.exists():
+        known = (
+            sorted(x.name for x in ws.inventories_dir.iterdir())
+            if ws.inventories_dir.exists()
+            else []
+        )
+        raise BadInput(f"no inventory for env {env!r}", hint=f"inventories: {', '.join(known)}")
+    return inv.resolve()
+
+
+def parse_extravars(pairs: list[str]) -> dict[str, Any]:
+    """-e key=value (value parsed as YAML: numbers, lists, booleans)."""
+    from ruamel.yaml import YAML
+
+    out: dict[str, Any] = {}
+    yaml = YAML(typ="safe")
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise BadInput(f"bad extra var {pair!r}", hint="use -e name=value")
+        try:
+            out[key] = yaml.load(value) if value else ""
+        except Exception:
+            out[key] = value
+    return out
+
+
+def apply(
+    ws: Workspace,
+    playbook: str,
+    env: str,
+    *,
+    limit: str | None = None,
+    check: bool = False,
+    diff: bool = False,
+    forks: int | None = None,
+    strategy: str = "auto",
+    extravars: dict[str, Any] | None = None,
+    inventory: Path | None = None,
+    lab_dir: Path | None = None,
+    timeout_s: float | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+) -> PlaybookResult:
+    from fleetctl.adapters.ansible import run_playbook
+
+    if strategy not in ("auto", "linear", "mitogen"):
+        raise BadInput(f"unknown strategy {strategy!r}", hint="auto, linear or mitogen")
+    if forks is not None and forks < 1:
+        raise BadInput("--forks must be at least 1")
+    return run_playbook(
+        resolve_playbook(ws, playbook),
+        inventory or resolve_inventory(ws, env, lab_dir),
+        limit=limit,
+        check=check,
+        diff=diff,
+        forks=forks,
+        extravars=extravars,
+        strategy=strategy,  # type: ignore[arg-type]
+        timeout_s=timeout_s,
+        on_event=on_event,
+    )

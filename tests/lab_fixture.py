@@ -1,0 +1,101 @@
+"""A real lab for tests: bring it up once, always tear it down.
+
+Use from any test module (the rollout tests too):
+
+    from tests.lab_fixture import lab  # noqa: F401  (the session fixture)
+
+    def test_x(lab: LabHandle) -> None:
+        result = lab.apply("edge.yml", extravars={"fleet_release": "r1"})
+        lab.stop("lab-edge-mid-01", "sshd")  # really unreachable
+        ...
+
+Each session picks a free loopback block (127.77.N) and a temp dir, so two
+test runs (or a developer's own lab) never clash. `FLEETCTL_TEST_LAB_HOSTS`
+changes the size (default 5: origin, transcode, three edges in three regions).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetctl.adapters.ansible import run_playbook
+from fleetctl.core.ansible_result import PlaybookResult
+from fleetctl.services import lab as lab_service
+from fleetctl.services.lab import Lab, LabHost
+
+REPO = Path(__file__).resolve().parent.parent
+PLAYBOOKS = REPO / "playbooks"
+
+
+@dataclass
+class LabHandle:
+    lab: Lab
+    dir: Path
+
+    @property
+    def inventory(self) -> Path:
+        return Path(self.lab.inventory)
+
+    @property
+    def hosts(self) -> tuple[LabHost, ...]:
+        return self.lab.hosts
+
+    def host(self, name: str) -> LabHost:
+        return self.lab.host(name)
+
+    def edges(self) -> list[LabHost]:
+        return self.lab.by_role("edge")
+
+    def apply(self, playbook: str = "site.yml", **kwargs: Any) -> PlaybookResult:
+        return run_playbook(PLAYBOOKS / playbook, self.inventory, **kwargs)
+
+    def stop(self, host: str, program: str) -> None:
+        lab_service.stop(self.dir, host, program)
+
+    def start(self, host: str, program: str) -> None:
+        lab_service.start(self.dir, host, program)
+
+
+def free_subnet(first: int = 77) -> str:
+    """A 127.<first>.N block nobody listens on (checked on the first host's ports)."""
+    start = os.getpid() % 200
+    for k in range(200):
+        subnet = f"127.{first}.{(start + k) % 200 + 1}"
+        busy = False
+        for port in (lab_service.SSH_PORT, lab_service.HTTP_PORT):
+            with socket.socket() as s:
+                s.settimeout(0.2)
+                if s.connect_ex((f"{subnet}.11", port)) == 0:
+                    busy = True
+        if not busy:
+            return subnet
+    raise RuntimeError("no free loopback block for a test lab")
+
+
+def start_lab(lab_dir: Path, n_hosts: int = 5, subnet: str | None = None) -> LabHandle:
+    lab = lab_service.lab_up(
+        n_hosts, lab_dir=lab_dir, playbooks_dir=PLAYBOOKS, subnet=subnet or free_subnet()
+    )
+    return LabHandle(lab=lab, dir=lab_dir)
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[LabHandle]:
+    n = int(os.environ.get("FLEETCTL_TEST_LAB_HOSTS", "5"))
+    # a short path: supervisord's socket lives in the lab dir
+    tmp = Path(tempfile.mkdtemp(prefix="fl-lab-"))
+    lab_dir = tmp / "lab"
+    try:
+        handle = start_lab(lab_dir, n)
+        yield handle
+    finally:
+        lab_service.lab_down(lab_dir)
+        tmp.rmdir() if tmp.exists() and not any(tmp.iterdir()) else None
