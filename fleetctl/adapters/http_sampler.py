@@ -2,19 +2,19 @@
 
 Changed and baseline hosts are sampled in the same rounds (round-major
 order, bounded concurrency) so both see the same machine load: the basis of
-a fair canary comparison. Each request is one GET with a timeout; the result
+a fair canary comparison. Each request is one `http_probe.get`; the result
 is a `Reading` (the rollout service turns readings into gate samples).
 """
 
 from __future__ import annotations
 
-import http.client
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+
+from fleetctl.adapters import http_probe
 
 
 @dataclass(frozen=True)
@@ -31,23 +31,6 @@ class Reading:
 class Target:
     host: str  # inventory name
     base_url: str  # http://127.0.x.y:PORT
-
-
-def _get(url: str, timeout_s: float) -> tuple[int | None, float, str | None]:
-    """(status, latency ms, error) of one GET; error "conn" when no HTTP answer."""
-    parts = urlsplit(url)
-    path = parts.path or "/"
-    start = time.perf_counter()
-    conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=timeout_s)
-    try:
-        conn.request("GET", path, headers={"User-Agent": "fleetctl-gate"})
-        resp = conn.getresponse()
-        resp.read()
-        return resp.status, (time.perf_counter() - start) * 1000, None
-    except (OSError, http.client.HTTPException):
-        return None, (time.perf_counter() - start) * 1000, "conn"
-    finally:
-        conn.close()
 
 
 def sample(
@@ -73,7 +56,9 @@ def sample(
     def one(t: Target, path: str, counted: bool) -> None:
         if stop is not None and stop():
             return
-        status, ms, err = _get(t.base_url + path, timeout_s)
+        res = http_probe.get(t.base_url + path, timeout_s)
+        status, ms = res.status, res.latency_s * 1000
+        err = "conn" if status is None else None
         if not counted:
             return
         if err is None and status not in expect:
