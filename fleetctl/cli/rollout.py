@@ -135,9 +135,12 @@ def start(
     store = _store(ctx)
 
     def confirm(p: Any, rel: Any) -> bool:
-        render.err.print(plan_table(p.to_dict(), f"release {rel.id}: {p.host_count} hosts"))
         if yes or not sys.stdin.isatty():
+            route = " → ".join(f"{s.label} ({len(s.hosts)})" for s in p.steps[:6])
+            more = f" → … {len(p.steps) - 6} more" if len(p.steps) > 6 else ""
+            render.note(f"plan {p.digest()}: {route}{more}")
             return True
+        render.err.print(plan_table(p.to_dict(), f"release {rel.id}: {p.host_count} hosts"))
         return typer.confirm(f"Roll out release {rel.id} to {p.host_count} hosts on {env}?")
 
     try:
