@@ -531,7 +531,11 @@ class Engine:
             by=self.who,
             reason=reason,
         )
-        if pause["kind"] in ("gate", "approval"):
+        if pause["kind"] == "unreachable":
+            # Go on without them: they no longer count against the limit. The
+            # step runs again (idempotent) so its gates still judge the others.
+            doc["accepted_unreachable"] = sorted(doc["unreachable_hosts"])
+        else:
             self._finish_step(doc, Step.from_dict(step), promoted=True)
         doc["status"] = Status.running.value
         doc["pause"] = None
@@ -707,13 +711,14 @@ class Engine:
             )
         if missing and not failed and status != "successful":
             return self._fail(doc, step, f"no result for host(s) {', '.join(missing)}")
-        if len(doc["unreachable_hosts"]) > policy.max_unreachable_hosts:
+        counted = sorted(set(doc["unreachable_hosts"]) - set(doc.get("accepted_unreachable", [])))
+        if len(counted) > policy.max_unreachable_hosts:
             return self._pause(
                 doc,
                 step,
                 "unreachable",
-                f"{len(doc['unreachable_hosts'])} host(s) unreachable "
-                f"({', '.join(doc['unreachable_hosts'])}) > max_unreachable_hosts "
+                f"{len(counted)} host(s) unreachable "
+                f"({', '.join(counted)}) > max_unreachable_hosts "
                 f"{policy.max_unreachable_hosts}; not counted as change failures",
             )
         # Bake, watching for an abort.

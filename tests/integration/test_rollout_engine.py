@@ -325,3 +325,92 @@ def test_deploy_window_pauses_outside(fleet: FakeFleet, store: SqliteStore) -> N
     out = engine(fleet, store).start("lab", "edge.yml", pol)
     assert out.status is Status.paused and out.doc["pause"]["kind"] == "window"
     assert fleet.calls == []
+
+
+def test_promote_past_an_unreachable_host_still_runs_the_gates(
+    fleet: FakeFleet, store: SqliteStore
+) -> None:
+    good(fleet, store)
+    fleet.edges["b-e1"].reachable = False
+    out = engine(fleet, store).start("lab", "edge.yml", policy(), extravars={"v": 5})
+    assert out.status is Status.paused and out.doc["pause"]["kind"] == "unreachable"
+    done = engine(fleet, store, who="frank").promote(out.id, "b-e1 is being replaced")
+    assert done.status is Status.completed, done.message
+    assert done.doc["accepted_unreachable"] == ["b-e1"]
+    events = store.events(out.id)
+    b2 = [e for e in events if e.get("label") == "b wave 2 (100%)"]
+    assert [e["type"] for e in b2].count("step_started") == 2  # re-run after the promote
+    assert any(e["type"] == "step_verdict" and e["verdict"] == "pass" for e in b2)
+    rel = done.doc["release_id"]
+    assert {n: r for n, r in fleet.releases().items() if r != rel} == {
+        "b-e1": fleet.releases()["b-e1"]
+    }
+
+
+def test_progress_deadline_fails_the_step_and_rolls_back(
+    fleet: FakeFleet, store: SqliteStore
+) -> None:
+    good(fleet, store)
+    real = fleet.executor
+
+    def slow(*args: Any, **kw: Any) -> Any:
+        res = real(*args, **kw)
+        if not kw["check"] and len(fleet.calls) == 8:  # the new rollout's canary
+            res.status = "timeout"
+        return res
+
+    out = Engine(store, fleet.root, executor=slow).start(
+        "lab", "edge.yml", policy(), extravars={"v": 6}
+    )
+    assert out.status is Status.rolled_back
+    assert "progress deadline of 600s passed during canary" in out.message
+
+
+def test_prometheus_gate_on_a_loopback_api(fleet: FakeFleet, store: SqliteStore) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    value = {"v": "0.001"}
+
+    class Prom(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(
+                {
+                    "status": "success",
+                    "data": {"resultType": "vector", "result": [{"value": [0, value["v"]]}]},
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Prom)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_address[1]}"
+        gates = {
+            **POLICY["gates"],
+            "prometheus": {
+                "enabled": True,
+                "url": url,
+                "queries": [{"name": "5xx_ratio", "query": "sum(rate(x[1m]))", "max": 0.01}],
+            },
+        }
+        out = engine(fleet, store).start("lab", "edge.yml", policy(gates=gates))
+        assert out.status is Status.completed
+        prom = [
+            e for e in store.events(out.id) if e["type"] == "gate" and e["gate"] == "prometheus"
+        ]
+        assert prom and all(e["verdict"] == "pass" for e in prom)
+        value["v"] = "0.2"
+        out = engine(fleet, store).start("lab", "edge.yml", policy(gates=gates), extravars={"v": 7})
+        assert out.status is Status.rolled_back
+        assert "5xx_ratio=0.2 > 0.01" in out.message
+    finally:
+        srv.shutdown()
+        srv.server_close()
