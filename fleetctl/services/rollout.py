@@ -233,6 +233,10 @@ def load(store: StateStore, rollout_id: str) -> dict[str, Any]:
         ids = [d["id"] for d in store.list("rollout") if str(d["id"]).startswith(rollout_id)]
         if len(ids) == 1:
             doc = store.get("rollout", ids[0])
+        elif len(ids) > 1:
+            raise BadInput(
+                f"{rollout_id!r} matches {len(ids)} rollouts", hint=f"one of: {', '.join(ids)}"
+            )
     if doc is None:
         raise BadInput(f"no rollout {rollout_id!r}", hint="`fleetctl rollout list` shows them")
     return doc

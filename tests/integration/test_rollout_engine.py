@@ -27,7 +27,7 @@ POLICY = {
     "waves": ["50%", "100%"],
     "gates": {
         "http": {"paths": ["/healthz", SEGMENT], "samples": 20, "min_samples": 10},
-        "canary_analysis": {"min_samples": 20, "min_effect_ms": 10},
+        "canary_analysis": {"min_samples": 20, "min_effect_ms": 15},
     },
 }
 
