@@ -38,8 +38,12 @@ def test_shorthand_waves_and_percent_sizes() -> None:
     assert Wave(size=50).hosts_of(3) == 3  # capped
 
 
-def test_fixture_policies_load() -> None:
-    for path in sorted(FIXTURES.glob("*.yml")):
+def test_fixture_and_example_policies_load() -> None:
+    paths = sorted(FIXTURES.glob("*.yml")) + sorted(
+        (FIXTURES.parents[2] / "policies").glob("*.yml")
+    )
+    assert len(paths) >= 3
+    for path in paths:
         assert isinstance(load_policy(path), Policy), path
 
 
@@ -98,3 +102,14 @@ def test_deploy_window_across_midnight() -> None:
     assert w.contains(datetime(2026, 11, 23, 23, 0))  # Mon 23:00
     assert w.contains(datetime(2026, 11, 24, 1, 0))  # Tue 01:00, window began Monday
     assert not w.contains(datetime(2026, 11, 24, 23, 0))  # Tue 23:00
+
+
+def test_a_canary_that_can_never_be_judged_is_rejected() -> None:
+    with pytest.raises(ValueError, match="every canary would be Inconclusive"):
+        Policy.model_validate({"gates": {"http": {"samples": 5}}})
+    # two canary hosts give enough samples
+    Policy.model_validate({"canary": {"hosts": 4}, "gates": {"http": {"samples": 5}}})
+    # or canary analysis is off
+    Policy.model_validate(
+        {"gates": {"http": {"samples": 5}, "canary_analysis": {"enabled": False}}}
+    )
