@@ -311,6 +311,7 @@ def status(
                 if Status(doc["status"]) in FINAL or doc["status"] == "paused":
                     break
                 time.sleep(1.0)
+        render.err.print()
         if doc.get("message"):
             render.note(doc["message"])
     finally:
