@@ -10,7 +10,7 @@
                price of the probes, for information)
 3. Time from a bad canary to a completed, proven rollback.
 
-    python benchmarks/rollout.py [--hosts 6] [--rounds 2]
+    python benchmarks/rollout.py [--hosts 6] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def run(cmd: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> floa
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hosts", type=int, default=6)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
 
     bench_planning()

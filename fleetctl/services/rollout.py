@@ -277,6 +277,20 @@ def _alive(doc: dict[str, Any]) -> bool:
         return True
 
 
+def _sweep_dead_workdirs() -> None:
+    """Remove snapshot dirs left by rollout processes that died (kill -9)."""
+    for path in Path(tempfile.gettempdir()).glob("fleetctl-rollout-*-*"):
+        try:
+            pid = int(path.name.split("-")[2])
+            os.kill(pid, 0)
+        except ValueError:
+            continue
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            continue
+
+
 class Engine:
     def __init__(
         self,
@@ -324,7 +338,8 @@ class Engine:
 
     def _workdir(self) -> Path:
         if self._tmp is None:
-            self._tmp = Path(tempfile.mkdtemp(prefix="fleetctl-rollout-"))
+            _sweep_dead_workdirs()
+            self._tmp = Path(tempfile.mkdtemp(prefix=f"fleetctl-rollout-{os.getpid()}-"))
         return self._tmp
 
     def _cleanup(self) -> None:
@@ -505,7 +520,9 @@ class Engine:
             by=self.who,
         )
         if was == Status.rolling_back.value:
-            return self._rollback(doc, reason=doc.get("message") or "resumed rollback")
+            return self._guarded(
+                doc, lambda: self._rollback(doc, reason=doc.get("message") or "resumed rollback")
+            )
         doc["status"] = Status.running.value
         doc["pause"] = None
         self._save(doc)
@@ -571,7 +588,9 @@ class Engine:
                 doc,
             )
         self._take_over(doc)
-        return self._rollback(doc, reason=f"aborted by {self.who}: {reason}")
+        return self._guarded(
+            doc, lambda: self._rollback(doc, reason=f"aborted by {self.who}: {reason}")
+        )
 
     def rollback(self, rollout_id: str, reason: str) -> Outcome:
         """Roll back a rollout: paused, crashed, or completed (to the release before it)."""
@@ -582,17 +601,37 @@ class Engine:
         if status is Status.completed or status is Status.rollback_failed:
             doc["status"] = Status.paused.value  # let _take_over accept it
         self._take_over(doc)
-        return self._rollback(doc, reason=f"rollback by {self.who}: {reason}")
+        return self._guarded(
+            doc, lambda: self._rollback(doc, reason=f"rollback by {self.who}: {reason}")
+        )
 
     # -- the loop --------------------------------------------------------------------
 
     def _run(self, doc: dict[str, Any]) -> Outcome:
+        return self._guarded(doc, lambda: self._loop(doc))
+
+    def _guarded(self, doc: dict[str, Any], body: Callable[[], Outcome]) -> Outcome:
+        """Run `body` as the live runner of `doc`; always remove temp snapshots."""
         _ACTIVE.add(doc["id"])
         try:
-            return self._loop(doc)
+            return body()
         finally:
             _ACTIVE.discard(doc["id"])
             self._cleanup()
+
+    def _keepalive(self, doc: dict[str, Any], fn: Callable[[], Any]) -> Any:
+        """Run a long call (probing) in a worker thread while this thread keeps
+        renewing the env lock, so a slow gate never lets the lease lapse."""
+        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import TimeoutError as Pending
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            fut = pool.submit(fn)
+            while True:
+                try:
+                    return fut.result(timeout=1.0)
+                except Pending:
+                    self._renew(doc)
 
     def _loop(self, doc: dict[str, Any]) -> Outcome:
         policy = Policy.model_validate(doc["policy"])
@@ -802,7 +841,7 @@ class Engine:
             if "canary_analysis" not in gates or not cfg.canary_analysis.enabled:
                 baseline = []
             try:
-                ch, base = self.prober(changed_p, baseline, policy)
+                ch, base = self._keepalive(doc, lambda: self.prober(changed_p, baseline, policy))
             except Exception as exc:  # the probe machinery itself broke
                 results.append(
                     GateResult("http", Verdict.INCONCLUSIVE, f"probe backend error: {exc}")
@@ -824,11 +863,15 @@ class Engine:
             from fleetctl.adapters.prometheus import read_all
 
             assert cfg.prometheus.url is not None
-            raw = read_all(
-                cfg.prometheus.url,
-                [q.query for q in cfg.prometheus.queries],
-                timeout_s=cfg.prometheus.timeout_s,
-                attempts=cfg.consecutive_error_limit,
+            url = cfg.prometheus.url
+            raw = self._keepalive(
+                doc,
+                lambda: read_all(
+                    url,
+                    [q.query for q in cfg.prometheus.queries],
+                    timeout_s=cfg.prometheus.timeout_s,
+                    attempts=cfg.consecutive_error_limit,
+                ),
             )
             readings = [
                 PromReading(q, value, errors)
