@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 from fleetctl.core.policy import GateName, Policy
@@ -73,11 +74,12 @@ class Plan:
     def host_count(self) -> int:
         return sum(len(s.hosts) for s in self.steps)
 
+    @cached_property
+    def _by_name(self) -> dict[str, Host]:
+        return {h.name: h for h in self.hosts}
+
     def host(self, name: str) -> Host:
-        for h in self.hosts:
-            if h.name == name:
-                return h
-        raise KeyError(name)
+        return self._by_name[name]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -833,10 +833,11 @@ class Engine:
             )
         elif need_http:
             roles = {h.role for h in changed_p}
+            failed = set(doc["failed_hosts"])
             baseline = [
                 h
                 for h in plan.hosts
-                if h.role in roles and h.name not in touched and h.name not in doc["failed_hosts"]
+                if h.role in roles and h.name not in touched and h.name not in failed
             ]
             if "canary_analysis" not in gates or not cfg.canary_analysis.enabled:
                 baseline = []

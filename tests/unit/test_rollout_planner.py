@@ -147,3 +147,11 @@ def test_hundred_thousand_hosts_thirty_regions() -> None:
     assert len({h for s in plan.steps for h in s.hosts}) == 100_000
     # per region: 1, 10%, 50%, 100% -> 4 steps, the canary replaces r00's first
     assert len(plan.steps) == 1 + 30 * 4 - 1
+
+
+def test_host_lookup_by_name() -> None:
+    hosts = fleet({"a": (0.1, 3)})
+    plan = make_plan(hosts, Policy())
+    assert plan.host("a-001") == hosts[1]
+    with pytest.raises(KeyError):
+        plan.host("nope")
