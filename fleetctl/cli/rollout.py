@@ -276,6 +276,7 @@ def status(
     """
     from fleetctl.cli.rollout_render import status_view
     from fleetctl.services import freeze as freeze_svc
+    from fleetctl.services import rollout as svc
     from fleetctl.services.rollout import FINAL, Status
 
     store = _store(ctx)
@@ -288,7 +289,7 @@ def status(
                     **{k: v for k, v in doc.items() if k not in ("plan", "policy")},
                     "steps": [
                         {k: s[k] for k in ("index", "label", "region", "hosts")}
-                        for s in doc["plan"]["steps"]
+                        for s in svc.plan_of(store, doc)["steps"]
                     ],
                     "freeze": fr.to_dict() if fr else None,
                     "events": store.events(doc["id"]),
@@ -297,17 +298,18 @@ def status(
             return
         if not watch:
             fr = freeze_svc.current(store, doc["env"])
-            render.out.print(status_view(doc, store.events(doc["id"]), fr))
+            render.out.print(status_view(doc, svc.plan_of(store, doc), store.events(doc["id"]), fr))
             if doc.get("message"):
                 render.note(doc["message"])
             return
         from rich.live import Live
 
+        plan = svc.plan_of(store, doc)
         with Live(console=render.err, refresh_per_second=4) as live:
             while True:  # ends when the rollout reaches a final or paused state
                 doc = store.get("rollout", doc["id"]) or doc
                 fr = freeze_svc.current(store, doc["env"])
-                live.update(status_view(doc, store.events(doc["id"]), fr))
+                live.update(status_view(doc, plan, store.events(doc["id"]), fr))
                 if Status(doc["status"]) in FINAL or doc["status"] == "paused":
                     break
                 time.sleep(1.0)

@@ -219,8 +219,10 @@ def why_lines(doc: dict[str, Any], events: Sequence[dict[str, Any]]) -> list[str
     return out
 
 
-def status_view(doc: dict[str, Any], events: Sequence[dict[str, Any]], freeze: Any) -> Table:
-    steps = doc["plan"]["steps"]
+def status_view(
+    doc: dict[str, Any], plan: dict[str, Any], events: Sequence[dict[str, Any]], freeze: Any
+) -> Table:
+    steps = plan["steps"]
     state: dict[int, str] = {}
     gates: dict[int, list[str]] = {}
     current = None
@@ -268,7 +270,7 @@ def status_view(doc: dict[str, Any], events: Sequence[dict[str, Any]], freeze: A
 def list_table(docs: Sequence[dict[str, Any]]) -> Table:
     rows = []
     for d in docs:
-        n = len(d["plan"]["steps"])
+        n = int(d["plan_steps"])
         rows.append(
             (
                 d["id"],

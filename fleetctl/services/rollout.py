@@ -242,6 +242,14 @@ def load(store: StateStore, rollout_id: str) -> dict[str, Any]:
     return doc
 
 
+def plan_of(store: StateStore, doc: dict[str, Any]) -> dict[str, Any]:
+    """The stored plan (steps and hosts) of a rollout."""
+    plan = store.get("rollout_plan", doc["id"])
+    if plan is None:
+        raise FleetctlError(f"the plan of rollout {doc['id']} is missing from the state store")
+    return plan
+
+
 def latest(store: StateStore, env: str | None = None) -> dict[str, Any] | None:
     docs = [d for d in store.list("rollout") if env is None or d.get("env") == env]
     return max(docs, key=lambda d: d.get("created_at", 0), default=None)
@@ -314,6 +322,7 @@ class Engine:
         self.who = who or freeze_service.who()
         self._renewed = 0.0
         self._tmp: Path | None = None
+        self._plans: dict[str, Plan] = {}
 
     # -- bookkeeping -----------------------------------------------------------------
 
@@ -332,6 +341,11 @@ class Engine:
         if force or now - self._renewed >= _RENEW_EVERY_S:
             self.store.renew_lock(lock_name(doc["env"]), doc["id"], LOCK_TTL_S)
             self._renewed = now
+
+    def _plan(self, doc: dict[str, Any]) -> Plan:
+        if doc["id"] not in self._plans:
+            self._plans[doc["id"]] = Plan.from_dict(plan_of(self.store, doc))
+        return self._plans[doc["id"]]
 
     def _abort_requested(self, doc: dict[str, Any]) -> dict[str, Any] | None:
         return self.store.get("abort_request", doc["id"])
@@ -418,7 +432,8 @@ class Engine:
             "rollback_to_id": lkg["release_id"] if lkg else None,
             "policy": policy.model_dump(mode="json"),
             "policy_file": policy_file,
-            "plan": plan.to_dict(),
+            "plan_digest": plan.digest(),
+            "plan_steps": len(plan.steps),
             "status": Status.running.value,
             "next_step": 0,
             "pause": None,
@@ -433,7 +448,11 @@ class Engine:
             "hostname": socket.gethostname(),
             "message": "",
         }
-        # The document first: a crash right after this leaves a resumable rollout.
+        # The plan (large for a big fleet) is stored once, beside the small
+        # rollout document that is rewritten at every step.
+        self.store.put("rollout_plan", rid, plan.to_dict())
+        self._plans[rid] = plan
+        # The document next: a crash right after this leaves a resumable rollout.
         self._save(doc)
         self._event(
             doc,
@@ -541,7 +560,7 @@ class Engine:
                 hint="`fleetctl rollout resume` it when the freeze ends / inside the window",
             )
         self._take_over(doc)
-        step = doc["plan"]["steps"][pause["step"]]
+        step = self._plan(doc).steps[pause["step"]].to_dict()
         self._event(
             doc,
             "promoted",
@@ -635,7 +654,7 @@ class Engine:
 
     def _loop(self, doc: dict[str, Any]) -> Outcome:
         policy = Policy.model_validate(doc["policy"])
-        plan = Plan.from_dict(doc["plan"])
+        plan = self._plan(doc)
         rel = release_service.get(self.store, doc["release"])
         restored = self._restore(rel)
         playbook = restored.playbooks_dir / doc["playbook"]
@@ -971,7 +990,7 @@ class Engine:
                 raise FleetctlError(f"release {lkg.id} has no playbook {doc['playbook']}")
             extravars = {**restored.extravars, "fleet_release": lkg.id}
             policy = Policy.model_validate(doc["policy"])
-            plan = Plan.from_dict(doc["plan"])
+            plan = self._plan(doc)
 
             def cancel() -> bool:
                 self._renew(doc)

@@ -226,7 +226,7 @@ def test_crash_mid_wave_then_resume_skips_finished_steps(
     batches = [c.limit for c in fleet.calls]
     assert batches[:2] == [["a-e0"], ["a-e1"]]
     assert batches[2] == batches[3]  # only the interrupted batch runs twice
-    assert len(batches) == len(doc["plan"]["steps"]) + 1
+    assert len(batches) == doc["plan_steps"] + 1
     started = [e["step"] for e in store.events(rid) if e["type"] == "step_started"]
     assert started == [0, 1, 2, 2, 3, 4, 5, 6]
 
