@@ -219,6 +219,20 @@ def why_lines(doc: dict[str, Any], events: Sequence[dict[str, Any]]) -> list[str
     return out
 
 
+def _brief(gate: str, n: dict[str, Any]) -> str:
+    """The two or three numbers that decided a gate, for the status table."""
+    if gate == "http" and "p95_ms" in n:
+        return f"err {n.get('errors')}/{n.get('samples')}, p95 {n.get('p95_ms')} ms"
+    if gate == "canary_analysis" and "latency_p" in n:
+        return (
+            f"median {n.get('changed_median_ms')} vs {n.get('baseline_median_ms')} ms, "
+            f"p={n.get('latency_p')}, err p={n.get('error_p')}"
+        )
+    if gate == "canary_analysis" and "errors" in n:
+        return f"errors {n['errors']}, p={n.get('error_p')}"
+    return ""
+
+
 def status_view(
     doc: dict[str, Any], plan: dict[str, Any], events: Sequence[dict[str, Any]], freeze: Any
 ) -> Table:
@@ -235,8 +249,9 @@ def status_view(
             state[i] = "baking"
         elif ev["type"] == "gate" and ev.get("phase") != "rollback" and current is not None:
             v = ev["verdict"]
+            nums = _brief(ev["gate"], ev.get("numbers", {}))
             gates.setdefault(current, []).append(
-                f"{ev['gate']} [{_VERDICT_STYLE.get(v, '')}]{v}[/]"
+                f"{ev['gate']} [{_VERDICT_STYLE.get(v, '')}]{v}[/]" + (f" ({nums})" if nums else "")
             )
         elif ev["type"] == "step_verdict":
             state[i] = ev["verdict"]
