@@ -25,8 +25,7 @@ from typing import Any
 import pytest
 
 from fleetctl.adapters.state.sqlite import SqliteStore
-
-lab_service = pytest.importorskip("fleetctl.services.lab")
+from fleetctl.services import lab as lab_service
 
 pytestmark = pytest.mark.e2e
 
