@@ -26,6 +26,7 @@ from fleetctl.cli import (
     stacks,
     validate,
 )
+from fleetctl.cli import preview as preview_cli
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
 
@@ -92,6 +93,7 @@ def main(
 
 
 app.command("validate")(validate.validate)
+app.command("preview")(preview_cli.preview)
 app.add_typer(stacks.app, name="stacks")
 app.command("capacity")(capacity.capacity)
 app.add_typer(lab.app, name="lab")

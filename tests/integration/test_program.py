@@ -6,9 +6,6 @@ program or component fails here, not in a user's preview.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,28 +13,39 @@ from typing import Any
 import pytest
 
 pytestmark = pytest.mark.integration
-HARNESS = Path(__file__).with_name("program_harness.py")
 
 
-def run_program(stacks_dir: Path, stack: str) -> list[dict[str, Any]]:
-    proc = subprocess.run(
-        [sys.executable, str(HARNESS), str(stacks_dir), stack],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return [json.loads(line) for line in proc.stdout.splitlines()]
+def run_program(root: Path, stack: str) -> list[dict[str, Any]]:
+    """The stack's resource graph from the real program under the mock runtime
+    (the offline preview engine: one fresh process per stack)."""
+    from fleetctl.services.preview import PreviewOptions, run_preview
+    from fleetctl.services.workspace import Workspace
 
-
-@pytest.fixture(scope="module")
-def us_east(repo_root_module: Path) -> list[dict[str, Any]]:
-    return run_program(repo_root_module / "stacks", "prod-us-east-1")
+    run = run_preview(Workspace(root), PreviewOptions(stacks=(stack,), use_cache=False, jobs=1))
+    graph = run.head_graphs.get(stack)
+    assert graph is not None, run.result
+    by_urn = graph.by_urn()
+    return [
+        {
+            "type": r.type,
+            "name": r.name,
+            "inputs": dict(r.inputs),
+            "parent_type": by_urn[r.parent].type if r.parent in by_urn else None,
+        }
+        for r in graph.resources
+    ]
 
 
 @pytest.fixture(scope="module")
 def repo_root_module() -> Path:
     return Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def us_east(
+    repo_root_module: Path, tmp_path_factory: pytest.TempPathFactory
+) -> list[dict[str, Any]]:
+    return run_program(repo_root_module, "prod-us-east-1")
 
 
 def of_type(resources: list[dict[str, Any]], typ: str) -> list[dict[str, Any]]:
@@ -100,9 +108,10 @@ def test_children_are_parented_to_their_component(us_east: list[dict[str, Any]])
         if r["type"] == "pulumi:pulumi:Stack":
             continue
         if r["type"].startswith("fleet:index:"):
-            assert r["parent_type"] == "pulumi:pulumi:Stack"
+            assert r["parent_type"] in (None, "pulumi:pulumi:Stack"), r["name"]
         else:
-            assert r.get("parent_type") not in (None, "pulumi:pulumi:Stack"), r["name"]
+            assert r["parent_type"] is not None, r["name"]
+            assert r["parent_type"] != "pulumi:pulumi:Stack", r["name"]
     assert parent_type["fleet-prod-us-east-1-vpc"] == "fleet:index:RegionNetwork"
     assert parent_type["fleet-prod-us-east-1-edge-template"] == "fleet:index:EdgePool"
 
@@ -116,7 +125,7 @@ def test_region_without_transcode_has_no_cluster(tmp_path: Path, repo_root_modul
     start = text.index("    transcode:")
     end = text.index("    tags:")
     path.write_text(text[:start] + text[end:])
-    resources = run_program(tmp_path / "stacks", "prod-ap-south-1")
+    resources = run_program(tmp_path, "prod-ap-south-1")
     types = {r["type"] for r in resources}
     assert "fleet:index:TranscodeCluster" not in types
     assert "aws:sqs/queue:Queue" not in types

@@ -1,0 +1,419 @@
+"""Worker: run Pulumi programs under the SDK's mock runtime, one process per stack.
+
+Run as a script by path (``python .../pulumi_preview_worker.py``), never as
+``-m fleetctl...``: the base side of a diff must import the `fleetctl.spec` of
+the base checkout, so this file imports nothing from fleetctl and puts the
+side's root first on ``sys.path`` in each child.
+
+Protocol: a JSON request on stdin::
+
+    {"jobs": [{"id", "root", "stacks_dir", "program", "project", "stack",
+               "config": {key: value | {"secure": ciphertext}}, "out", "log"}],
+     "parallel": N, "key": "<hex fingerprint key>", "preload": [module, ...],
+     "timeout": seconds}
+
+The worker imports pulumi and pulumi_aws once, then forks one child per job
+(at most N at a time): every stack runs in a fresh process with pristine SDK
+module state but without paying the imports again. A child writes its graph
+(or error) as JSON to ``job["out"]``; its stdout/stderr (SDK deprecation
+warnings, program prints) go to ``job["log"]``. The worker prints one JSON
+line per finished job on stdout: ``{"id": ..., "rc": ...}``.
+
+Secrets never leave a child: secret values are replaced by a keyed
+fingerprint (HMAC-SHA256) before anything is written; `secure:` config values
+are never decrypted - the program gets a placeholder derived from a keyed
+hash of the ciphertext, marked secret.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import hmac
+import importlib
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET_VAL = "1b47061264138c4ac30d75fd1eb44270"
+_UNKNOWN_STR = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+
+DEFAULT_PRELOAD = [
+    "pulumi",
+    "pulumi_aws",
+    "pulumi_aws.ec2",
+    "pulumi_aws.s3",
+    "pulumi_aws.iam",
+    "pulumi_aws.autoscaling",
+    "pulumi_aws.sqs",
+    "pulumi_aws.ssm",
+    "pulumi_aws.vpc",
+]
+
+
+# --- values -----------------------------------------------------------------------------
+
+
+def fingerprint(key: bytes, value: Any) -> str:
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hmac.new(key, blob.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+_SEEN_SECRETS: set[str] = set()
+
+
+def _remember_secret(value: Any) -> None:
+    """Keep secret plaintexts seen in this child, to scrub them from errors and logs."""
+    if isinstance(value, str) and len(value) >= 4:
+        _SEEN_SECRETS.add(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _remember_secret(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _remember_secret(v)
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_SEEN_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "[secret]")
+    return text
+
+
+def encode(value: Any, key: bytes) -> Any:
+    """SDK input value -> JSON with sentinels; secrets become fingerprints."""
+    from pulumi.output import Unknown
+
+    if isinstance(value, Unknown) or value == _UNKNOWN_STR:
+        return {"$unknown": True}
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG) == _SECRET_VAL:
+            _remember_secret(value.get("value"))
+            inner = encode(value.get("value"), key)
+            if inner == {"$unknown": True}:
+                return inner
+            return {"$secret": fingerprint(key, inner)}
+        return {str(k): encode(v, key) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [encode(v, key) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    urn = getattr(value, "urn", None)
+    if urn is not None:  # a resource reference
+        return {"$resource": type(value).__name__}
+    path = getattr(value, "path", None) or getattr(value, "text", None)
+    if path is not None:  # an Asset / Archive
+        return {"$asset": fingerprint(key, str(path))}
+    return str(value)
+
+
+def config_for_program(config: dict[str, Any], key: bytes) -> tuple[dict[str, str], list[str]]:
+    """Stack config -> (PULUMI_CONFIG-style strings, secret keys)."""
+    out: dict[str, str] = {}
+    secrets: list[str] = []
+    for k, v in config.items():
+        if isinstance(v, dict) and set(v) == {"secure"}:
+            out[k] = "secret-" + fingerprint(key, {"ciphertext": v["secure"]})[:24]
+            secrets.append(k)
+        elif isinstance(v, str):
+            out[k] = v
+        else:
+            out[k] = json.dumps(v)
+    return out, secrets
+
+
+# --- URNs the way the engine builds them -------------------------------------------------
+
+
+def qualified_type(urn: str) -> str:
+    return urn.split("::")[2] if urn.count("::") >= 3 else ""
+
+
+def make_urn(stack: str, project: str, parent: str, type_: str, name: str) -> str:
+    qtype = type_
+    if parent:
+        parent_q = qualified_type(parent)
+        if parent_q and parent_q.split("$")[-1] != ROOT_STACK_TYPE:
+            qtype = f"{parent_q}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{qtype}::{name}"
+
+
+# --- the child ---------------------------------------------------------------------------
+
+
+def _where(exc: BaseException, stacks_dir: Path) -> tuple[str | None, int | None]:
+    """The innermost frame in stacks/ (following causes), as (relative file, line)."""
+    found: tuple[str | None, int | None] = (None, None)
+    seen: set[int] = set()
+    chain: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    root = stacks_dir.resolve()
+    for e in reversed(chain):
+        for frame in traceback.extract_tb(e.__traceback__):
+            try:
+                p = Path(frame.filename).resolve()
+            except OSError:
+                continue
+            if p.is_relative_to(root):
+                rel = Path("stacks") / p.relative_to(root)
+                found = (str(rel), frame.lineno)
+    return found
+
+
+def run_job(job: dict[str, Any], key: bytes, timeout: float) -> dict[str, Any]:
+    import pulumi
+    from pulumi.runtime import mocks as pm
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    stack, project = job["stack"], job["project"]
+    stacks_dir = Path(job["stacks_dir"])
+    region = str(job["config"].get("aws:region", "us-east-1"))
+    records: list[dict[str, Any]] = []
+
+    class FleetMocks(pm.Mocks):
+        def new_resource(self, args: pm.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+            # Preview: ids and outputs the cloud computes stay unknown; inputs echo.
+            return "", dict(args.inputs)
+
+        def call(self, args: pm.MockCallArgs) -> Any:
+            return mock_invoke(args.token, dict(args.args), region)
+
+    class RecordingMonitor(pm.MockMonitor):
+        def RegisterResource(self, request: Any) -> Any:
+            from pulumi.runtime import rpc
+
+            urn = make_urn(stack, project, request.parent, request.type, request.name)
+            response = super().RegisterResource(request)
+            response.urn = urn
+            inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+            aliases = [a for a in request.aliasURNs]
+            for alias in request.aliases:
+                if alias.urn:
+                    aliases.append(alias.urn)
+                elif alias.HasField("spec"):
+                    spec = alias.spec
+                    parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+                    aliases.append(
+                        make_urn(
+                            spec.stack or stack,
+                            spec.project or project,
+                            parent,
+                            spec.type or request.type,
+                            spec.name or request.name,
+                        )
+                    )
+            records.append(
+                {
+                    "urn": urn,
+                    "type": request.type,
+                    "name": request.name,
+                    "parent": request.parent or None,
+                    "custom": bool(request.custom),
+                    "inputs": encode(inputs, key),
+                    "deps": sorted(set(request.dependencies)),
+                    "property_deps": {
+                        k: sorted(set(v.urns)) for k, v in request.propertyDependencies.items()
+                    },
+                    "provider": request.provider.rsplit("::", 1)[0] if request.provider else None,
+                    "protect": bool(request.protect),
+                    "ignore_changes": list(request.ignoreChanges),
+                    "replace_on_changes": list(request.replaceOnChanges),
+                    "delete_before_replace": bool(request.deleteBeforeReplace),
+                    "retain_on_delete": bool(request.retainOnDelete),
+                    "aliases": sorted(set(aliases) - {urn}),
+                }
+            )
+            return response
+
+    config, secret_keys = config_for_program(job["config"], key)
+    os.chdir(stacks_dir)
+    sys.path[:0] = [str(stacks_dir), str(job["root"])]
+    pulumi.runtime.set_all_config(config, secret_keys)
+    mocks = FleetMocks()
+    pm.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=RecordingMonitor(mocks))
+    program = stacks_dir / job.get("program", "__main__.py")
+
+    def _alarm(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"the program did not finish within {timeout:.0f} s")
+
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        _sync_await(run_pulumi_func(lambda: _run_program(program)))
+    except BaseException as exc:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        file, line = _where(exc, stacks_dir)
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        if not isinstance(exc, (ValueError, TypeError)) or type(exc).__module__ != "builtins":
+            message = f"{type(exc).__name__}: {message}"
+        details = [str(d) for d in getattr(exc, "details", None) or []]
+        return {
+            "stack": stack,
+            "project": project,
+            "error": {"message": message, "file": file, "line": line, "details": details},
+        }
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    return {
+        "stack": stack,
+        "project": project,
+        "resources": records,
+    }
+
+
+def _run_program(program: Path) -> None:
+    import runpy
+
+    runpy.run_path(str(program), run_name="__main__")
+
+
+def mock_invoke(token: str, args: dict[str, Any], region: str) -> dict[str, Any]:
+    """Plausible, deterministic answers for the data sources programs commonly call."""
+    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        names = [f"{region}{z}" for z in "abc"]
+        return {"names": names, "zoneIds": [f"{region[:3]}-az{i}" for i in (1, 2, 3)]}
+    if token == "aws:index/getRegion:getRegion":
+        return {"name": region, "id": region, "region": region}
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {
+            "accountId": "123456789012",
+            "arn": "arn:aws:iam::123456789012:user/preview",
+            "userId": "PREVIEW",
+            "id": "123456789012",
+        }
+    if token == "aws:index/getPartition:getPartition":
+        return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+    if token == "aws:ec2/getAmi:getAmi":
+        return {"id": "ami-0preview000000000", "imageId": "ami-0preview000000000", **args}
+    if token == "aws:iam/getPolicyDocument:getPolicyDocument":
+        doc = json.dumps(args, sort_keys=True)
+        return {"json": doc, "minifiedJson": doc, "id": fingerprint(b"doc", args)[:12]}
+    return {"id": f"preview-{token.rsplit(':', 1)[-1]}", **args}
+
+
+def _scrub_file(path: str) -> None:
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    clean = redact(text)
+    if clean != text:
+        Path(path).write_text(clean, encoding="utf-8")
+
+
+def _child(job: dict[str, Any], key: bytes, timeout: float) -> int:
+    log_fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    t0 = time.perf_counter()
+    before = set(sys.modules)
+    code = 0
+    try:
+        result = run_job(job, key, timeout)
+        result["seconds"] = round(time.perf_counter() - t0, 4)
+        root = Path(os.path.realpath(job["root"]))
+        result["imports"], result["new_modules"] = _new_modules(before, root)
+    except BaseException:
+        traceback.print_exc()
+        code = 70
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if _SEEN_SECRETS:
+        _scrub_file(job["log"])
+    if code:
+        return code
+    err = result.get("error")
+    if err and _SEEN_SECRETS:
+        err["message"] = redact(str(err["message"]))
+        err["details"] = [redact(str(d)) for d in err.get("details") or []]
+    tmp = job["out"] + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(result, fh, separators=(",", ":"))
+    os.replace(tmp, job["out"])
+    return 0
+
+
+def preload(names: list[str]) -> None:
+    """Import library modules once in the parent so every forked child has them."""
+    for name in names:
+        try:
+            mod = importlib.import_module(name)
+            # Touch attributes: pulumi_aws packages load their resources on first use.
+            for attr in ("Bucket", "Vpc", "Role", "Group", "Queue", "Parameter"):
+                getattr(mod, attr, None)
+        except Exception:
+            continue
+
+
+def _new_modules(before: set[str], root: Path) -> tuple[list[str], list[str]]:
+    """Modules a child imported since the fork: (project files relative to the
+    root, library module names worth preloading next time)."""
+    project, library = set(), set()
+    for name in set(sys.modules) - before:
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if not path or name == "__main__":
+            continue
+        real = Path(os.path.realpath(path))
+        if real.is_relative_to(root) and "site-packages" not in real.parts:
+            project.add(real.relative_to(root).as_posix())
+        elif not name.startswith(("components", "fleetctl")):
+            library.add(name)
+    return sorted(project), sorted(library)
+
+
+def serve(request: dict[str, Any]) -> int:
+    t0 = time.perf_counter()
+    here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != Path(here)]
+    preload([*DEFAULT_PRELOAD, *(request.get("preload") or [])])
+    key = bytes.fromhex(request["key"])
+    parallel = max(1, int(request.get("parallel") or 1))
+    timeout = float(request.get("timeout") or 300)
+    jobs = list(request["jobs"])
+    gc.collect()
+    gc.freeze()
+    sys.stdout.write(json.dumps({"ready": round(time.perf_counter() - t0, 4)}) + "\n")
+    running: dict[int, dict[str, Any]] = {}
+    while jobs or running:
+        while jobs and len(running) < parallel:
+            job = jobs.pop(0)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                gc.disable()
+                code = 70
+                try:
+                    code = _child(job, key, timeout)
+                finally:
+                    os._exit(code)
+            running[pid] = job
+        pid, status = os.wait()
+        job = running.pop(pid, None)
+        if job is None:
+            continue
+        rc = os.waitstatus_to_exitcode(status)
+        sys.stdout.write(json.dumps({"id": job["id"], "rc": rc}) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+def main() -> int:
+    return serve(json.load(sys.stdin))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

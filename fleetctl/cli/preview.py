@@ -1,0 +1,152 @@
+"""`fleetctl preview`: what a change to stacks/ would do, offline, for every PR."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleetctl.cli import render
+from fleetctl.cli.state import workspace
+from fleetctl.errors import EXIT_JOB_FAILED, BadInput
+
+
+class PreviewFormat(StrEnum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+
+
+class Engine(StrEnum):
+    mock = "mock"
+    pulumi = "pulumi"
+
+
+EXIT_CHANGES = 2
+
+
+def preview(
+    ctx: typer.Context,
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
+    stack: Annotated[
+        list[str] | None,
+        typer.Option("--stack", "-s", help="Only this stack (repeatable), e.g. prod-eu-west-1."),
+    ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="Diff against the program and configs at this git ref (e.g. origin/main; "
+            "only stacks that differ are run), or against a saved snapshot (FILE.json).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        PreviewFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = PreviewFormat.table,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the output to this file.")
+    ] = None,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 0 for no changes, 2 for changes, 1 for errors (like terraform plan).",
+        ),
+    ] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Stacks run at once (default: cores).")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run every stack; ignore the preview cache.")
+    ] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="mock: offline, under the Pulumi SDK mock runtime (default). "
+            "pulumi: the real `pulumi preview` (needs the CLI and a backend).",
+        ),
+    ] = Engine.mock,
+    save_snapshot: Annotated[
+        Path | None,
+        typer.Option("--save-snapshot", help="Save the resource graphs, for a later --base FILE."),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show the programs' own output.")
+    ] = False,
+) -> None:
+    """Preview infrastructure changes: create / update / replace / delete per resource.
+
+    Runs the real Pulumi program of each stack under the SDK's mock runtime: no
+    cloud credentials, no Pulumi CLI. With --base, diffs against the same
+    program at a git ref and runs only the stacks whose program or config
+    differ. Secrets are shown as [secret].
+
+    Example:  fleetctl preview --base origin/main --format markdown --detailed-exitcode
+    """
+    from fleetctl.cli import preview_render as pr
+    from fleetctl.services import preview as svc
+
+    ws = workspace(ctx)
+    if engine is Engine.pulumi and save_snapshot is not None:
+        raise BadInput("--save-snapshot works with the offline engine only")
+    opts = svc.PreviewOptions(
+        env=env,
+        stacks=tuple(stack or ()),
+        base=base,
+        jobs=jobs,
+        use_cache=not no_cache,
+    )
+    runner = svc.run_engine_preview if engine is Engine.pulumi else svc.run_preview
+    if render.err.is_terminal:
+        with render.err.status("previewing…") as status:
+
+            def progress(msg: str, done: int, total: int) -> None:
+                status.update(f"previewing… {done}/{total} {msg}")
+
+            run = runner(ws, opts, progress)
+    else:
+        run = runner(ws, opts, None)
+    result = run.result
+
+    if verbose:
+        for name, log in run.logs.items():
+            render.err.rule(f"output of {name}")
+            render.err.print(log.rstrip(), markup=False, highlight=False, soft_wrap=True)
+    for warning in dict.fromkeys(run.warnings):
+        render.err.print(f"[yellow]warning:[/] {warning}", markup=True, soft_wrap=True)
+    for s in result.failed:
+        if s.error is not None and s.error.log.strip() and not verbose:
+            render.note(f"{s.stack}: the program's output is available with --verbose")
+
+    if fmt is PreviewFormat.table:
+        if out is not None:
+            with out.open("w", encoding="utf-8") as fh:
+                from rich.console import Console
+
+                pr.render_table(result, Console(file=fh, width=200, no_color=True))
+        else:
+            pr.render_table(result, render.out)
+    else:
+        text = pr.render_json(result) if fmt is PreviewFormat.json else pr.render_markdown(result)
+        if out is not None:
+            out.write_text(text, encoding="utf-8")
+        else:
+            typer.echo(text, nl=False)
+    if out is not None:
+        render.note(f"wrote {out}")
+    if save_snapshot is not None:
+        svc.save_snapshot(run, save_snapshot)
+        render.note(f"saved snapshot {save_snapshot}")
+    skipped = sum(1 for s in result.stacks if s.status.value == "skipped")
+    render.err.print(
+        f"[dim]{len(result.stacks)} stack(s), {skipped} unchanged (not run); "
+        f"{len(run.ran)} program run(s), {run.cache_hits} from cache; {run.seconds:.1f}s[/]",
+        markup=True,
+    )
+    if result.failed:
+        raise typer.Exit(EXIT_JOB_FAILED)
+    if detailed_exitcode and result.has_changes:
+        raise typer.Exit(EXIT_CHANGES)

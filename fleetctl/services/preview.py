@@ -1,0 +1,522 @@
+"""`fleetctl preview`: which stacks to run, run them (cached, in parallel), diff.
+
+The head side is the working tree; the base side (with `--base REF`) is the
+same program and configs at REF. A stack runs only when its *input key*
+differs between the two sides: a hash of every program file (stacks/**/*.py,
+stacks/Pulumi.yaml, fleetctl/spec/**, fleetctl/core/**, fleetctl/errors.py), the stack's config
+file, the fleetctl/worker/pulumi versions and the fingerprint key id. That one
+key is both the "did this stack change?" test (a change to stacks/__main__.py,
+components/ or fleetctl/spec/ changes every key; a change to one stack config
+changes one) and the cache key. Base keys come from `git ls-tree` blob ids, so
+a base that is fully cached never even gets checked out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from fleetctl import __version__
+from fleetctl.adapters import git
+from fleetctl.adapters import pulumi_preview as engine
+from fleetctl.core.diff import diff_graphs, resource_count
+from fleetctl.core.preview_model import (
+    PreviewResult,
+    ResourceGraph,
+    StackError,
+    StackPreview,
+    Status,
+    error_from_json,
+    graph_from_json,
+    graph_to_json,
+)
+from fleetctl.errors import BadInput
+from fleetctl.services.workspace import Workspace
+from fleetctl.spec import load_fleet
+from fleetctl.spec.config import stack_config
+from fleetctl.spec.loader import STACK_FILE
+
+CACHE_DIR = "cache/preview"
+KEY_FILE = "fingerprint.key"
+PRELOAD_FILE = "preload.json"  # library modules programs imported last time
+PRELOAD_MAX = 5000
+CACHE_MAX_ENTRIES = 2000  # oldest graphs beyond this are pruned after a run
+
+
+@dataclass(frozen=True)
+class PreviewOptions:
+    env: str | None = None
+    stacks: tuple[str, ...] = ()
+    base: str | None = None
+    jobs: int | None = None
+    use_cache: bool = True
+    timeout: float = 300.0
+
+
+@dataclass
+class PreviewRun:
+    """The result plus what people may want to know about how it was made."""
+
+    result: PreviewResult
+    logs: dict[str, str] = field(default_factory=dict)  # "<stack> (head|base)" -> worker log
+    ran: list[str] = field(default_factory=list)  # "<stack> (head|base)" actually executed
+    cache_hits: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    head_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
+    key_id: str = ""
+    stats: dict[str, float] = field(default_factory=dict)  # preload_s, program_s (summed)
+
+
+Progress = Callable[[str, int, int], None]  # (message, done, total)
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# --- input keys ----------------------------------------------------------------------------
+
+
+def is_program_file(rel: str) -> bool:
+    """Files (relative to the project root) whose content changes what the program does."""
+    if rel.startswith("stacks/"):
+        if "__pycache__" in rel:
+            return False
+        return rel.endswith(".py") or rel == "stacks/Pulumi.yaml"
+    if rel.startswith(("fleetctl/spec/", "fleetctl/core/")):
+        # The program may import the pure layers (spec, core: e.g. core.naming); never
+        # adapters, services or cli (import-linter keeps those out of core/spec).
+        return rel.endswith(".py") and "__pycache__" not in rel
+    return rel in ("fleetctl/errors.py", "fleetctl/__init__.py")
+
+
+def _head_blobs(root: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    candidates = [*root.glob("stacks/**/*.py"), root / "stacks" / "Pulumi.yaml"]
+    candidates += [*root.glob("fleetctl/spec/**/*.py"), *root.glob("fleetctl/core/**/*.py")]
+    candidates.append(root / "fleetctl" / "errors.py")
+    candidates.append(root / "fleetctl" / "__init__.py")
+    for path in candidates:
+        if path.is_file():
+            rel = path.relative_to(root).as_posix()
+            if is_program_file(rel):
+                out[rel] = git.blob_sha(path)
+    for path in root.glob("stacks/Pulumi.*.y*ml"):
+        if path.name != "Pulumi.yaml":
+            out[path.relative_to(root).as_posix()] = git.blob_sha(path)
+    return out
+
+
+@cache
+def _engine_tag() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = [__version__, git.blob_sha(engine.WORKER)]
+    for dist in ("pulumi", "pulumi-aws"):
+        try:
+            parts.append(version(dist))
+        except PackageNotFoundError:
+            parts.append("-")
+    return "/".join(parts)
+
+
+def stack_key(blobs: dict[str, str], stack: str, key_id: str) -> str | None:
+    """The input key of one stack on one side; None when the stack does not exist there."""
+    cfg = next(
+        (
+            blobs[p]
+            for p in (f"stacks/Pulumi.{stack}.yaml", f"stacks/Pulumi.{stack}.yml")
+            if p in blobs
+        ),
+        None,
+    )
+    if cfg is None:
+        return None
+    program = sorted((p, b) for p, b in blobs.items() if is_program_file(p))
+    blob = json.dumps([_engine_tag(), key_id, program, cfg], separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _stacks_in(blobs: dict[str, str]) -> list[str]:
+    names = []
+    for path in blobs:
+        if path.startswith("stacks/") and path.count("/") == 1:
+            m = STACK_FILE.match(path.split("/", 1)[1])
+            if m:
+                names.append(f"{m['env']}-{m['region']}")
+    return sorted(names)
+
+
+# --- fingerprint key and cache -------------------------------------------------------------
+
+
+def fingerprint_key(ws: Workspace) -> bytes:
+    """The per-workspace HMAC key for secret fingerprints (created once, mode 0600)."""
+    path = ws.state_dir / CACHE_DIR / KEY_FILE
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.hex())
+    return key
+
+
+def _prune_cache(ws: Workspace) -> None:
+    entries = list((ws.state_dir / CACHE_DIR).glob("*.json"))
+    entries = [p for p in entries if p.name != PRELOAD_FILE]
+    if len(entries) <= CACHE_MAX_ENTRIES:
+        return
+    entries.sort(key=lambda p: p.stat().st_mtime)
+    for path in entries[: len(entries) - CACHE_MAX_ENTRIES]:
+        path.unlink(missing_ok=True)
+
+
+def _preload_get(ws: Workspace) -> list[str]:
+    try:
+        names = json.loads((ws.state_dir / CACHE_DIR / PRELOAD_FILE).read_text())
+    except (OSError, ValueError):
+        return []
+    return [str(n) for n in names][:PRELOAD_MAX] if isinstance(names, list) else []
+
+
+def _preload_put(ws: Workspace, names: set[str]) -> None:
+    d = ws.state_dir / CACHE_DIR
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = d / f".{PRELOAD_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(sorted(names)[:PRELOAD_MAX]))
+    os.replace(tmp, d / PRELOAD_FILE)
+
+
+def _cache_get(ws: Workspace, key: str) -> ResourceGraph | None:
+    path = ws.state_dir / CACHE_DIR / f"{key}.json"
+    try:
+        graph = graph_from_json(json.loads(path.read_text(encoding="utf-8")))
+        os.utime(path)  # recently used: kept by the pruning
+    except (OSError, ValueError, KeyError):
+        return None
+    return graph
+
+
+def _cache_put(ws: Workspace, key: str, graph: ResourceGraph) -> None:
+    d = ws.state_dir / CACHE_DIR
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = d / f".{key}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(graph_to_json(graph), separators=(",", ":")), encoding="utf-8")
+    os.replace(tmp, d / f"{key}.json")
+
+
+# --- the use case --------------------------------------------------------------------------
+
+
+def _select(
+    head: Sequence[str], base: Sequence[str], env: str | None, names: Sequence[str]
+) -> list[str]:
+    known = sorted(set(head) | set(base))
+    envs = sorted({n.split("-", 1)[0] for n in known})
+    if env is not None and env not in envs:
+        raise BadInput(f"unknown env {env!r}", hint=f"known envs: {', '.join(envs)}")
+    chosen = [n for n in known if env is None or n.split("-", 1)[0] == env]
+    if names:
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise BadInput(
+                f"unknown stack{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+                hint=f"known stacks: {', '.join(known)}",
+            )
+        chosen = [n for n in chosen if n in names]
+        if not chosen:
+            raise BadInput(f"none of {', '.join(names)} is in env {env!r}")
+    return chosen
+
+
+def run_preview(
+    ws: Workspace, opts: PreviewOptions, progress: Progress | None = None
+) -> PreviewRun:
+    started = time.monotonic()
+    fleet = load_fleet(ws.stacks_dir)  # SpecError (exit 2, file:line) for a broken head
+    project = fleet.project.name
+    key = fingerprint_key(ws)
+    key_id = hashlib.sha256(key).hexdigest()[:16]
+    head_blobs = _head_blobs(ws.root)
+    head_names = [s.name for s in fleet.stacks]
+
+    base_commit: str | None = None
+    base_blobs: dict[str, str] = {}
+    repo: Path | None = None
+    prefix = ""
+    snapshot: dict[str, ResourceGraph] | None = None
+    warnings: list[str] = []
+    if opts.base is not None and is_snapshot(opts.base):
+        snapshot, snap_key = load_snapshot(Path(opts.base))
+        if snap_key != key_id:
+            warnings.append(
+                f"{opts.base} was saved with another fingerprint key: every secret in it "
+                "shows as changed (copy .fleetctl/cache/preview/fingerprint.key along)"
+            )
+    elif opts.base is not None:
+        repo = git.repo_root(ws.root)
+        base_commit = git.resolve(repo, opts.base)
+        prefix = git.prefix_in_repo(repo, ws.root)
+        paths = [f"{prefix}/stacks" if prefix else "stacks"]
+        paths += [f"{prefix}/fleetctl" if prefix else "fleetctl"]
+        raw = git.tree_blobs(repo, base_commit, paths)
+        cut = len(prefix) + 1 if prefix else 0
+        base_blobs = {p[cut:]: b for p, b in raw.items()}
+        base_blobs = {
+            p: b for p, b in base_blobs.items() if is_program_file(p) or p.startswith("stacks/")
+        }
+    if snapshot is not None:
+        base_names = sorted(snapshot)
+    else:
+        base_names = _stacks_in(base_blobs) if opts.base is not None else []
+    chosen = _select(head_names, base_names, opts.env, opts.stacks)
+
+    run = PreviewRun(PreviewResult(()), warnings=warnings, key_id=key_id)
+    graphs: dict[tuple[str, str], ResourceGraph] = {}
+    errors: dict[tuple[str, str], StackError] = {}
+    keys: dict[tuple[str, str], str] = {}
+    skipped: set[str] = set()
+    misses: list[tuple[str, str]] = []
+    seconds: dict[str, float] = {}
+    for name in chosen:
+        hk = stack_key(head_blobs, name, key_id) if name in head_names else None
+        bk = None
+        if snapshot is not None:
+            if name in snapshot:
+                graphs[(name, "base")] = snapshot[name]
+        elif opts.base is not None:
+            bk = stack_key(base_blobs, name, key_id)
+        if bk is not None and hk == bk:
+            skipped.add(name)
+            continue
+        for side, k in (("head", hk), ("base", bk)):
+            if k is None:
+                continue
+            keys[(name, side)] = k
+            hit = _cache_get(ws, k) if opts.use_cache else None
+            if hit is not None:
+                graphs[(name, side)] = hit
+                run.cache_hits += 1
+            else:
+                misses.append((name, side))
+
+    total = len(misses)
+    if progress is not None:
+        progress(f"{len(chosen)} stack(s), {total} to run", 0, total)
+    with ExitStack() as stack:
+        base_dir: Path | None = None
+        if any(side == "base" for _, side in misses):
+            assert repo is not None and base_commit is not None
+            checkout = stack.enter_context(git.worktree(repo, base_commit))
+            base_dir = checkout / prefix if prefix else checkout
+        jobs = []
+        for name, side in misses:
+            root = ws.root if side == "head" else base_dir
+            assert root is not None
+            jobs.append(
+                engine.Job(
+                    id=f"{name} ({side})",
+                    root=root,
+                    stacks_dir=root / "stacks",
+                    stack=name,
+                    project=project,
+                    config=stack_config(root / "stacks", name),
+                )
+            )
+        done = 0
+        preload = _preload_get(ws) if jobs else []
+
+        def _done(res: engine.JobResult) -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(res.id, done, total)
+
+        results = engine.run_jobs(
+            jobs,
+            key=key,
+            parallel=opts.jobs or default_jobs(),
+            pycache=ws.state_dir / "cache" / "pycache",
+            timeout=opts.timeout,
+            on_done=_done,
+            stats=run.stats,
+            preload=preload,
+        )
+    for (name, side), res_key in ((m, keys[m]) for m in misses):
+        res = results[f"{name} ({side})"]
+        run.ran.append(res.id)
+        if res.log.strip():
+            run.logs[res.id] = res.log
+        raw_error = res.error
+        if raw_error is not None:
+            errors[(name, side)] = error_from_json({**raw_error, "log": res.log})
+            continue
+        assert res.data is not None
+        run.stats["program_s"] = run.stats.get("program_s", 0.0) + float(
+            res.data.get("seconds", 0.0)
+        )
+        seconds[name] = seconds.get(name, 0.0) + float(res.data.get("seconds", 0.0))
+        outside = [p for p in res.data.get("imports", ()) if not is_program_file(p)]
+        if outside and side == "head":
+            run.warnings.append(
+                f"{name}: the program imports {', '.join(outside)}, which the preview cache "
+                "and change detection do not track; use --no-cache after changing them"
+            )
+        graph = graph_from_json({"stack": name, "project": project, **res.data})
+        graphs[(name, side)] = graph
+        if opts.use_cache:
+            _cache_put(ws, res_key, graph)
+
+    learned = {m for r in results.values() if r.data for m in r.data.get("new_modules", ()) if m}
+    if learned - set(preload):
+        _preload_put(ws, set(preload) | learned)
+    if misses and opts.use_cache:
+        _prune_cache(ws)
+
+    previews: list[StackPreview] = []
+    for name in chosen:
+        if name in skipped:
+            previews.append(StackPreview(name, Status.skipped))
+            continue
+        err = errors.get((name, "head")) or errors.get((name, "base"))
+        if err is not None:
+            if (name, "head") not in errors:
+                err = StackError(
+                    f"base ({opts.base}): {err.message}", err.file, err.line, err.details, err.log
+                )
+            previews.append(StackPreview(name, Status.failed, error=err))
+            continue
+        head = graphs.get((name, "head"))
+        base = graphs.get((name, "base"))
+        if head is not None:
+            run.head_graphs[name] = head
+        if head is None:  # the stack exists only at the base: everything goes
+            head = ResourceGraph(name, project, ())
+        changes = tuple(diff_graphs(base, head))
+        previews.append(
+            StackPreview(
+                name,
+                Status.changed if changes else Status.unchanged,
+                changes=changes,
+                resources=resource_count(head),
+                seconds=round(seconds.get(name, 0.0), 3),
+                cached=all(
+                    (name, side) not in misses for side in ("head", "base") if (name, side) in keys
+                ),
+            )
+        )
+    run.result = PreviewResult(
+        tuple(previews), base=opts.base, engine="mock", fleetctl_version=__version__
+    )
+    run.seconds = time.monotonic() - started
+    return run
+
+
+SNAPSHOT_KIND = "fleetctl-preview-snapshot"
+
+
+def is_snapshot(base: str) -> bool:
+    """`--base` names a saved snapshot (an existing .json file) rather than a git ref."""
+    return base.endswith(".json") and Path(base).is_file()
+
+
+def save_snapshot(run: PreviewRun, path: Path) -> None:
+    """The head graphs of a run, to diff a later preview against (`--base FILE.json`).
+
+    Secrets are fingerprints keyed with this workspace's key; nothing else is secret.
+    """
+    skipped = [s.stack for s in run.result.stacks if s.status is Status.skipped]
+    failed = [s.stack for s in run.result.stacks if s.status is Status.failed]
+    if skipped or failed:
+        raise BadInput(
+            "a snapshot needs every selected stack previewed",
+            hint="save snapshots without --base, and fix failing stacks first",
+        )
+    doc = {
+        "kind": SNAPSHOT_KIND,
+        "version": 1,
+        "fleetctl_version": __version__,
+        "fingerprint_key_id": run.key_id,
+        "stacks": {n: graph_to_json(g) for n, g in sorted(run.head_graphs.items())},
+    }
+    path.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
+
+
+def load_snapshot(path: Path) -> tuple[dict[str, ResourceGraph], str]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("kind") != SNAPSHOT_KIND:
+            raise ValueError("not a fleetctl preview snapshot")
+        graphs = {str(n): graph_from_json(g) for n, g in doc["stacks"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BadInput(
+            f"cannot read snapshot {path}: {exc}",
+            hint="make one with `fleetctl preview --save-snapshot FILE.json`",
+        ) from None
+    return graphs, str(doc.get("fingerprint_key_id", ""))
+
+
+def run_engine_preview(
+    ws: Workspace, opts: PreviewOptions, progress: Progress | None = None
+) -> PreviewRun:
+    """`--engine pulumi`: the real `pulumi preview` per stack through the Automation API."""
+    from fleetctl.adapters import pulumi_auto
+    from fleetctl.errors import FleetctlError
+
+    pulumi_auto.find_cli()  # exit 3 with an install hint before anything else
+    if opts.base is not None:
+        raise BadInput(
+            "--base works with the offline engine only",
+            hint="the real engine previews against the deployed state; drop --base",
+        )
+    started = time.monotonic()
+    fleet = load_fleet(ws.stacks_dir)
+    chosen = _select([s.name for s in fleet.stacks], [], opts.env, opts.stacks)
+    workspace = pulumi_auto.open_workspace(ws.stacks_dir)
+    previews: list[StackPreview] = []
+    run = PreviewRun(PreviewResult(()))
+    for i, name in enumerate(chosen):
+        t0 = time.monotonic()
+        try:
+            ep = pulumi_auto.preview(ws.stacks_dir, name, ws=workspace)
+        except FleetctlError as exc:
+            err = StackError(exc.message, details=tuple(exc.details))
+            previews.append(StackPreview(name, Status.failed, error=err))
+            continue
+        finally:
+            if progress is not None:
+                progress(name, i + 1, len(chosen))
+        run.ran.append(name)
+        if ep.stdout.strip():
+            run.logs[name] = ep.stdout
+        changed = any(ep.counts.get(k, 0) for k in ("create", "update", "replace", "delete"))
+        previews.append(
+            StackPreview(
+                name,
+                Status.changed if changed else Status.unchanged,
+                resources=sum(ep.counts.values()),
+                seconds=time.monotonic() - t0,
+                engine_counts=ep.counts,
+            )
+        )
+    run.result = PreviewResult(
+        tuple(previews), base=None, engine="pulumi", fleetctl_version=__version__
+    )
+    run.seconds = time.monotonic() - started
+    return run

@@ -1,0 +1,111 @@
+"""The real fleet program (stacks/) previews offline; a one-region change runs
+only that region; `--engine pulumi` goes through the Automation API."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fleetctl.core.preview_model import Op, Secret, Status
+from fleetctl.core.replace_rules import unlisted_types
+from fleetctl.errors import OutsideError
+from fleetctl.services.preview import PreviewOptions, run_engine_preview, run_preview
+from fleetctl.services.workspace import Workspace
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+FAKE_PULUMI = REPO / "tests" / "fixtures" / "fake_pulumi"
+ONE, OTHER = "prod-sa-east-1", "staging-us-east-2"
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.email=t@t.invalid", "-c", "user.name=t", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_sample_fleet_previews_and_a_one_region_change_runs_one_stack(
+    project_copy: Path,
+) -> None:
+    (project_copy / ".gitignore").write_text(".fleetctl/\n")
+    git(project_copy, "init", "-q", "-b", "main")
+    git(project_copy, "add", "-A")
+    git(project_copy, "commit", "-qm", "base")
+    ws = Workspace(project_copy)
+
+    full = run_preview(ws, PreviewOptions(stacks=(ONE, OTHER), jobs=2))
+    for s in full.result.stacks:
+        assert s.status is Status.changed, s.error
+        assert s.resources > 20 and set(s.counts()) and s.counts()["create"] == s.resources
+    types = [c.type for s in full.result.stacks for c in s.changes]
+    assert unlisted_types(types) == [], "add these types to fleetctl/core/replace_rules.py"
+
+    cfg = project_copy / "stacks" / f"Pulumi.{ONE}.yaml"
+    text = cfg.read_text()
+    assert "nodes_per_zone:" in text
+    text = text.replace("nodes_per_zone:", "nodes_per_zone: 1 #", 1)
+    # A re-encrypted signing key: a changed secret, never decrypted.
+    cfg.write_text(re.sub(r"secure: v1:\S+", "secure: v1:cm90YXRlZC1rZXkK", text, count=1))
+    pr = run_preview(ws, PreviewOptions(base="HEAD", jobs=2))
+    # Only the edited region ran (its base side came from the cache of the first run).
+    assert pr.ran == [f"{ONE} (head)"]
+    statuses = {s.stack: s.status for s in pr.result.stacks}
+    assert statuses.pop(ONE) is Status.changed
+    assert set(statuses.values()) == {Status.skipped}
+    changed = next(s for s in pr.result.stacks if s.stack == ONE)
+    assert {c.op for c in changed.changes} == {Op.update}
+    assert {c.type for c in changed.changes} == {
+        "aws:autoscaling/group:Group",
+        "aws:ssm/parameter:Parameter",
+    }
+    key = next(c for c in changed.changes if c.type == "aws:ssm/parameter:Parameter")
+    assert [(d.path, type(d.old), type(d.new)) for d in key.diffs] == [("value", Secret, Secret)]
+
+
+def test_real_engine_without_pulumi_is_exit_3_with_a_hint(
+    repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(OutsideError) as info:
+        run_engine_preview(Workspace(repo_root), PreviewOptions(stacks=(ONE,)))
+    assert info.value.exit_code == 3 and "install" in info.value.hint
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "fleetctl"), "preview", "--engine", "pulumi"],
+        cwd=repo_root,
+        env={**os.environ, "PATH": "/nonexistent"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 3
+    assert "`pulumi` executable is not on PATH" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_real_engine_runs_pulumi_preview_per_stack(
+    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "calls.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "pulumi"
+    fake.write_text((FAKE_PULUMI / "pulumi").read_text())
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_PULUMI_LOG", str(log))
+    monkeypatch.setenv("FAKE_PULUMI_STACKS", ONE)
+    run = run_engine_preview(Workspace(repo_root), PreviewOptions(stacks=(ONE, OTHER)))
+    by = {s.stack: s for s in run.result.stacks}
+    assert by[ONE].status is Status.changed
+    assert by[ONE].counts() == {"create": 2, "update": 1, "replace": 0, "delete": 0}
+    assert by[OTHER].status is Status.failed  # the fake backend has no such stack
+    calls = log.read_text()
+    assert '"preview"' in calls and f'"--stack", "{ONE}"' in calls

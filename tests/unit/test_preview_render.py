@@ -1,0 +1,174 @@
+"""Rendering a preview: the Markdown comment stays under GitHub's limit, calls
+out data loss first, never shows secrets; the JSON matches its schema."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from rich.console import Console
+
+from fleetctl.cli.preview_render import (
+    GITHUB_COMMENT_LIMIT,
+    MARKER,
+    render_json,
+    render_markdown,
+    render_table,
+)
+from fleetctl.core.preview_model import (
+    MISSING,
+    UNKNOWN,
+    Change,
+    Op,
+    PreviewResult,
+    PropertyDiff,
+    Secret,
+    StackError,
+    StackPreview,
+    Status,
+)
+
+pytestmark = pytest.mark.unit
+
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "docs" / "preview-schema.json").read_text()
+)
+
+
+def urn(stack: str, type_: str, name: str) -> str:
+    return f"urn:pulumi:{stack}::fleet::{type_}::{name}"
+
+
+def sample() -> PreviewResult:
+    s1 = "prod-eu-west-1"
+    changes = (
+        Change(
+            urn(s1, "aws:s3/bucket:Bucket", "media"),
+            "aws:s3/bucket:Bucket",
+            "media",
+            Op.replace,
+            diffs=(PropertyDiff("bucket", "a", "b", True),),
+            replace_reasons=("bucket",),
+            stateful=True,
+        ),
+        Change(
+            urn(s1, "aws:ssm/parameter:Parameter", "key"),
+            "aws:ssm/parameter:Parameter",
+            "key",
+            Op.update,
+            diffs=(PropertyDiff("value", Secret("f1"), Secret("f2")),),
+        ),
+        Change(
+            urn(s1, "aws:autoscaling/group:Group", "edge"),
+            "aws:autoscaling/group:Group",
+            "edge",
+            Op.update,
+            diffs=(
+                PropertyDiff("launchTemplate.id", "lt-1", UNKNOWN),
+                PropertyDiff("tags.new", MISSING, "x"),
+            ),
+        ),
+        Change(
+            urn(s1, "aws:sqs/queue:Queue", "jobs"),
+            "aws:sqs/queue:Queue",
+            "jobs",
+            Op.delete,
+            stateful=True,
+        ),
+    )
+    return PreviewResult(
+        (
+            StackPreview(s1, Status.changed, changes=changes, resources=40),
+            StackPreview("prod-us-east-1", Status.skipped),
+            StackPreview("prod-sa-east-1", Status.unchanged, resources=37),
+            StackPreview(
+                "prod-ap-south-1",
+                Status.failed,
+                error=StackError("ZeroDivisionError: division by zero", "stacks/x.py", 3),
+            ),
+        ),
+        base="origin/main",
+        fleetctl_version="0.1.0",
+    )
+
+
+def test_markdown_calls_out_stateful_losses_before_the_details() -> None:
+    text = render_markdown(sample())
+    assert text.startswith(MARKER)
+    callout = text.index("Data at risk")
+    assert callout < text.index("| stack |") < text.index("<details")
+    assert "**replace** `prod-eu-west-1`: `aws:s3/bucket:Bucket` **media** (bucket)" in text
+    assert "**delete** `prod-eu-west-1`: `aws:sqs/queue:Queue` **jobs**" in text
+    assert "Preview failed" in text and "`stacks/x.py:3`" in text
+    assert "value: [secret] => [secret]" in text
+    assert "f1" not in text.replace("fleet", "")
+    assert 'launchTemplate.id: "lt-1" => (known after apply)' in text
+    assert "| prod-us-east-1 | unchanged (not run) |" in text
+
+
+def test_markdown_never_exceeds_the_github_limit() -> None:
+    s = "prod-us-east-1"
+    big = tuple(
+        Change(
+            urn(s, "aws:autoscaling/group:Group", f"edge-{i}"),
+            "aws:autoscaling/group:Group",
+            f"edge-{i}",
+            Op.update,
+            diffs=tuple(PropertyDiff(f"tags.k{j}", "o" * 40, "n" * 40) for j in range(5)),
+        )
+        for i in range(3000)
+    )
+    small = (
+        Change(
+            urn("prod-eu-west-1", "aws:s3/bucket:Bucket", "b"),
+            "aws:s3/bucket:Bucket",
+            "b",
+            Op.update,
+            diffs=(PropertyDiff("tags.x", "1", "2"),),
+        ),
+    )
+    result = PreviewResult(
+        (
+            StackPreview(s, Status.changed, changes=big, resources=3000),
+            StackPreview("prod-eu-west-1", Status.changed, changes=small, resources=1),
+        )
+    )
+    text = render_markdown(result)
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    assert "summarised" in text
+    assert "3000 x aws:autoscaling/group:Group" in text
+    assert 'tags.x: "1" => "2"' in text  # the small stack keeps its details
+    # A limit nothing fits into still holds.
+    assert len(render_markdown(result, limit=2000)) <= 2000
+
+
+def test_json_matches_the_schema_and_hides_fingerprints() -> None:
+    text = render_json(sample())
+    data = json.loads(text)
+    jsonschema.validate(data, SCHEMA)
+    assert list(data) == [
+        "schema_version",
+        "fleetctl_version",
+        "engine",
+        "base",
+        "has_changes",
+        "summary",
+        "stacks",
+    ]
+    assert data["summary"] == {"create": 0, "update": 2, "replace": 1, "delete": 1}
+    param = data["stacks"][0]["changes"][1]
+    assert param["diffs"][0]["old"] == {"$secret": True}
+    assert "f1" not in text and "f2" not in text
+
+
+def test_table_lists_changes_and_errors() -> None:
+    buf = io.StringIO()
+    render_table(sample(), Console(file=buf, width=200, no_color=True))
+    out = buf.getvalue()
+    assert "+- aws:s3/bucket:Bucket  media  (replace: bucket)" in out
+    assert "value: [secret] => [secret]" in out
+    assert "prod-ap-south-1: preview failed at stacks/x.py:3" in out
+    assert "unchanged (not run)" in out
