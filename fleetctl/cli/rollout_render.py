@@ -159,6 +159,8 @@ def event_line(ev: dict[str, Any], *, verbose: bool = False) -> str:
             f"[bold]resumed[/] by {ev['by']} (was {ev['previous_status']}, "
             f"next step {ev['next_step']})"
         )
+    if t == "orphans_killed":
+        return f"[yellow]killed {len(ev['pids'])} leftover Ansible process(es) of the dead run[/]"
     if t == "abort_requested":
         return f"[yellow]abort requested by {ev['by']}: {ev['reason']}[/]"
     if t == "failed":

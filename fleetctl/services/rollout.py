@@ -46,6 +46,7 @@ from fleetctl.services import freeze as freeze_service
 from fleetctl.services import release as release_service
 from fleetctl.services.release import Release
 
+TAG = "FLEETCTL_ROLLOUT_ID"  # in the environment of every Ansible run of a rollout
 LOCK_TTL_S = 120.0  # renewed while running; a dead process's lock goes stale
 PAUSED_LOCK_TTL_S = 7 * 24 * 3600.0  # a paused rollout keeps its env locked
 _RENEW_EVERY_S = 20.0
@@ -88,6 +89,7 @@ class Executor(Protocol):
         extravars: dict[str, Any],
         timeout_s: float | None,
         cancel: Callable[[], bool] | None,
+        env: dict[str, str] | None = None,
     ) -> Any: ...
 
 
@@ -109,6 +111,7 @@ def ansible_executor(
     extravars: dict[str, Any],
     timeout_s: float | None,
     cancel: Callable[[], bool] | None,
+    env: dict[str, str] | None = None,
 ) -> Any:
     from fleetctl.adapters.ansible import run_playbook
 
@@ -121,6 +124,7 @@ def ansible_executor(
         extravars=extravars,
         timeout_s=timeout_s,
         cancel=cancel,
+        env=env,
     )
 
 
@@ -523,8 +527,27 @@ class Engine:
                 by=self.who,
             )
         self._renewed = self.clock()
+        self._kill_orphans(doc)
         doc["pid"] = os.getpid()
         doc["hostname"] = socket.gethostname()
+
+    def _kill_orphans(self, doc: dict[str, Any]) -> None:
+        """Ansible runs live in their own sessions: a `kill -9` of fleetctl
+        leaves them running. Before taking a rollout over, end every process
+        still tagged with its id on this machine (never two runs at once)."""
+        from fleetctl.adapters import procs
+
+        if doc.get("hostname") != socket.gethostname():
+            return
+        orphans = [p for p in procs.with_environ(TAG, doc["id"]) if p.pid != os.getpid()]
+        if orphans:
+            procs.kill(orphans)
+            self._event(
+                doc,
+                "orphans_killed",
+                pids=sorted(p.pid for p in orphans),
+                why="Ansible processes of the dead run were still running",
+            )
 
     def resume(self, rollout_id: str, *, force: bool = False) -> Outcome:
         doc = load(self.store, rollout_id)
@@ -723,6 +746,7 @@ class Engine:
             extravars=extravars,
             timeout_s=step.deadline_s,
             cancel=cancel,
+            env={TAG: doc["id"]},
         )
         outcomes = {h: o.to_dict() for h, o in sorted(result.hosts.items())}
         failed = sorted(h for h in step.hosts if outcomes.get(h, {}).get("state") == "failed")
@@ -1005,6 +1029,7 @@ class Engine:
                 extravars=extravars,
                 timeout_s=policy.progress_deadline_s,
                 cancel=cancel,
+                env={TAG: doc["id"]},
             )
             states = {h: o.to_dict() for h, o in sorted(applied.hosts.items())}
             self._event(
@@ -1019,6 +1044,7 @@ class Engine:
                 extravars=extravars,
                 timeout_s=policy.progress_deadline_s,
                 cancel=cancel,
+                env={TAG: doc["id"]},
             )
             changed = {h: int(o.changed) for h, o in sorted(check.hosts.items())}
             bad = sorted(

@@ -254,6 +254,11 @@ def test_kill_9_mid_wave_then_resume_skips_finished_waves(lab: LabWS, tmp_path: 
     assert started == [0, 1, *range(1, n)]  # only the interrupted wave ran twice
     assert finished == list(range(n))
     assert set(lab.served().values()) == {doc["release_id"]}
+    # Ansible runs in its own session and survived the kill -9: resume ended it
+    # (or it had finished); nothing of this rollout is left running.
+    from fleetctl.adapters import procs
+
+    assert procs.with_environ("FLEETCTL_ROLLOUT_ID", rid) == []
 
 
 def test_freeze_blocks_a_start(lab: LabWS) -> None:

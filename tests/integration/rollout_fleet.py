@@ -141,8 +141,10 @@ class FakeFleet:
         extravars: dict[str, Any],
         timeout_s: float | None,
         cancel: Callable[[], bool] | None,
+        env: dict[str, str] | None = None,
     ) -> Result:
         assert playbook.is_file() and inventory.exists()
+        assert env is not None and env["FLEETCTL_ROLLOUT_ID"].startswith("r-")  # runs are tagged
         call = Call(list(limit), check, str(extravars.get("fleet_release")), dict(extravars))
         self.calls.append(call)
         if self.on_call is not None:
