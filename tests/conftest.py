@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# The session-scoped `lab` fixture (a real lab fleet, brought up once, always torn down).
+pytest_plugins = ["tests.lab_fixture"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 

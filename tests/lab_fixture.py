@@ -1,8 +1,9 @@
 """A real lab for tests: bring it up once, always tear it down.
 
-Use from any test module (the rollout tests too):
+`tests/conftest.py` registers this module as a plugin, so every test can ask
+for the session fixture `lab` (one lab per test session, whoever asks first):
 
-    from tests.lab_fixture import lab  # noqa: F401  (the session fixture)
+    from tests.lab_fixture import LabHandle
 
     def test_x(lab: LabHandle) -> None:
         result = lab.apply("edge.yml", extravars={"fleet_release": "r1"})
@@ -17,6 +18,7 @@ changes the size (default 5: origin, transcode, three edges in three regions).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -98,4 +100,4 @@ def lab() -> Iterator[LabHandle]:
         yield handle
     finally:
         lab_service.lab_down(lab_dir)
-        tmp.rmdir() if tmp.exists() and not any(tmp.iterdir()) else None
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -18,6 +18,8 @@ and supports the installed ansible-core (else `linear`, with a one-line notice).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -168,10 +170,8 @@ class _Collector:
                     for k in ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
                 }
         if self.on_event is not None:
-            try:
+            with contextlib.suppress(Exception):  # a display bug must not break the run
                 self.on_event(event)
-            except Exception:  # a display bug must not break the run
-                pass
         return False  # do not keep event files around beyond the run
 
 
@@ -236,9 +236,48 @@ def run_playbook(
 
     `inventory`: a path (made absolute here) or a comma list of hosts.
     `cancel`: polled about twice a second; True stops the run (status canceled).
+    `timeout_s`: stop the run after this long (status timeout).
     `on_event`: called with each ansible-runner event dict (for live progress).
     `env`: extra environment for Ansible (overrides fleetctl's speed settings).
+    With strategy "auto", a mitogen run that cannot start at all (no host
+    reached the first task) is retried once with the linear strategy.
     """
+    kwargs: dict[str, Any] = {
+        "limit": limit,
+        "check": check,
+        "diff": diff,
+        "forks": forks,
+        "extravars": extravars,
+        "timeout_s": timeout_s,
+        "cancel": cancel,
+        "on_event": on_event,
+        "env": env,
+    }
+    result = _run_once(playbook, inventory, strategy=strategy, **kwargs)
+    if strategy == "auto" and result.strategy != "linear" and result.status is RunStatus.error:
+        retry = _run_once(playbook, inventory, strategy="linear", **kwargs)
+        if retry.status is not RunStatus.error:
+            why = (result.error or "it failed to start").splitlines()[0][:200]
+            notice = f"mitogen could not run ({why}); used the linear strategy"
+            return dataclasses.replace(retry, notices=(*retry.notices, notice))
+    return result
+
+
+def _run_once(
+    playbook: Path,
+    inventory: Path | str,
+    *,
+    limit: str | None,
+    check: bool,
+    diff: bool,
+    forks: int | None,
+    extravars: dict[str, Any] | None,
+    strategy: Strategy,
+    timeout_s: float | None,
+    cancel: Callable[[], bool] | None,
+    on_event: EventHandler | None,
+    env: Mapping[str, str] | None,
+) -> PlaybookResult:
     import ansible_runner
 
     playbook = Path(playbook).resolve()

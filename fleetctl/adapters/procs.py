@@ -5,6 +5,7 @@ A process is identified by (pid, start time) so a recycled pid is never hit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -109,7 +110,5 @@ def kill(procs: Iterable[Proc]) -> None:
 def _signal(p: Proc, sig: int) -> None:
     if not alive(p):
         return
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(p.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -8,6 +8,7 @@ is used instead, named after a hash of the lab directory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -159,10 +160,8 @@ class Supervisor:
         rpc = self._rpc()
         added, changed, removed = rpc.supervisor.reloadConfig()[0]
         for name in removed + changed:
-            try:
+            with contextlib.suppress(Exception):
                 rpc.supervisor.stopProcessGroup(name)
-            except Exception:
-                pass
             rpc.supervisor.removeProcessGroup(name)
         for name in changed + added:
             rpc.supervisor.addProcessGroup(name)
@@ -172,7 +171,17 @@ class Supervisor:
         if pid is None:
             return
         try:
-            self._rpc().supervisor.shutdown()
+            rpc = self._rpc()
+            # supervisord's own shutdown stops one group per loop tick (~1 s each):
+            # signal every program at once first, then shut down
+            rpc.supervisor.stopAllProcesses(False)
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline:
+                states = [i["statename"] for i in rpc.supervisor.getAllProcessInfo()]
+                if all(st not in ("RUNNING", "STARTING", "STOPPING", "BACKOFF") for st in states):
+                    break
+                time.sleep(0.1)
+            rpc.supervisor.shutdown()
         except Exception:
             os.kill(pid, 15)
         deadline = time.monotonic() + timeout_s

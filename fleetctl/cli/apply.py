@@ -50,8 +50,7 @@ def apply(
 ) -> None:
     """Apply a playbook to an environment and report ok/changed/failed/unreachable per host.
 
-    Exit 1 when any host failed or was unreachable (listed separately), 3 when Ansible
-    itself could not run.
+    Exit 1 when a host failed or was unreachable (listed apart), 3 when Ansible could not run.
 
     Example:  fleetctl apply site --env lab --check --diff
     """

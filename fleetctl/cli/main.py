@@ -15,7 +15,17 @@ import typer
 import typer.core
 
 from fleetctl import __version__
-from fleetctl.cli import apply, capacity, inventory, lab, render, stacks, validate
+from fleetctl.cli import (
+    apply,
+    capacity,
+    freeze,
+    inventory,
+    lab,
+    render,
+    rollout,
+    stacks,
+    validate,
+)
 from fleetctl.cli import deploy as deploy_cli
 from fleetctl.cli import drift as drift_cli
 from fleetctl.cli import preview as preview_cli
@@ -91,6 +101,8 @@ app.command("capacity")(capacity.capacity)
 app.add_typer(lab.app, name="lab")
 app.command("apply")(apply.apply)
 app.command("inventory")(inventory.inventory)
+app.add_typer(rollout.app, name="rollout")
+app.command("freeze")(freeze.freeze)
 app.command("drift")(drift_cli.drift)
 app.command("up")(deploy_cli.up)
 app.command("destroy")(deploy_cli.destroy)

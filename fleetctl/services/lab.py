@@ -272,7 +272,7 @@ def programs(lab: Lab) -> list[Program]:
                     ),
                     autostart=False,  # the role starts it once its config is in place
                     startsecs=0,
-                    stopsignal="QUIT",
+                    stopsignal="TERM",  # fast: QUIT waits for keepalive clients
                 )
             )
         if "worker" in h.programs:
@@ -407,13 +407,17 @@ def lab_up(
     _keygen(ssh_dir / "id_ed25519", "fleetctl-lab")
     shutil.copyfile(ssh_dir / "id_ed25519.pub", ssh_dir / "authorized_keys")
     known = []
+    moved: list[LabHost] = []
     for h in hosts:
         root = Path(h.lab_root)
         for sub in ("etc/ssh", "run", "log"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         key = root / "etc/ssh/ssh_host_ed25519_key"
         _keygen(key, h.name)
-        (root / "etc/ssh/sshd_config").write_text(_sshd_config(h, lab_dir, user))
+        conf, text = root / "etc/ssh/sshd_config", _sshd_config(h, lab_dir, user)
+        if conf.exists() and conf.read_text() != text:
+            moved.append(h)  # a re-up with another size: this host got a new address
+        conf.write_text(text)
         pub = (root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[:2]
         known.append(f"[{h.address}]:{h.ssh_port} {' '.join(pub)}")
     (ssh_dir / "known_hosts").write_text("\n".join(known) + "\n")
@@ -442,6 +446,8 @@ def lab_up(
     if sv.running():
         say("supervisord running; reconciling programs")
         sv.reload_config()
+        for h in moved:
+            sv.stop_program(h.program("sshd"))
         for h in hosts:
             sv.start_program(h.program("sshd"))
         sv.start_program("lab-delay")
