@@ -13,13 +13,11 @@ from typing import Any
 import boto3
 import pytest
 from aws_fixture import MotoServer, aws, moto_server  # noqa: F401
+from rollout_fleet import SEGMENT, FakeFleet
 
 from fleetctl.adapters.state import LockHeld, StateStore, open_store
-
-pytest.importorskip("fleetctl.services.rollout", reason="the rollout engine is not merged yet")
 from fleetctl.core.policy import Policy
 from fleetctl.services.rollout import Engine, Status, lock_name
-from rollout_fleet import SEGMENT, FakeFleet
 
 pytestmark = pytest.mark.integration
 
