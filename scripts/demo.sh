@@ -1,24 +1,78 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on the embedded default fleet.
+#   validate the spec -> bring up the lab -> roll out a good release ->
+#   roll out a bad one that the canary catches -> automatic rollback with
+#   proof -> `rollout why` -> the lab still serves the good release -> lab down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 F=.venv/bin/fleetctl
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+started=$(date +%s)
+
+# The demo keeps its own journal so it never mixes with your rollouts.
+export FLEETCTL_STATE=.fleetctl/demo/state.db
+rm -rf .fleetctl/demo
+POLICY=policies/lab.yml
 
 step "fleetctl validate  (every stack config, every problem at once)"
 $F validate
 step "fleetctl stacks list"
 $F stacks list
 
+step "fleetctl capacity --env prod --peak-gbps 700  (edge capacity at peak, and with a zone down)"
+$F capacity --env prod --peak-gbps 700 --fail-on never
+
+step "fleetctl preview --env staging  (the Pulumi program under the mock runtime: no cloud, no CLI)"
+$F preview --env staging --format markdown | head -20
+
 step "fleetctl inventory --env staging  (the dynamic inventory from the spec)"
-$F inventory --env staging
-step "fleetctl lab up  (real sshd + nginx per loopback address, site.yml over SSH)"
-trap '$F lab down >/dev/null 2>&1 || true' EXIT
-$F lab up --hosts 6
-step "fleetctl lab status"
+$F inventory --env staging --format table
+
+# The default lab block is 127.0.10; if something already listens there, use a free one.
+if [ -z "${FLEETCTL_LAB_SUBNET:-}" ]; then
+  FLEETCTL_LAB_SUBNET=$(.venv/bin/python - <<'PY'
+import socket
+for n in range(10, 250):
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        if s.connect_ex((f"127.0.{n}.11", 2222)) != 0:
+            print(f"127.0.{n}")
+            break
+PY
+)
+  export FLEETCTL_LAB_SUBNET
+fi
+
+cleanup() { step "fleetctl lab down"; $F lab down || true; }
+trap cleanup EXIT
+
+step "fleetctl lab up  (sshd + nginx per host on loopback, configured by Ansible over SSH)"
+$F lab up
+
+step "fleetctl rollout plan edge.yml --env lab  (canary in the lowest-traffic region, then waves)"
+$F rollout plan edge.yml --env lab --policy "$POLICY"
+
+step "fleetctl rollout start edge.yml --env lab  (a good release)"
+$F rollout start edge.yml --env lab --policy "$POLICY" --yes
+good=$($F rollout list --env lab --format json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)[0]["release_id"])')
+
+step "every edge now serves X-Fleet-Release: $good"
 $F lab status
-step "fleetctl apply edge --env lab --check --diff -x fleet_release=demo-1  (what would change)"
-$F apply edge --env lab --check --diff -x fleet_release=demo-1 --limit lab_small || true
-step "fleetctl lab down"
-$F lab down
-trap - EXIT
+
+step "a bad change: +80 ms on every edge response (well under the 1 s p95 threshold)"
+set +e
+$F rollout start edge.yml --env lab --policy "$POLICY" --yes -x edge_response_delay_ms=80
+rc=$?
+set -e
+if [ "$rc" -ne 1 ]; then echo "demo: expected the bad rollout to fail and roll back (exit 1), got $rc" >&2; exit 1; fi
+
+step "fleetctl rollout why  (every decision with its evidence)"
+$F rollout why
+
+step "fleetctl rollout history --env lab"
+$F rollout history --env lab
+
+step "the lab still serves the good release $good"
+$F lab status
+
+step "done in $(( $(date +%s) - started ))s"

@@ -15,7 +15,17 @@ import typer
 import typer.core
 
 from fleetctl import __version__
-from fleetctl.cli import apply, capacity, inventory, lab, render, stacks, validate
+from fleetctl.cli import (
+    apply,
+    capacity,
+    freeze,
+    inventory,
+    lab,
+    render,
+    rollout,
+    stacks,
+    validate,
+)
 from fleetctl.cli import preview as preview_cli
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
@@ -89,6 +99,8 @@ app.command("capacity")(capacity.capacity)
 app.add_typer(lab.app, name="lab")
 app.command("apply")(apply.apply)
 app.command("inventory")(inventory.inventory)
+app.add_typer(rollout.app, name="rollout")
+app.command("freeze")(freeze.freeze)
 
 
 def run() -> None:

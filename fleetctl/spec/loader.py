@@ -376,3 +376,12 @@ def load_fleet(stacks_dir: Path, paths: Sequence[Path] = ()) -> Fleet:
             hint="add stacks/Pulumi.<env>-<region>.yaml files",
         )
     return Fleet(project, [i.stack for i in loaded])
+
+
+# Public names for other YAML-with-line-numbers loaders (e.g. the rollout
+# policy): read a file round-trip, map a pydantic error location to file:line.
+YamlSource = _Source
+read_yaml = _read_yaml
+locate = _locate
+key_path = _key_path
+plain = _plain

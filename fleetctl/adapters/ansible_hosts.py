@@ -1,0 +1,77 @@
+"""Which hosts a playbook targets, with their inventory vars.
+
+Uses Ansible's own inventory and variable managers (imported inside the
+function, never at CLI start-up), so host patterns, groups, children and
+group_vars/host_vars resolve exactly as `ansible-playbook` resolves them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fleetctl.errors import BadInput, OutsideError
+
+_IMPORT_KEYS = ("import_playbook", "ansible.builtin.import_playbook")
+
+
+def play_patterns(playbook: Path, _seen: frozenset[Path] = frozenset()) -> list[str]:
+    """The `hosts:` pattern of every play, following `import_playbook`."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    path = playbook.resolve()
+    if path in _seen:
+        return []
+    try:
+        doc = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BadInput(f"cannot read playbook {playbook}: {exc.strerror}") from exc
+    except YAMLError as exc:
+        raise BadInput(f"{playbook}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, list):
+        raise BadInput(f"{playbook}: a playbook is a list of plays")
+    patterns: list[str] = []
+    for play in doc:
+        if not isinstance(play, dict):
+            continue
+        imported = next((play[k] for k in _IMPORT_KEYS if k in play), None)
+        if isinstance(imported, str):
+            patterns += play_patterns(path.parent / imported, _seen | {path})
+            continue
+        hosts = play.get("hosts")
+        if isinstance(hosts, list):
+            patterns.append(":".join(str(h) for h in hosts))
+        elif hosts is not None:
+            patterns.append(str(hosts))
+    return patterns
+
+
+def target_hosts(inventory: Path, playbook: Path) -> dict[str, dict[str, Any]]:
+    """Every host the playbook's plays match, name -> its merged inventory vars."""
+    patterns = play_patterns(playbook)
+    if not patterns:
+        raise BadInput(f"{playbook}: no play with `hosts:`")
+    try:
+        from ansible.inventory.manager import InventoryManager
+        from ansible.parsing.dataloader import DataLoader
+        from ansible.vars.manager import VariableManager
+    except ImportError as exc:  # pragma: no cover - ansible-core is a dependency
+        raise OutsideError(f"ansible-core is not importable: {exc}") from exc
+    if not inventory.exists():
+        raise BadInput(f"no inventory at {inventory}")
+    loader = DataLoader()
+    inv = InventoryManager(loader=loader, sources=[str(inventory.resolve())])
+    variables = VariableManager(loader=loader, inventory=inv)
+    out: dict[str, dict[str, Any]] = {}
+    for pattern in patterns:
+        for host in inv.get_hosts(pattern=pattern):
+            if host.name in out:
+                continue
+            hv = variables.get_vars(host=host, include_hostvars=False)
+            out[host.name] = {
+                k: v
+                for k, v in hv.items()
+                if isinstance(v, str | int | float | bool) and not k.startswith("ansible_facts")
+            }
+    return dict(sorted(out.items()))

@@ -1,0 +1,447 @@
+"""`fleetctl rollout ...`: safe rollouts of Ansible playbooks.
+
+Canary first, then waves region by region, health gates between steps,
+automatic rollback to the last known-good release, a journal that survives
+a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fleetctl.cli import render
+from fleetctl.cli.state import state_url, workspace
+from fleetctl.errors import BadInput
+
+app = typer.Typer(
+    help="Roll out a playbook safely: canary, waves, gates, rollback, journal.",
+    no_args_is_help=True,
+)
+
+EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment (inventories/<env>/).")]
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option("--policy", "-p", help="Rollout policy YAML (default: built-in defaults)."),
+]
+FormatOpt = Annotated[render.Format, typer.Option("--format", help="Output format.")]
+ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the journal).")]
+
+
+def _store(ctx: typer.Context) -> Any:
+    from fleetctl.adapters.state import open_store
+
+    return open_store(state_url(ctx))
+
+
+def _engine(ctx: typer.Context, store: Any, *, quiet: bool = False) -> Any:
+    from fleetctl.cli.rollout_render import print_event
+    from fleetctl.services.rollout import Engine
+
+    return Engine(store, workspace(ctx).root, on_event=None if quiet else print_event)
+
+
+def _finish(outcome: Any, fmt: render.Format) -> None:
+    from fleetctl.services.rollout import raise_for
+
+    if fmt is render.Format.json:
+        render.emit_json(
+            {"id": outcome.id, "status": outcome.status.value, "message": outcome.message}
+        )
+    raise_for(outcome)
+    render.ok(f"rollout {outcome.id} completed: {outcome.message}")
+
+
+def _extravars(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if pair.startswith("@"):
+            raise BadInput("extra vars from files are not supported; use KEY=VALUE")
+        if "=" not in pair:
+            raise BadInput(f"extra var {pair!r} is not KEY=VALUE")
+        key, value = pair.split("=", 1)
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+@app.command("plan")
+def plan(
+    ctx: typer.Context,
+    playbook: Annotated[str, typer.Argument(help="Playbook under playbooks/, e.g. edge.yml.")],
+    env: EnvOpt,
+    policy: PolicyOpt = None,
+    fmt: FormatOpt = render.Format.table,
+) -> None:
+    """Show the steps of a rollout (hosts, bake, gates) without touching anything.
+
+    Deterministic: the same inventory and policy always give the same plan.
+
+    Example:  fleetctl rollout plan edge.yml --env lab --policy tests/fixtures/policies/fast.yml
+    """
+    from fleetctl.cli.rollout_render import plan_table
+    from fleetctl.services.rollout import plan_for
+    from fleetctl.services.rollout_policy import load_policy
+
+    pol = load_policy(policy)
+    _path, p = plan_for(workspace(ctx).root, env, playbook, pol)
+    data = p.to_dict()
+    if fmt is render.Format.json:
+        render.emit_json({"playbook": playbook, "env": env, "digest": p.digest(), **data})
+        return
+    render.out.print(
+        plan_table(
+            data,
+            f"rollout plan: {playbook} on {env} — {data['host_count']} hosts, "
+            f"{len(data['steps'])} steps, regions {' → '.join(data['regions'])} "
+            f"(plan {p.digest()})",
+        )
+    )
+
+
+@app.command("start")
+def start(
+    ctx: typer.Context,
+    playbook: Annotated[str, typer.Argument(help="Playbook under playbooks/, e.g. edge.yml.")],
+    env: EnvOpt,
+    policy: PolicyOpt = None,
+    extra: Annotated[
+        list[str] | None,
+        typer.Option("--extra-vars", "-x", help="KEY=VALUE extra var, part of the release."),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Take over the env lock (recorded in the journal).")
+    ] = False,
+    fmt: FormatOpt = render.Format.table,
+) -> None:
+    """Snapshot the release and run the plan: canary, waves, gates, rollback on failure.
+
+    Exit 0 when complete; 1 when it failed and rolled back, or paused.
+
+    Example:  fleetctl rollout start edge.yml --env lab --yes
+    """
+    from fleetctl.cli.rollout_render import plan_table
+    from fleetctl.services.rollout_policy import load_policy
+
+    pol = load_policy(policy)
+    store = _store(ctx)
+
+    def confirm(p: Any, rel: Any) -> bool:
+        if yes or not sys.stdin.isatty():
+            route = " → ".join(f"{s.label} ({len(s.hosts)})" for s in p.steps[:6])
+            more = f" → … {len(p.steps) - 6} more" if len(p.steps) > 6 else ""
+            render.note(f"plan {p.digest()}: {route}{more}")
+            return True
+        render.err.print(plan_table(p.to_dict(), f"release {rel.id}: {p.host_count} hosts"))
+        return typer.confirm(f"Roll out release {rel.id} to {p.host_count} hosts on {env}?")
+
+    try:
+        outcome = _engine(ctx, store).start(
+            env,
+            playbook,
+            pol,
+            extravars=_extravars(extra or []),
+            force=force,
+            policy_file=str(policy) if policy else None,
+            confirm=confirm,
+        )
+        _finish(outcome, fmt)
+    finally:
+        store.close()
+
+
+@app.command("resume")
+def resume(
+    ctx: typer.Context,
+    rollout_id: Annotated[str, typer.Argument(help="Rollout id (a unique prefix is enough).")],
+    force: Annotated[bool, typer.Option("--force", help="Take over the env lock.")] = False,
+    fmt: FormatOpt = render.Format.table,
+) -> None:
+    """Continue a rollout after a crash or a pause, from its first unfinished step.
+
+    Example:  fleetctl rollout resume r-20260101-120000-ab12
+    """
+    store = _store(ctx)
+    try:
+        _finish(_engine(ctx, store).resume(rollout_id, force=force), fmt)
+    finally:
+        store.close()
+
+
+@app.command("promote")
+def promote(
+    ctx: typer.Context,
+    rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
+    reason: ReasonOpt,
+    fmt: FormatOpt = render.Format.table,
+) -> None:
+    """Pass a paused step (manual approval, inconclusive gate) and continue; records who and why.
+
+    Example:  fleetctl rollout promote r-20260101-120000-ab12 --reason "checked by hand"
+    """
+    store = _store(ctx)
+    try:
+        _finish(_engine(ctx, store).promote(rollout_id, reason), fmt)
+    finally:
+        store.close()
+
+
+@app.command("abort")
+def abort(
+    ctx: typer.Context,
+    rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
+    reason: ReasonOpt = "aborted by hand",
+    fmt: FormatOpt = render.Format.table,
+) -> None:
+    """Stop a rollout after its running batch and roll back to the last known-good release.
+
+    Example:  fleetctl rollout abort r-20260101-120000-ab12 --reason "pager went off"
+    """
+    from fleetctl.services.rollout import Status
+
+    store = _store(ctx)
+    try:
+        outcome = _engine(ctx, store).abort(rollout_id, reason)
+        if outcome.status in (Status.running, Status.rolling_back):
+            if fmt is render.Format.json:
+                render.emit_json(
+                    {"id": outcome.id, "status": "abort_requested", "message": outcome.message}
+                )
+            render.note(outcome.message)
+            return
+        _finish(outcome, fmt)
+    finally:
+        store.close()
+
+
+@app.command("rollback")
+def rollback(
+    ctx: typer.Context,
+    rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
+    reason: ReasonOpt = "rollback by hand",
+    fmt: FormatOpt = render.Format.table,
+) -> None:
+    """Re-apply the release before this rollout to every host it touched, and prove it.
+
+    Example:  fleetctl rollout rollback r-20260101-120000-ab12 --reason "bad metrics"
+    """
+    store = _store(ctx)
+    try:
+        outcome = _engine(ctx, store).rollback(rollout_id, reason)
+        if fmt is render.Format.json:
+            render.emit_json(
+                {"id": outcome.id, "status": outcome.status.value, "message": outcome.message}
+            )
+        from fleetctl.services.rollout import Status
+
+        if outcome.status is not Status.rolled_back:
+            from fleetctl.errors import JobFailed
+
+            raise JobFailed(outcome.message, hint=f"fleetctl rollout why {outcome.id}")
+        render.ok(outcome.message)
+    finally:
+        store.close()
+
+
+def _pick(store: Any, rollout_id: str | None, env: str | None) -> dict[str, Any]:
+    from fleetctl.services import rollout as svc
+
+    if rollout_id:
+        return svc.load(store, rollout_id)
+    doc = svc.latest(store, env)
+    if doc is None:
+        raise BadInput("no rollouts yet", hint="start one with `fleetctl rollout start`")
+    return doc
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    rollout_id: Annotated[str | None, typer.Argument(help="Rollout id (default: latest).")] = None,
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Latest of this env.")] = None,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow it live.")] = False,
+    fmt: FormatOpt = render.Format.table,
+) -> None:
+    """Steps, hosts and gate verdicts of a rollout (the latest by default), and any freeze.
+
+    Example:  fleetctl rollout status --watch
+    """
+    from fleetctl.cli.rollout_render import status_view
+    from fleetctl.services import freeze as freeze_svc
+    from fleetctl.services import rollout as svc
+    from fleetctl.services.rollout import FINAL, Status
+
+    store = _store(ctx)
+    try:
+        doc = _pick(store, rollout_id, env)
+        if fmt is render.Format.json:
+            fr = freeze_svc.current(store, doc["env"])
+            render.emit_json(
+                {
+                    **{k: v for k, v in doc.items() if k not in ("plan", "policy")},
+                    "steps": [
+                        {k: s[k] for k in ("index", "label", "region", "hosts")}
+                        for s in svc.plan_of(store, doc)["steps"]
+                    ],
+                    "freeze": fr.to_dict() if fr else None,
+                    "events": store.events(doc["id"]),
+                }
+            )
+            return
+        if not watch:
+            fr = freeze_svc.current(store, doc["env"])
+            render.out.print(status_view(doc, svc.plan_of(store, doc), store.events(doc["id"]), fr))
+            if doc.get("message"):
+                render.note(doc["message"])
+            return
+        from rich.live import Live
+
+        plan = svc.plan_of(store, doc)
+        with Live(console=render.err, refresh_per_second=4) as live:
+            while True:  # ends when the rollout reaches a final or paused state
+                doc = store.get("rollout", doc["id"]) or doc
+                fr = freeze_svc.current(store, doc["env"])
+                live.update(status_view(doc, plan, store.events(doc["id"]), fr))
+                if Status(doc["status"]) in FINAL or doc["status"] == "paused":
+                    break
+                time.sleep(1.0)
+        render.err.print()
+        if doc.get("message"):
+            render.note(doc["message"])
+    finally:
+        store.close()
+
+
+@app.command("list")
+def list_rollouts(
+    ctx: typer.Context,
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this env.")] = None,
+    fmt: FormatOpt = render.Format.table,
+) -> None:
+    """Every rollout, newest first.
+
+    Example:  fleetctl rollout list --env lab
+    """
+    from fleetctl.cli.rollout_render import list_table
+
+    store = _store(ctx)
+    try:
+        docs = [d for d in store.list("rollout") if env is None or d["env"] == env]
+        docs.sort(key=lambda d: d.get("created_at", 0), reverse=True)
+        if fmt is render.Format.json:
+            render.emit_json(
+                [
+                    {
+                        k: d.get(k)
+                        for k in (
+                            "id",
+                            "env",
+                            "playbook",
+                            "release_id",
+                            "status",
+                            "next_step",
+                            "created_at",
+                            "finished_at",
+                            "by",
+                            "message",
+                        )
+                    }
+                    for d in docs
+                ]
+            )
+            return
+        render.out.print(list_table(docs))
+    finally:
+        store.close()
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    env: EnvOpt,
+    fmt: FormatOpt = render.Format.table,
+) -> None:
+    """Releases rolled out to an env, and the last known-good release per group.
+
+    Example:  fleetctl rollout history --env lab
+    """
+    store = _store(ctx)
+    try:
+        lkg = {d["group"]: d for d in store.list("lkg") if d["group"].startswith(f"{env}/")}
+        good = {d["release"] for d in lkg.values()}
+        rollouts = [d for d in store.list("rollout") if d["env"] == env]
+        rollouts.sort(key=lambda d: d.get("created_at", 0), reverse=True)
+        rows = []
+        for d in rollouts:
+            groups = [g for g, v in lkg.items() if v["release"] == d["release"]]
+            rows.append(
+                {
+                    "release": d["release_id"],
+                    "git_sha": (d.get("git_sha") or "")[:10],
+                    "group": d["group"],
+                    "rollout": d["id"],
+                    "status": d["status"],
+                    "at": d.get("created_at"),
+                    "last_known_good": bool(groups) and d["release"] in good,
+                }
+            )
+        if fmt is render.Format.json:
+            render.emit_json({"env": env, "last_known_good": lkg, "rollouts": rows})
+            return
+        from fleetctl.cli.rollout_render import _ts
+
+        render.out.print(
+            render.table(
+                f"releases on {env}",
+                ["release", "git", "group", "rollout", "status", "started", "known-good"],
+                [
+                    (
+                        r["release"],
+                        r["git_sha"],
+                        r["group"],
+                        r["rollout"],
+                        r["status"],
+                        _ts(r["at"]),
+                        "★ last known-good" if r["last_known_good"] else "",
+                    )
+                    for r in rows
+                ],
+            )
+        )
+        for g, v in sorted(lkg.items()):
+            render.note(f"last known-good of {g}: {v['release_id']} (from {v['rollout']})")
+    finally:
+        store.close()
+
+
+@app.command("why")
+def why(
+    ctx: typer.Context,
+    rollout_id: Annotated[str | None, typer.Argument(help="Rollout id (default: latest).")] = None,
+    fmt: FormatOpt = render.Format.table,
+) -> None:
+    """Every decision of a rollout in order, with its evidence (samples, p-values, limits).
+
+    Example:  fleetctl rollout why r-20260101-120000-ab12
+    """
+    from fleetctl.cli.rollout_render import why_lines
+
+    store = _store(ctx)
+    try:
+        doc = _pick(store, rollout_id, None)
+        events = store.events(doc["id"])
+        if fmt is render.Format.json:
+            render.emit_json({"id": doc["id"], "status": doc["status"], "events": events})
+            return
+        for line in why_lines(doc, events):
+            render.out.print(line, markup=True, highlight=False, soft_wrap=True)
+    finally:
+        store.close()

@@ -1,0 +1,278 @@
+"""The rollout policy: how careful a rollout is (canary, waves, bake, gates, limits).
+
+Every field has a default taken from tools people already trust (anchors in
+brackets in DESIGN.md): bake 60 s [Flagger interval], failure limit 0
+[Argo Rollouts failureLimit], 4 consecutive probe errors before Inconclusive
+[Argo consecutiveErrorLimit], progress deadline 10 min per step [Nomad].
+
+Models are frozen pydantic models that forbid unknown keys, so a typo in a
+policy file is an error with its file:line (see `fleetctl.services.policy`),
+never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_BAKE_S = 60.0
+DEFAULT_FAILURE_LIMIT = 0
+DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
+DEFAULT_PROGRESS_DEADLINE_S = 600.0
+
+_PERCENT = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*%$")
+_HHMM = re.compile(r"^(?P<h>[01]\d|2[0-3]):(?P<m>[0-5]\d)$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GateName(StrEnum):
+    http = "http"
+    canary_analysis = "canary_analysis"
+    prometheus = "prometheus"
+
+
+class Day(StrEnum):
+    mon = "mon"
+    tue = "tue"
+    wed = "wed"
+    thu = "thu"
+    fri = "fri"
+    sat = "sat"
+    sun = "sun"
+
+
+_DAYS = list(Day)
+
+
+def _size(value: Any) -> int | str:
+    """A wave size: a host count (>= 1) or a percentage string like "10%"."""
+    if isinstance(value, bool):
+        raise ValueError("expected a host count or a percentage like '10%'")
+    if isinstance(value, int):
+        if value < 1:
+            raise ValueError("a host count must be at least 1")
+        return value
+    if isinstance(value, str):
+        m = _PERCENT.match(value.strip())
+        if m is None:
+            raise ValueError(f"{value!r} is neither a host count nor a percentage like '10%'")
+        pct = float(m["n"])
+        if not 0 < pct <= 100:
+            raise ValueError(f"percentage {value!r} must be in (0, 100]")
+        return f"{m['n']}%"
+    raise ValueError("expected a host count or a percentage like '10%'")
+
+
+class Wave(_Model):
+    """One growth step per region. Sizes are cumulative: "50%" means the
+    region has half of its hosts done after this wave."""
+
+    size: int | str
+    bake_s: Annotated[float, Field(ge=0)] | None = None
+    approval: bool = False
+    gates: list[GateName] | None = None
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _check_size(cls, value: Any) -> int | str:
+        return _size(value)
+
+    def hosts_of(self, region_size: int) -> int:
+        """Cumulative hosts of a region of `region_size` done after this wave."""
+        if isinstance(self.size, int):
+            return min(self.size, region_size)
+        pct = float(self.size.rstrip("%"))
+        # ceil without floats drifting: 10% of 10 hosts is exactly 1.
+        return min(region_size, max(1, -(-round(pct * region_size * 1000) // 100_000)))
+
+
+class Canary(_Model):
+    hosts: Annotated[int, Field(ge=1)] = 1
+    region: str | None = None  # default: the lowest-traffic region
+    role: str | None = None  # default: the first probed role present there
+    bake_s: Annotated[float, Field(ge=0)] | None = None
+    approval: bool = False  # pause for `rollout promote` after the canary passes
+
+
+class HttpGate(_Model):
+    """Status and latency of a few paths on every changed host."""
+
+    enabled: bool = True
+    roles: list[str] = ["edge"]
+    paths: list[str] = ["/healthz"]
+    port: Annotated[int, Field(ge=1, le=65535)] = 80
+    port_var: str | None = "http_port"  # host var holding the port, wins over `port`
+    samples: Annotated[int, Field(ge=1, le=10_000)] = 20  # per host and path
+    warmup: Annotated[int, Field(ge=0, le=100)] = 1  # requests per host+path not counted
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 8
+    expect_status: list[int] = [200]
+    max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    max_p95_ms: Annotated[float, Field(gt=0)] = 1000.0
+    min_samples: Annotated[int, Field(ge=1)] = 10  # fewer valid samples -> Inconclusive
+
+    @field_validator("paths")
+    @classmethod
+    def _absolute(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one path")
+        bad = [p for p in value if not p.startswith("/")]
+        if bad:
+            raise ValueError(f"paths must start with '/': {', '.join(bad)}")
+        return value
+
+
+class CanaryAnalysis(_Model):
+    """Changed hosts against unchanged hosts of the same role, probed together.
+
+    Fails when latency is significantly higher (one-sided Mann-Whitney U,
+    p < alpha) AND the median grew by at least `min_effect_ms` and
+    `min_effect_ratio` (a real regression, not loopback noise), or when the
+    error rate is significantly higher (difference of proportions).
+    """
+
+    enabled: bool = True
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.01
+    min_samples: Annotated[int, Field(ge=3)] = 20  # per side, else Inconclusive
+    min_effect_ms: Annotated[float, Field(ge=0)] = 5.0
+    min_effect_ratio: Annotated[float, Field(ge=1)] = 1.2
+    latency_path: str | None = None  # default: the last HTTP gate path (a segment)
+
+
+class PromQuery(_Model):
+    name: Annotated[str, Field(min_length=1)]
+    query: Annotated[str, Field(min_length=1)]
+    max: float | None = None
+    min: float | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> PromQuery:
+        if self.max is None and self.min is None:
+            raise ValueError("a query needs `max` or `min`")
+        return self
+
+
+class PrometheusGate(_Model):
+    enabled: bool = False
+    url: str | None = None
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    queries: list[PromQuery] = []
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> PrometheusGate:
+        if self.enabled and not self.url:
+            raise ValueError("the prometheus gate is enabled but has no `url`")
+        if self.enabled and not self.queries:
+            raise ValueError("the prometheus gate is enabled but has no `queries`")
+        return self
+
+
+class Gates(_Model):
+    http: HttpGate = HttpGate()
+    canary_analysis: CanaryAnalysis = CanaryAnalysis()
+    prometheus: PrometheusGate = PrometheusGate()
+    consecutive_error_limit: Annotated[int, Field(ge=1)] = DEFAULT_CONSECUTIVE_ERROR_LIMIT
+
+    def enabled(self) -> list[GateName]:
+        on = []
+        if self.http.enabled:
+            on.append(GateName.http)
+        if self.canary_analysis.enabled:
+            on.append(GateName.canary_analysis)
+        if self.prometheus.enabled:
+            on.append(GateName.prometheus)
+        return on
+
+
+class DeployWindow(_Model):
+    """New steps start only inside this window (UTC unless `utc_offset_h`)."""
+
+    days: list[Day] = _DAYS
+    start: str = "00:00"
+    end: str = "23:59"
+    utc_offset_h: Annotated[float, Field(ge=-12, le=14)] = 0.0
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"{value!r} is not a time like '09:30'")
+        return value
+
+    def _t(self, value: str) -> time:
+        h, m = value.split(":")
+        return time(int(h), int(m))
+
+    def contains(self, moment_utc: datetime) -> bool:
+        """Is this UTC moment inside the window? (An end before the start spans midnight.)"""
+        from datetime import timedelta
+
+        local = moment_utc + timedelta(hours=self.utc_offset_h)
+        day = _DAYS[local.weekday()]
+        now = local.time().replace(second=0, microsecond=0)
+        start, end = self._t(self.start), self._t(self.end)
+        if start <= end:
+            return day in self.days and start <= now <= end
+        if now >= start:
+            return day in self.days
+        yesterday = _DAYS[(local.weekday() - 1) % 7]
+        return yesterday in self.days and now <= end
+
+
+def _default_waves() -> list[Wave]:
+    return [Wave(size=1), Wave(size="10%"), Wave(size="50%"), Wave(size="100%")]
+
+
+class Policy(_Model):
+    canary: Canary = Canary()
+    waves: list[Wave] = Field(default_factory=_default_waves)
+    region_order: Literal["traffic"] | list[str] = "traffic"
+    bake_s: Annotated[float, Field(ge=0)] = DEFAULT_BAKE_S
+    progress_deadline_s: Annotated[float, Field(gt=0)] = DEFAULT_PROGRESS_DEADLINE_S
+    max_failed_hosts: Annotated[int, Field(ge=0)] = DEFAULT_FAILURE_LIMIT
+    max_unreachable_hosts: Annotated[int, Field(ge=0)] = 0
+    gates: Gates = Gates()
+    deploy_window: DeployWindow | None = None
+
+    @field_validator("waves", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """`waves: [1, "10%", {size: "50%", approval: true}]`: scalars are sizes."""
+        if isinstance(value, list):
+            return [v if isinstance(v, dict) else {"size": v} for v in value]
+        return value
+
+    @field_validator("waves")
+    @classmethod
+    def _nonempty(cls, value: list[Wave]) -> list[Wave]:
+        if not value:
+            raise ValueError("at least one wave")
+        return value
+
+    @model_validator(mode="after")
+    def _canary_can_be_judged(self) -> Policy:
+        http, ca = self.gates.http, self.gates.canary_analysis
+        if http.enabled and ca.enabled and http.samples * self.canary.hosts < ca.min_samples:
+            raise ValueError(
+                f"gates.canary_analysis.min_samples ({ca.min_samples}) is more latency samples "
+                f"than the canary gives (gates.http.samples {http.samples} x canary.hosts "
+                f"{self.canary.hosts}): every canary would be Inconclusive"
+            )
+        return self
+
+    @field_validator("region_order")
+    @classmethod
+    def _unique_regions(cls, value: Literal["traffic"] | list[str]) -> Any:
+        if isinstance(value, list) and len(set(value)) != len(value):
+            raise ValueError("regions in region_order must be unique")
+        return value
+
+
+DEFAULT_POLICY = Policy()
