@@ -23,7 +23,7 @@ step "fleetctl capacity --env prod --peak-gbps 700  (edge capacity at peak, and 
 $F capacity --env prod --peak-gbps 700 --fail-on never
 
 step "fleetctl preview --env staging  (the Pulumi program under the mock runtime: no cloud, no CLI)"
-$F preview --env staging --format markdown | head -20
+$F preview --env staging
 
 step "fleetctl inventory --env staging  (the dynamic inventory from the spec)"
 $F inventory --env staging --format table

@@ -113,7 +113,7 @@ class Supervisor:
     """Client for the lab's supervisord."""
 
     def __init__(self, lab_dir: Path) -> None:
-        self.lab_dir = lab_dir
+        self.lab_dir = lab_dir = lab_dir.resolve()
         self.conf = lab_dir / "supervisord.conf"
         self.sock = socket_path(lab_dir)
 
@@ -123,7 +123,14 @@ class Supervisor:
             pid = int((self.lab_dir / "supervisord.pid").read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        if not _alive(pid):
+            return None
+        # a stale pid file may name a recycled pid: it must be our supervisord
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return None
+        return pid if str(self.conf) in cmd else None
 
     def running(self) -> bool:
         if self.pid() is None or not self.sock.exists():

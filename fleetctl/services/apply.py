@@ -42,6 +42,8 @@ def resolve_inventory(ws: Workspace, env: str, lab_dir: Path | None = None) -> P
 
 def parse_extravars(pairs: list[str]) -> dict[str, Any]:
     """-e key=value (value parsed as YAML: numbers, lists, booleans)."""
+    if not pairs:
+        return {}
     from ruamel.yaml import YAML
 
     out: dict[str, Any] = {}
