@@ -9,7 +9,6 @@ boundary is the production code path.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,26 +18,9 @@ from fleetctl.cli.main import app
 
 pytestmark = pytest.mark.integration
 
-FAKE = Path(__file__).resolve().parents[1] / "fakes" / "fake_pulumi.py"
 STACK = "staging-us-east-2"
 # staging-us-east-2: 1 bucket, 2 launch templates, 2 edge groups + 1 transcode, 2 queues
 RESOURCES = 8
-
-
-@pytest.fixture
-def fake_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A `pulumi` on PATH that logs its argv; returns the log file."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    exe = bin_dir / "pulumi"
-    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE}" "$@"\n')
-    exe.chmod(0o755)
-    log = tmp_path / "pulumi-argv.log"
-    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
-    monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{tmp_path / 'backend'}")
-    monkeypatch.setenv("FAKE_PULUMI_LOG", str(log))
-    monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")
-    return log
 
 
 def invoke(root: Path, *args: str, input: str | None = None) -> tuple[int, str, str]:
