@@ -26,7 +26,7 @@ lint: install
 	$(PY) -m ruff format --check fleetctl stacks tests benchmarks
 	$(PY) -m mypy fleetctl/core fleetctl/spec
 	.venv/bin/lint-imports
-	@if [ -d playbooks/roles ]; then .venv/bin/ansible-lint --offline -q playbooks; fi
+	@if [ -d playbooks/roles ]; then PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/ansible-lint --offline -q playbooks; fi
 
 format: install
 	$(PY) -m ruff format fleetctl stacks tests benchmarks

@@ -56,6 +56,7 @@ app = typer.Typer(
         "Example:  fleetctl validate && fleetctl stacks list --env prod"
     ),
     no_args_is_help=True,
+    context_settings={"max_content_width": 120},  # use wide terminals; 80 columns otherwise
     pretty_exceptions_show_locals=False,
     add_completion=False,
     rich_markup_mode=None,  # plain help: rich_utils + markdown imports cost ~100 ms
@@ -94,18 +95,26 @@ def main(
     ctx.obj = Globals(root=root, state=state)
 
 
-app.command("validate")(validate.validate)
-app.command("preview")(preview_cli.preview)
-app.add_typer(stacks.app, name="stacks")
-app.command("capacity")(capacity.capacity)
-app.add_typer(lab.app, name="lab")
-app.command("apply")(apply.apply)
-app.command("inventory")(inventory.inventory)
-app.add_typer(rollout.app, name="rollout")
-app.command("freeze")(freeze.freeze)
-app.command("drift")(drift_cli.drift)
-app.command("up")(deploy_cli.up)
-app.command("destroy")(deploy_cli.destroy)
+# Grouped as an SRE meets them: declare, preview, apply infra; configure and
+# roll out hosts; run the fleet. Short help stays one line in 80 columns.
+app.command("validate", short_help="Check the fleet spec; every problem as file:line.")(
+    validate.validate
+)
+app.add_typer(stacks.app, name="stacks", short_help="List the stacks the spec declares.")
+app.command("preview", short_help="Offline preview of infra changes (PR comment/JSON).")(
+    preview_cli.preview
+)
+app.command("up", short_help="Create/update a stack's cloud resources (Pulumi).")(deploy_cli.up)
+app.command("destroy", short_help="Delete a stack's cloud resources (Pulumi).")(deploy_cli.destroy)
+app.command("drift", short_help="Compare the spec with what exists in AWS.")(drift_cli.drift)
+app.command("inventory", short_help="Ansible dynamic inventory from the spec or EC2.")(
+    inventory.inventory
+)
+app.command("apply", short_help="Run a playbook on an env; per-host results.")(apply.apply)
+app.add_typer(rollout.app, name="rollout", short_help="Safe rollouts: canary, waves, gates.")
+app.command("freeze", short_help="Stop new rollout steps in an env (emergency).")(freeze.freeze)
+app.command("capacity", short_help="Edge capacity at peak and with a zone down.")(capacity.capacity)
+app.add_typer(lab.app, name="lab", short_help="A real fleet on this machine (sshd + nginx).")
 
 
 def run() -> None:
