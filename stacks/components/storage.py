@@ -41,7 +41,9 @@ class OriginStorage(pulumi.ComponentResource):
             tags={**args.tags, "bucket": spec.name, "storage-class": spec.storage_class.value},
             opts=pulumi.ResourceOptions(parent=self, protect=args.env == "prod"),
         )
-        on_bucket = pulumi.ResourceOptions(parent=bucket)
+        # `protect` is inherited from the parent: only the bucket (the data) is
+        # protected; its configuration may change or go like any resource.
+        on_bucket = pulumi.ResourceOptions(parent=bucket, protect=False)
         aws.s3.BucketPublicAccessBlock(
             f"{name}-{spec.name}-pab",
             bucket=bucket.id,
@@ -78,7 +80,7 @@ class OriginStorage(pulumi.ComponentResource):
                 f"{name}-{spec.name}-lifecycle",
                 bucket=bucket.id,
                 rules=rules,
-                opts=pulumi.ResourceOptions(parent=bucket, depends_on=[versioning]),
+                opts=pulumi.ResourceOptions(parent=bucket, protect=False, depends_on=[versioning]),
             )
         if spec.replication_targets:
             self._replication(name, args, spec, bucket, versioning)
@@ -93,7 +95,7 @@ class OriginStorage(pulumi.ComponentResource):
         bucket: aws.s3.Bucket,
         versioning: aws.s3.BucketVersioning,
     ) -> None:
-        on_bucket = pulumi.ResourceOptions(parent=bucket)
+        on_bucket = pulumi.ResourceOptions(parent=bucket, protect=False)
         targets = {
             region: f"arn:aws:s3:::{naming.bucket_name(args.env, region, spec.name)}"
             for region in spec.replication_targets
@@ -148,7 +150,7 @@ class OriginStorage(pulumi.ComponentResource):
                     ],
                 }
             ),
-            opts=pulumi.ResourceOptions(parent=role),
+            opts=pulumi.ResourceOptions(parent=role, protect=False),
         )
         aws.s3.BucketReplicationConfig(
             f"{name}-{spec.name}-replication",
@@ -169,7 +171,7 @@ class OriginStorage(pulumi.ComponentResource):
                 )
                 for i, (region, arn) in enumerate(sorted(targets.items()))
             ],
-            opts=pulumi.ResourceOptions(parent=bucket, depends_on=[versioning]),
+            opts=pulumi.ResourceOptions(parent=bucket, protect=False, depends_on=[versioning]),
         )
 
 
