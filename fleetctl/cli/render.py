@@ -9,17 +9,41 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from fleetctl.errors import FleetctlError
 
-# Off a TTY (CI logs, pipes) Rich would wrap at 80 columns and cut table
-# cells; give it room instead. On a TTY it follows the terminal.
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    err: Console
+    out: Console
+
+_consoles: dict[str, Console] = {}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in ("err", "out"):
+        raise AttributeError(name)
+    return _console(name)
+
+
+def _console(name: str) -> Console:
+    """`render.err` / `render.out`, made on first use: importing Rich costs
+    ~70 ms that `fleetctl --help` and JSON-only runs need not pay.
+
+    Off a TTY (CI logs, pipes) Rich would wrap at 80 columns and cut table
+    cells; give it room instead. On a TTY it follows the terminal.
+    """
+    if name not in _consoles:
+        from rich.console import Console
+
+        stream = sys.stderr if name == "err" else sys.stdout
+        _consoles[name] = Console(
+            stderr=name == "err", highlight=False, width=None if stream.isatty() else 200
+        )
+    return _consoles[name]
 
 
 class Format(StrEnum):
@@ -35,6 +59,8 @@ def emit_json(data: Any) -> None:
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
     """A Rich table; columns whose cells are all numbers are right-aligned."""
+    from rich.table import Table
+
     rows = [list(r) for r in rows]
     t = Table(title=title, title_justify="left", header_style="bold")
     for i, col in enumerate(columns):
@@ -48,16 +74,16 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
 
 
 def error(exc: FleetctlError) -> None:
-    err.print(f"[bold red]error:[/] {exc.message}", markup=True)
+    _console("err").print(f"[bold red]error:[/] {exc.message}", markup=True)
     for line in exc.details:
-        err.print(f"  {line}", markup=False, soft_wrap=True)
+        _console("err").print(f"  {line}", markup=False, soft_wrap=True)
     if exc.hint:
-        err.print(f"[dim]hint:[/] {exc.hint}", markup=True)
+        _console("err").print(f"[dim]hint:[/] {exc.hint}", markup=True)
 
 
 def note(message: str) -> None:
-    err.print(message, markup=False)
+    _console("err").print(message, markup=False)
 
 
 def ok(message: str) -> None:
-    err.print(f"[green]✓[/] {message}", markup=True)
+    _console("err").print(f"[green]✓[/] {message}", markup=True)
