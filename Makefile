@@ -1,6 +1,7 @@
 # Two commands for a newcomer: `make demo` and `make test`. Both bootstrap uv.
 SHELL := /bin/bash
-UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# uv on PATH, else the copy `make bootstrap` installs into this Python (`python3 -m uv`).
+UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY := .venv/bin/python
 FLEETCTL := .venv/bin/fleetctl
 
@@ -13,10 +14,10 @@ help:
 	@echo "make bench  - benchmarks (ratios measured in one run)"
 
 bootstrap:
-	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 
 install: bootstrap
-	@$$(command -v uv || echo $(UV)) sync --frozen --quiet
+	@$(UV) sync --frozen --quiet
 
 demo: install
 	@bash scripts/demo.sh
