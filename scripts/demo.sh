@@ -75,4 +75,10 @@ $F rollout history --env lab
 step "the lab still serves the good release $good"
 $F lab status
 
+step "emergency: fleetctl drain on  (/healthz answers 503, video still served, rollouts skip it)"
+$F drain on --env lab --limit lab-edge-big-02 --reason "demo: NIC errors"
+$F drain status --env lab
+$F rollout plan edge.yml --env lab --policy "$POLICY" --format json >/dev/null
+$F drain off --env lab --limit lab-edge-big-02
+
 step "done in $(( $(date +%s) - started ))s"

@@ -142,7 +142,7 @@ def status(
             ],
         )
     )
-    bad = [r.host.name for r in rows if r.health not in ("ok", "n/a")]
+    bad = [r.host.name for r in rows if r.health not in ("ok", "n/a", "drained")]
     if bad:
         render.note(f"unhealthy: {', '.join(bad)}")
 

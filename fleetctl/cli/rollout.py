@@ -86,12 +86,24 @@ def plan(
 
     Example:  fleetctl rollout plan edge.yml --env lab --policy tests/fixtures/policies/fast.yml
     """
+    from fleetctl.adapters.state import open_store
     from fleetctl.cli.rollout_render import plan_table
+    from fleetctl.services.drain import drained_hosts
     from fleetctl.services.rollout import plan_for
     from fleetctl.services.rollout_policy import load_policy
 
     pol = load_policy(policy)
-    _path, p = plan_for(workspace(ctx).root, env, playbook, pol)
+    url = state_url(ctx)
+    drained: frozenset[str] = frozenset()
+    if url.startswith("s3://") or Path(url).exists():  # planning never creates state
+        store = open_store(url)
+        try:
+            drained = drained_hosts(store, env)
+        finally:
+            store.close()
+    _path, p = plan_for(workspace(ctx).root, env, playbook, pol, exclude=drained)
+    if drained:
+        render.note(f"drained, left out of the plan: {', '.join(sorted(drained))}")
     data = p.to_dict()
     if fmt is render.Format.json:
         render.emit_json({"playbook": playbook, "env": env, "digest": p.digest(), **data})

@@ -103,6 +103,11 @@ def event_line(ev: dict[str, Any], *, verbose: bool = False) -> str:
             f"[bold]{ev['release']}[/] (git {str(ev.get('git_sha') or '-')[:10]}"
             f"{', dirty' if ev.get('git_dirty') else ''}){extra}; {ev['steps']} steps, "
             f"{ev['hosts']} hosts; last known-good: {ev.get('rollback_to') or 'none'}"
+            + (
+                f"; drained, left out: {', '.join(ev['skipped_drained'])}"
+                if ev.get("skipped_drained")
+                else ""
+            )
         )
     if t == "lock_acquired":
         return f"[dim]lock {ev['lock']} taken (lease {ev['ttl_s']:g}s)[/]"

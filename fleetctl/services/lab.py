@@ -128,7 +128,7 @@ class HostStatus:
     host: LabHost
     processes: dict[str, str]  # kind -> supervisor state
     release: str  # X-Fleet-Release of /healthz ("" when unknown)
-    health: str  # ok | fail: <why> | n/a
+    health: str  # ok | drained | fail: <why> | n/a
     segment: str  # ok | fail: <why> | n/a  (a segment fetched through the edge)
 
     def to_dict(self) -> dict[str, Any]:
@@ -532,7 +532,10 @@ def lab_status(lab_dir: Path, probe: bool = True) -> tuple[Lab, list[HostStatus]
         if probe and "nginx" in h.programs:
             r = http_probe.get(h.url("/healthz"), timeout_s=2)
             release = r.headers.get("x-fleet-release", "")
-            health = "ok" if r.ok else f"fail: {r.status or r.error}"
+            if r.headers.get("x-fleet-drained"):
+                health = "drained"  # `fleetctl drain on`: 503 on purpose
+            else:
+                health = "ok" if r.ok else f"fail: {r.status or r.error}"
             s = http_probe.get(h.url(sample), timeout_s=3)
             segment = "ok" if s.ok and s.body_bytes > 0 else f"fail: {s.status or s.error}"
         elif probe and h.role == "transcode":

@@ -42,6 +42,7 @@ from fleetctl.core.gates import (
 from fleetctl.core.planner import Host, Plan, PlanError, Step, make_plan
 from fleetctl.core.policy import Policy
 from fleetctl.errors import BadInput, FleetctlError, JobFailed
+from fleetctl.services import drain as drain_service
 from fleetctl.services import freeze as freeze_service
 from fleetctl.services import release as release_service
 from fleetctl.services.release import Release
@@ -190,18 +191,36 @@ def hosts_from_vars(hostvars: dict[str, dict[str, Any]], policy: Policy) -> list
     return hosts
 
 
-def plan_for(root: Path, env: str, playbook: str, policy: Policy) -> tuple[Path, Plan]:
-    """Resolve the playbook and its target hosts in `inventories/<env>/`, and plan."""
+def plan_for(
+    root: Path,
+    env: str,
+    playbook: str,
+    policy: Policy,
+    exclude: frozenset[str] = frozenset(),
+) -> tuple[Path, Plan]:
+    """Resolve the playbook and its target hosts in `inventories/<env>/`, and plan.
+
+    Hosts in `exclude` (drained ones) are left out: a drained host answers 503
+    on /healthz, which would fail the gates, and is not serving viewers anyway.
+    """
     from fleetctl.adapters.ansible_hosts import target_hosts
 
     path = resolve_playbook(root, playbook)
     inventory = root / "inventories" / env
-    if not inventory.exists():
+    sources = (
+        [p for p in inventory.iterdir() if not p.name.endswith(".md") and p.name[0] != "."]
+        if inventory.is_dir()
+        else [inventory]
+        if inventory.exists()
+        else []
+    )
+    if not sources:
         raise BadInput(
             f"no inventory for env {env!r} ({inventory})",
-            hint="for the lab run `fleetctl lab up` first",
+            hint="for the lab run `fleetctl lab up` first (rollouts use the lab at its "
+            "default place, which writes inventories/lab/hosts.yml)",
         )
-    hostvars = target_hosts(inventory, path)
+    hostvars = {h: v for h, v in target_hosts(inventory, path).items() if h not in exclude}
     try:
         return path, make_plan(hosts_from_vars(hostvars, policy), policy)
     except PlanError as exc:
@@ -399,7 +418,8 @@ class Engine:
                 hint=f"no rollout starts while frozen; `fleetctl freeze off --env {env}` "
                 "when it is safe",
             )
-        path, plan = plan_for(self.root, env, playbook, policy)
+        drained = drain_service.drained_hosts(self.store, env)
+        path, plan = plan_for(self.root, env, playbook, policy, exclude=drained)
         rid = new_id()
         lock = lock_name(env)
         previous = self.store.lock_info(lock)
@@ -473,6 +493,7 @@ class Engine:
             policy_file=policy_file,
             rollback_to=doc["rollback_to_id"],
             by=self.who,
+            skipped_drained=sorted(drained),
         )
         if taken_from is not None:
             self._event(
