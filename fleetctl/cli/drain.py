@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,11 +12,7 @@ from fleetctl.cli import render
 from fleetctl.cli.state import state_url, workspace
 from fleetctl.errors import BadInput, JobFailed
 
-
-class Action(StrEnum):
-    on = "on"
-    off = "off"
-    status = "status"
+Action = render.Switch
 
 
 def drain(

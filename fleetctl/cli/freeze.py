@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -11,11 +10,7 @@ from fleetctl.cli import render
 from fleetctl.cli.state import state_url
 from fleetctl.errors import BadInput
 
-
-class Action(StrEnum):
-    on = "on"
-    off = "off"
-    status = "status"
+Action = render.Switch
 
 
 def freeze(

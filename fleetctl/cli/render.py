@@ -51,6 +51,14 @@ class Format(StrEnum):
     json = "json"
 
 
+class Switch(StrEnum):
+    """The action of on/off switches (`freeze`, `drain`)."""
+
+    on = "on"
+    off = "off"
+    status = "status"
+
+
 def emit_json(data: Any) -> None:
     """Stable, indented JSON on stdout (the machine contract)."""
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
