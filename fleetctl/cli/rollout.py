@@ -95,7 +95,7 @@ def plan(
     pol = load_policy(policy)
     url = state_url(ctx)
     drained: frozenset[str] = frozenset()
-    if url.startswith("s3://") or Path(url).exists():  # planning never creates state
+    if url.startswith("s3://") or Path(url.removeprefix("sqlite://")).exists():  # read-only
         store = open_store(url)
         try:
             drained = drained_hosts(store, env)
