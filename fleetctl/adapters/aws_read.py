@@ -61,14 +61,23 @@ def _optional(call: Any, missing: tuple[str, ...], **kwargs: Any) -> Any:
         raise
 
 
+def _all_items(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
+    """Every item under `key` across all pages of a paginated call (never
+    just the first page: a region can hold thousands of groups)."""
+    return [
+        item
+        for page in client.get_paginator(operation).paginate(**kwargs)
+        for item in page.get(key, [])
+    ]
+
+
 def read_buckets(region: str, name_prefix: str) -> list[dict[str, Any]]:
     s3 = aws_session.client("s3", region)
     out: list[dict[str, Any]] = []
     with aws_errors(f"listing S3 buckets ({region})"):
         names = [
             b["Name"]
-            for page in s3.get_paginator("list_buckets").paginate()
-            for b in page.get("Buckets", [])
+            for b in _all_items(s3, "list_buckets", "Buckets")
             if b["Name"].startswith(name_prefix)
         ]
     for name in sorted(names):
@@ -136,18 +145,17 @@ def read_launch_templates(region: str, name_prefix: str) -> list[dict[str, Any]]
     with aws_errors(f"listing launch templates ({region})"):
         templates = [
             lt
-            for page in ec2.get_paginator("describe_launch_templates").paginate()
-            for lt in page.get("LaunchTemplates", [])
+            for lt in _all_items(ec2, "describe_launch_templates", "LaunchTemplates")
             if lt["LaunchTemplateName"].startswith(name_prefix)
         ]
         for lt in templates:
-            versions = [
-                v
-                for page in ec2.get_paginator("describe_launch_template_versions").paginate(
-                    LaunchTemplateId=lt["LaunchTemplateId"], Versions=["$Latest"]
-                )
-                for v in page.get("LaunchTemplateVersions", [])
-            ]
+            versions = _all_items(
+                ec2,
+                "describe_launch_template_versions",
+                "LaunchTemplateVersions",
+                LaunchTemplateId=lt["LaunchTemplateId"],
+                Versions=["$Latest"],
+            )
             data = versions[0].get("LaunchTemplateData", {}) if versions else {}
             out.append(
                 {
@@ -169,8 +177,7 @@ def read_groups(region: str, name_prefix: str) -> list[dict[str, Any]]:
     with aws_errors(f"listing auto scaling groups ({region})"):
         groups = [
             g
-            for page in asg.get_paginator("describe_auto_scaling_groups").paginate()
-            for g in page.get("AutoScalingGroups", [])
+            for g in _all_items(asg, "describe_auto_scaling_groups", "AutoScalingGroups")
             if g["AutoScalingGroupName"].startswith(name_prefix)
         ]
     for g in groups:
@@ -205,11 +212,7 @@ def read_queues(region: str, name_prefix: str) -> list[dict[str, Any]]:
     sqs = aws_session.client("sqs", region)
     out: list[dict[str, Any]] = []
     with aws_errors(f"listing SQS queues ({region})"):
-        urls = [
-            url
-            for page in sqs.get_paginator("list_queues").paginate(QueueNamePrefix=name_prefix)
-            for url in page.get("QueueUrls", [])
-        ]
+        urls = _all_items(sqs, "list_queues", "QueueUrls", QueueNamePrefix=name_prefix)
         for url in urls:
             tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
             out.append(
