@@ -86,7 +86,6 @@ def plan(
 
     Example:  fleetctl rollout plan edge.yml --env lab --policy tests/fixtures/policies/fast.yml
     """
-    from fleetctl.adapters.state import open_store
     from fleetctl.cli.rollout_render import plan_table
     from fleetctl.services.drain import drained_hosts
     from fleetctl.services.rollout import plan_for
@@ -95,8 +94,9 @@ def plan(
     pol = load_policy(policy)
     url = state_url(ctx)
     drained: frozenset[str] = frozenset()
-    if url.startswith("s3://") or Path(url.removeprefix("sqlite://")).exists():  # read-only
-        store = open_store(url)
+    # Planning touches nothing: read drains only from state that already exists.
+    if url.startswith("s3://") or Path(url.removeprefix("sqlite://")).exists():
+        store = _store(ctx)
         try:
             drained = drained_hosts(store, env)
         finally:
