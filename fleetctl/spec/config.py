@@ -10,7 +10,6 @@ may come from an older schema, and the program validates it itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +17,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from fleetctl.errors import SpecError
-from fleetctl.spec.loader import STACK_FILE, stack_files
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, Mapping):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
+from fleetctl.spec.loader import STACK_FILE, plain, stack_files
 
 
 def _load(path: Path) -> Any:
     try:
-        return _plain(YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")))
+        return plain(YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")))
     except (OSError, YAMLError) as exc:
         raise SpecError(f"{path}: cannot read stack config: {exc}") from None
 
