@@ -68,7 +68,7 @@ def test_rollout_plans_leave_drained_hosts_out(lab: LabHandle, tmp_path: Path) -
     shutil.copy(lab.inventory, root / "inventories" / "lab" / "hosts.yml")
     edges = sorted(h.name for h in lab.edges())
 
-    policy = load_policy(REPO / "policies" / "lab.yml")
+    policy = load_policy(REPO / "rollout-policies" / "lab.yml")
     _, full = plan_for(root, "lab", "edge.yml", policy)
     _, without = plan_for(root, "lab", "edge.yml", policy, exclude=frozenset(edges[:1]))
     planned = {h for step in without.steps for h in step.hosts}
