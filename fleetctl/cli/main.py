@@ -18,13 +18,15 @@ from fleetctl import __version__
 from fleetctl.cli import (
     apply,
     capacity,
-    drain,
     freeze,
+    history,
+    hosts,
     inventory,
     lab,
     render,
     rollout,
     stacks,
+    traffic,
     validate,
 )
 from fleetctl.cli import deploy as deploy_cli
@@ -114,7 +116,10 @@ app.command("inventory", short_help="Ansible dynamic inventory from the spec or 
 app.command("apply", short_help="Run a playbook on an env; per-host results.")(apply.apply)
 app.add_typer(rollout.app, name="rollout", short_help="Safe rollouts: canary, waves, gates.")
 app.command("freeze", short_help="Stop new rollout steps in an env (emergency).")(freeze.freeze)
-app.command("drain", short_help="Take edge nodes out of load balancing (emergency).")(drain.drain)
+app.command("drain", short_help="Move a region's viewers to the others.")(traffic.drain)
+app.command("undrain", short_help="Give a drained region its traffic back.")(traffic.undrain)
+app.add_typer(hosts.app, name="hosts", short_help="Drain/undrain single edge hosts (out of LB).")
+app.command("history", short_help="Freezes, drains and rollouts on one timeline.")(history.history)
 app.command("capacity", short_help="Edge capacity at peak and with a zone down.")(capacity.capacity)
 app.add_typer(lab.app, name="lab", short_help="A real fleet on this machine (sshd + nginx).")
 
