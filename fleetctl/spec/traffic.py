@@ -9,7 +9,7 @@
             type: CNAME
             ttl: 60
             target: "edge-{region}.video.example.com"   # the region's record value
-            peak_gbps: 1200                      # default demand for the drain check
+            peak_gbps: 500                       # default demand for the drain check
 
 Viewers resolve `record`; Route 53 answers with one region's target, chosen by
 weight (SetIdentifier = the region). Validated here with file:line errors like
