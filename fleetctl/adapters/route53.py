@@ -84,7 +84,7 @@ def set_weights(
     type_: str,
     weights: Mapping[str, int],
     values: Mapping[str, str],
-    ttl: int,
+    ttls: Mapping[str, int],
     comment: str,
 ) -> str:
     """UPSERT every region's weighted record in ONE change batch (Route 53 applies
@@ -99,7 +99,7 @@ def set_weights(
                 "Type": type_,
                 "SetIdentifier": region,
                 "Weight": int(weight),
-                "TTL": int(ttl),
+                "TTL": int(ttls[region]),
                 "ResourceRecords": [{"Value": values[region]}],
             },
         }

@@ -42,11 +42,12 @@ class Route53Weights:
         from fleetctl.adapters import route53
 
         existing = self.records()
-        # keep a record's value when it exists (set by Pulumi or by hand); new ones
-        # point at the configured target
+        # keep a record's value and TTL when it exists (set by Pulumi or by hand);
+        # new ones point at the configured target
         values = {r: existing[r].value if r in existing else self.cfg.target_of(r) for r in weights}
+        ttls = {r: existing[r].ttl if r in existing else self.cfg.ttl for r in weights}
         change_id = route53.set_weights(
-            self.zone, self.cfg.record_name, self.cfg.type, weights, values, self.cfg.ttl, comment
+            self.zone, self.cfg.record_name, self.cfg.type, weights, values, ttls, comment
         )
         status = route53.wait_in_sync(change_id, self.sync_timeout_s)
         now = {r: rec.weight for r, rec in self.records().items()}

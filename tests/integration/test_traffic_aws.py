@@ -30,11 +30,13 @@ def weights_in_route53(zone_id: str) -> dict[str, int]:
     return {s["SetIdentifier"]: int(s["Weight"]) for s in sets if s["Name"] == RECORD}
 
 
-def values_in_route53(zone_id: str) -> dict[str, str]:
+def values_in_route53(zone_id: str) -> dict[str, tuple[str, int]]:
     r53 = boto3.client("route53")
     sets = r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     return {
-        s["SetIdentifier"]: s["ResourceRecords"][0]["Value"] for s in sets if s["Name"] == RECORD
+        s["SetIdentifier"]: (s["ResourceRecords"][0]["Value"], int(s["TTL"]))
+        for s in sets
+        if s["Name"] == RECORD
     }
 
 
@@ -63,7 +65,7 @@ def test_route53_drains_compose_and_undrain_restores_exactly(
     assert weights_in_route53(zone_id) == {**base, "eu-west-1": 0}
     assert first.evidence["weights_read_back"] == {**base, "eu-west-1": 0}
     # records that did not exist point at the configured per-region target
-    assert values_in_route53(zone_id)["eu-west-1"] == "edge-eu-west-1.video.example.com"
+    assert values_in_route53(zone_id)["eu-west-1"] == ("edge-eu-west-1.video.example.com", 60)
 
     drain("ap-south-1")
     assert weights_in_route53(zone_id) == {**base, "eu-west-1": 0, "ap-south-1": 0}
@@ -118,7 +120,7 @@ def test_route53_keeps_hand_set_weights_and_values(
     assert weights_in_route53(zone_id) == {**hand, "us-west-2": 0}
     svc.change(ws, store, svc.plan_change(ws, store, "prod", "us-west-2", drain=False), reason="")
     assert weights_in_route53(zone_id) == hand
-    assert values_in_route53(zone_id) == {r: f"lb-{r}.elb.example.net" for r in hand}
+    assert values_in_route53(zone_id) == {r: (f"lb-{r}.elb.example.net", 30) for r in hand}
     store.close()
 
 

@@ -83,6 +83,11 @@ def test_drain_a_lab_region_with_zero_failed_viewer_requests(
     assert not any(up.split(":")[0] in small for up in after_drain)  # nobody goes there now
     assert before_drain  # the loop really ran across the change
     assert result.evidence["gate"]["verdict"] == "pass"
+    print(
+        f"viewer requests through the router: {len(results)} "
+        f"({len(before_drain)} before or during the drain, {len(after_drain)} after), "
+        f"{len(failures)} failed"
+    )
     assert router_weights_served(lab) == "lab-big=60,lab-mid=30,lab-small=0"
 
     # a plain re-apply of the router playbook keeps the drain
