@@ -30,6 +30,9 @@ def validate(
     from fleetctl.services import fleet as fleet_service
 
     fleet = fleet_service.load(workspace(ctx), paths or [])
+    from fleetctl.spec.traffic import load_traffic
+
+    load_traffic(workspace(ctx).stacks_dir)  # fleet:traffic (Route 53 records of region drains)
     rows = fleet_service.summaries(fleet)
     if fmt is render.Format.json:
         render.emit_json({"valid": True, "stacks": [r.stack for r in rows]})

@@ -133,3 +133,30 @@ def test_server_weights_keep_region_shares_exact() -> None:
     )
     drained = t.server_weights({"lab-small": 10, "lab-mid": 30, "lab-big": 0}, servers)
     assert drained == {"s1": 10, "m1": 30, "b1": 0, "b2": 0, "b3": 0}
+
+
+def test_traffic_config_is_validated_with_file_and_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fleetctl.errors import SpecError
+    from fleetctl.spec.traffic import load_traffic
+
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: fleet\n"
+        "config:\n"
+        "  fleet:traffic:\n"
+        "    value:\n"
+        "      prod:\n"
+        "        zone: video.example.com\n"
+        "        record: play.other.org\n"
+        "        target: edge.example.com\n"
+        "        ttl: -1\n"
+    )
+    with pytest.raises(SpecError) as err:
+        load_traffic(tmp_path)
+    details = "\n".join(err.value.details)
+    assert (
+        "Pulumi.yaml:7: fleet:traffic.prod.record: record 'play.other.org' is not inside" in details
+    )
+    assert "Pulumi.yaml:8: fleet:traffic.prod.target: target must contain {region}" in details
+    assert "Pulumi.yaml:9: fleet:traffic.prod.ttl" in details
+    (tmp_path / "Pulumi.yaml").write_text("name: fleet\nconfig: {}\n")
+    assert load_traffic(tmp_path) == {}
