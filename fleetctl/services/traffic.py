@@ -240,9 +240,12 @@ def plan_change(
     if doc is not None:
         base_int = {str(r): int(w) for r, w in doc["base_int"].items()}
     else:
+        # the integers in force before the first drain, unless they do not fit the
+        # spec (other regions, or a region with traffic at 0: a stale drain nobody
+        # recorded - restoring that 0 would never give the region its traffic back)
         be = backend or backend_for(ws, env, lab_dir)
-        base_int = be.current() or core.integer_weights(spec)
-        if set(base_int) != set(spec) or not any(base_int.values()):
+        base_int = be.current() or {}
+        if set(base_int) != set(spec) or any(base_int[r] <= 0 < w for r, w in spec.items()):
             base_int = core.integer_weights(spec)
     if drain:
         drained_after = sorted({*drained_before, region})

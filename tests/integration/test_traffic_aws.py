@@ -15,6 +15,7 @@ from fleetctl.adapters.state.sqlite import SqliteStore
 from fleetctl.cli.main import app
 from fleetctl.core.traffic import integer_weights
 from fleetctl.services import traffic as svc
+from fleetctl.services.traffic_aws import Route53Weights
 from fleetctl.services.workspace import Workspace
 from fleetctl.spec.traffic import load_traffic
 
@@ -139,3 +140,26 @@ def test_cli_refuses_a_route53_drain_with_the_numbers(
     assert "eu-central-1: needs 71.43 Gbit/s" in r.output
     assert "has 70.00 Gbit/s" in r.output
     assert weights_in_route53(zone_id) == {}  # nothing written
+
+
+def test_a_stale_zero_weight_is_not_taken_as_the_base(
+    aws: MotoServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A region at weight 0 that fleetctl never drained (a hand edit) is not what
+    an undrain restores: the base falls back to the spec's integer weights."""
+    zone_id = make_zone()
+    ws = Workspace(REPO)
+    spec = svc.spec_weights(ws, "prod")
+    base = integer_weights(spec)
+    store = SqliteStore(str(tmp_path / "state.db"))
+    # write a stale set: sa-east-1 at 0
+    backend = Route53Weights(load_traffic(REPO / "stacks")["prod"])
+    backend.apply({**base, "sa-east-1": 0}, "hand edit")
+    plan = svc.plan_change(ws, store, "prod", "ap-south-1", drain=True, peak_gbps=100)
+    assert plan.base_int == base
+    svc.change(ws, store, plan, reason="test")
+    assert weights_in_route53(zone_id) == {**base, "ap-south-1": 0}
+    svc.change(ws, store, svc.plan_change(ws, store, "prod", "ap-south-1", drain=False), reason="")
+    assert weights_in_route53(zone_id) == base
+    store.close()
