@@ -605,7 +605,7 @@ def lab_status(lab_dir: Path, probe: bool = True) -> tuple[Lab, list[HostStatus]
             r = http_probe.get(h.url("/healthz"), timeout_s=2)
             release = r.headers.get("x-fleet-release", "")
             if r.headers.get("x-fleet-drained"):
-                health = "drained"  # `fleetctl drain on`: 503 on purpose
+                health = "drained"  # `fleetctl hosts drain`: 503 on purpose
             else:
                 health = "ok" if r.ok else f"fail: {r.status or r.error}"
             s = http_probe.get(h.url(sample), timeout_s=3)

@@ -239,6 +239,8 @@ def plan_change(
     drained_before = sorted(doc["drained"]) if doc else []
     if doc is not None:
         base_int = {str(r): int(w) for r, w in doc["base_int"].items()}
+    elif not drain:
+        base_int = core.integer_weights(spec)  # nothing drained: nothing to undrain
     else:
         # the integers in force before the first drain, unless they do not fit the
         # spec (other regions, or a region with traffic at 0: a stale drain nobody
