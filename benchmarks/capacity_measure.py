@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -136,25 +137,24 @@ def bench_transcode(profiles: list[str], seconds: int, rounds: int) -> dict[str,
 # -- edge throughput ----------------------------------------------------------------
 
 
-def _fetch_loop(args: tuple[str, int, str, int]) -> tuple[int, int]:
+def _fetch_loop(args: tuple[str, int, str, int]) -> tuple[int, int, int]:
     """`n` keep-alive GETs of `path` (a new connection every 500: nginx closes a
     connection after `keepalive_requests`, 1000 by default); returns (bytes of
-    bodies, non-200 answers)."""
+    bodies, non-200 answers, cache HITs)."""
     host, port, path, n = args
-    total = bad = 0
-    done = 0
+    total = bad = hits = done = 0
     while done < n:
         k = min(500, n - done)
-        body, b = _fetch_on_one_connection(host, port, path, k)
-        total, bad, done = total + body, bad + b, done + k
-    return total, bad
+        body, b, h = _fetch_on_one_connection(host, port, path, k)
+        total, bad, hits, done = total + body, bad + b, hits + h, done + k
+    return total, bad, hits
 
 
-def _fetch_on_one_connection(host: str, port: int, path: str, n: int) -> tuple[int, int]:
+def _fetch_on_one_connection(host: str, port: int, path: str, n: int) -> tuple[int, int, int]:
     request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
     buf = bytearray(1 << 20)
     view = memoryview(buf)
-    total = bad = 0
+    total = bad = hits = 0
     with socket.create_connection((host, port), timeout=10) as s:
         pending = b""
         for _ in range(n):
@@ -169,6 +169,8 @@ def _fetch_on_one_connection(host: str, port: int, path: str, n: int) -> tuple[i
             lines = header.split(b"\r\n")
             if b" 200 " not in lines[0]:
                 bad += 1
+            if any(v.lower() == b"x-cache-status: hit" for v in lines[1:]):
+                hits += 1
             length = next(
                 int(v.split(b":", 1)[1])
                 for v in lines[1:]
@@ -182,7 +184,7 @@ def _fetch_on_one_connection(host: str, port: int, path: str, n: int) -> tuple[i
                     raise ConnectionError("edge closed the connection mid-body")
                 got += r
             total += length
-    return total, bad
+    return total, bad, hits
 
 
 def bench_edge(host: str, port: int, requests: int, clients: int, rounds: int) -> dict[str, object]:
@@ -197,8 +199,11 @@ def bench_edge(host: str, port: int, requests: int, clients: int, rounds: int) -
             wall = time.perf_counter() - t0
             body = sum(r[0] for r in results)
             bad = sum(r[1] for r in results)
+            hits = sum(r[2] for r in results)
             if bad:
                 raise RuntimeError(f"{bad} answers were not 200 OK")
+            if hits != per_client * clients:
+                raise RuntimeError(f"only {hits} of {per_client * clients} answers were cache HITs")
             gbps = body * 8 / wall / 1e9
             print(
                 f"edge: {per_client * clients} GETs of {SEGMENT} ({body // (per_client * clients)}"
@@ -208,7 +213,7 @@ def bench_edge(host: str, port: int, requests: int, clients: int, rounds: int) -
                 best_gbps, best = gbps, (body, wall)
     seg_bytes = best[0] // (per_client * clients)
     return {
-        "server": "lab edge nginx, worker_processes 1, edge role config, cache HIT",
+        "server": "lab edge nginx, worker_processes 1, edge role config, every answer a cache HIT",
         "segment": SEGMENT,
         "segment_bytes": seg_bytes,
         "clients": clients,
@@ -242,6 +247,8 @@ def main() -> None:
     ap.add_argument("--skip-edge", action="store_true")
     ap.add_argument("--write", action="store_true", help=f"record the result in {OUT}")
     args = ap.parse_args()
+    # a SIGTERM runs the `finally` blocks too: the lab and temp dirs go away
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
     unknown = [p for p in profiles if p not in PROFILES]
     if unknown:

@@ -180,6 +180,16 @@ def png_chart(report: CapacityReport, path: Path) -> None:
     ax2.bar(xs, need_n1, w, label="needed with N+1", color="#ff9896")
     ax2.bar([x + w for x in xs], mx, w, label="spec max_size", color="#2ca02c")
     ax2.scatter([x + w for x in xs], mn, marker="_", s=300, color="black", label="spec min_size")
+    for x, t in zip(xs, tc, strict=True):
+        if t is not None and t.verdict.value != "ok":
+            ax2.annotate(
+                t.verdict.value,
+                (x, max(t.needed_n1, t.max_size)),
+                ha="center",
+                va="bottom",
+                fontsize=9,
+                color="#d62728" if t.verdict.value == "under" else "#ff7f0e",
+            )
     ax2.set_ylabel("transcode instances")
     ax2.set_xticks(xs, names)
     ax2.set_title("Transcode: instances needed vs the autoscaling group")
