@@ -15,8 +15,8 @@
 The lab is brought up in a temp dir on a free 127.78.N block and torn down at
 the end (`--lab-dir DIR` uses a lab that is already up instead).
 
-    python benchmarks/capacity_measure.py [--clip-seconds 4] [--requests 4000]
-        [--profiles 1080p,720p] [--write]
+    python benchmarks/capacity_measure.py [--clip-seconds 6] [--requests 4000]
+        [--profiles 1080p,720p] [--source real-footage.mp4] [--write]
 
 `--write` records the result in fleetctl/data/capacity_measured.json, the
 file the capacity model takes its defaults from (docs/capacity.md explains
@@ -64,9 +64,19 @@ def cpu_model() -> str:
 # -- transcode ----------------------------------------------------------------------
 
 
-def encode(profile: str, seconds: int, workdir: Path) -> float:
-    """Wall seconds to encode `seconds` of synthetic video at `profile`."""
+def encode(profile: str, seconds: int, workdir: Path, source: Path | None = None) -> float:
+    """Wall seconds to encode `seconds` of video at `profile`: synthetic
+    testsrc2, or the first `seconds` of `source` scaled to the profile."""
     p = PROFILES[profile]
+    if source is None:
+        inputs = [
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={p.width}x{p.height}:rate=25:duration={seconds}",
+        ]
+    else:
+        inputs = ["-t", str(seconds), "-i", str(source), "-an", "-vf", f"scale=-2:{p.height}"]
     out = workdir / profile
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -76,10 +86,7 @@ def encode(profile: str, seconds: int, workdir: Path) -> float:
         "-loglevel",
         "error",
         "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size={p.width}x{p.height}:rate=25:duration={seconds}",
+        *inputs,
         "-c:v",
         "libx264",
         "-preset",
@@ -105,13 +112,15 @@ def encode(profile: str, seconds: int, workdir: Path) -> float:
     return time.perf_counter() - t0
 
 
-def bench_transcode(profiles: list[str], seconds: int, rounds: int) -> dict[str, object]:
+def bench_transcode(
+    profiles: list[str], seconds: int, rounds: int, source: Path | None = None
+) -> dict[str, object]:
     cores = os.cpu_count() or 1
     work = Path(tempfile.mkdtemp(prefix="fl-cap-tc-"))
     speeds: dict[str, dict[str, float]] = {}
     try:
         for prof in profiles:
-            walls = [encode(prof, seconds, work) for _ in range(rounds)]
+            walls = [encode(prof, seconds, work, source) for _ in range(rounds)]
             best = min(walls)  # the least disturbed run on a shared box
             speed = seconds / best
             speeds[prof] = {
@@ -127,7 +136,11 @@ def bench_transcode(profiles: list[str], seconds: int, rounds: int) -> dict[str,
         shutil.rmtree(work, ignore_errors=True)
     return {
         "encoder": "libx264 -preset veryfast -g 50, HLS 2 s segments (the lab worker's settings)",
-        "source": f"testsrc2 synthetic, {seconds} s at 25 fps, each profile's size and bitrate",
+        "source": (
+            f"testsrc2 synthetic, {seconds} s at 25 fps, each profile's size and bitrate"
+            if source is None
+            else f"{source.name}, first {seconds} s scaled to each profile, its bitrate"
+        ),
         "rounds": rounds,
         "threads": cores,
         "profiles": speeds,
@@ -238,11 +251,12 @@ def free_subnet() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--clip-seconds", type=int, default=4)
+    ap.add_argument("--clip-seconds", type=int, default=6)
     ap.add_argument("--profiles", default=",".join(PROFILES))
     ap.add_argument("--requests", type=int, default=4000, help="GETs per round (bounded)")
     ap.add_argument("--clients", type=int, default=2, help="client processes")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--source", type=Path, help="real footage instead of testsrc2")
     ap.add_argument("--lab-dir", type=Path, help="use this running lab")
     ap.add_argument("--skip-edge", action="store_true")
     ap.add_argument("--write", action="store_true", help=f"record the result in {OUT}")
@@ -256,7 +270,7 @@ def main() -> None:
 
     started = datetime.now(UTC)
     load_before = os.getloadavg()
-    transcode = bench_transcode(profiles, args.clip_seconds, args.rounds)
+    transcode = bench_transcode(profiles, args.clip_seconds, args.rounds, args.source)
     edge: dict[str, object] | None = None
     if not args.skip_edge:
         tmp: Path | None = None
