@@ -121,10 +121,11 @@ def test_growth_months_until_a_region_runs_out() -> None:
     assert 12 * math.log(4 / 3) / math.log(1.3) == pytest.approx(13.16, abs=0.01)
     assert plan.edge.months_left == 14
     assert grown(75, 0.3, 12) == pytest.approx(97.5)
-    # transcode max 40 vs N+1 15 now: runs out when ceil(9.375 f / 1) ... computed the
-    # same way by months_until; it must be later than the edge here
-    assert plan.transcode is not None and plan.transcode.months_left is not None
-    assert plan.transcode.months_left > 14 and plan.months_left == 14
+    # Transcode, max_size 40: needed = ceil(9.375 f); N+1 = ceil(needed / 2) x 3 > 40
+    # from needed >= 27, i.e. 9.375 f > 26, f > 2.7733 -> m > 12 x ln(2.7733) / ln(1.3)
+    # = 46.66 -> month 47; the region runs out with its first pool (the edge)
+    assert plan.transcode is not None and plan.transcode.months_left == 47
+    assert plan.months_left == 14
     assert plan_demand(DEMAND, supply(max_size=40), PARAMS).edge.months_left is None  # no growth
     assert months_until(lambda f: True, 0.3, 60) == 0
     assert months_until(lambda f: f > 100, 0.3, 60) is None  # not within 5 years
