@@ -58,7 +58,7 @@ def test_doubling_an_edge_pool_shows_the_right_delta(project_copy: Path, tmp_pat
     assert stack["status"] == "changed"
     c = stack["cost"]
     assert c["error"] is None
-    assert DOUBLED == pytest.approx(957.556)
+    assert pytest.approx(957.556) == DOUBLED
     assert c["delta"] == round(DOUBLED, 2) == 957.56
     assert c["after"] == pytest.approx(c["before"] + DOUBLED, abs=0.01)
     assert c["by_role"]["edge"]["delta"] == 957.56

@@ -153,7 +153,7 @@ ORIGIN = 1000 * 0.023 + 4000 * 0.0125 + 2000 * 0.005 + 10_000 * 0.0004 + 500 * 1
 
 def test_a_known_stack_costs_what_the_hand_calculation_says() -> None:
     c = cost.stack_cost(graph(), "eu-west-1", load_prices(), USAGE)
-    assert EDGE == pytest.approx(3104.10294)
+    assert pytest.approx(3104.10294) == EDGE
     assert c.monthly == pytest.approx(EDGE + TRANSCODE + ORIGIN)
     assert round(c.monthly, 2) == 4273.68
     assert c.monthly_max == pytest.approx(EDGE + TRANSCODE_MAX + ORIGIN)
@@ -199,7 +199,7 @@ def test_doubling_the_edge_pool_adds_exactly_the_edge_cost() -> None:
 
 
 def test_a_missing_price_names_what_to_add() -> None:
-    with pytest.raises(PriceMissing, match="c9x.2xlarge"):
+    with pytest.raises(PriceMissing, match=r"c9x\.2xlarge"):
         cost.stack_cost(graph(edge_type="c9x.2xlarge"), "eu-west-1", load_prices(), USAGE)
 
 
