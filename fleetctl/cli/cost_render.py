@@ -24,6 +24,10 @@ def _signed(v: float | None) -> str:
     return "?" if v is None else usd(v, sign=True)
 
 
+def _qty(q: float) -> str:
+    return f"{q:,.0f}" if float(q).is_integer() else f"{q:,.2f}"
+
+
 def _pct(delta: float, before: float) -> str:
     if before == 0:
         return ""
@@ -124,7 +128,7 @@ def fleet_table(fc: FleetCost, by: str, detail: bool, console: Console) -> None:
                         line.resource,
                         line.role,
                         line.item,
-                        f"{line.quantity:,.4g}",
+                        _qty(line.quantity),
                         line.unit,
                         f"${line.unit_price:,.6g}",
                         usd(line.monthly),
@@ -133,6 +137,8 @@ def fleet_table(fc: FleetCost, by: str, detail: bool, console: Console) -> None:
                     for line in s.lines
                 ],
             )
+            for col in lines.columns[3:]:
+                col.justify = "right"
             console.print(lines)
             for note in (*s.notes, *(f"not priced: {u}" for u in s.unpriced)):
                 console.print(f"  note: {note}", markup=False, soft_wrap=True)
@@ -280,7 +286,11 @@ def headline(result: PreviewResult) -> str | None:
 
 
 def _delta_rows(result: PreviewResult) -> list[list[str]]:
+    """One row per stack whose cost changes or is unknown; the stacks whose cost
+    does not change are summed into one row (a PR over 100 regions stays short)."""
     rows = []
+    same: list[float] = []
+    not_run = 0
     for s in result.stacks:
         c = s.cost
         if c is None:
@@ -289,12 +299,24 @@ def _delta_rows(result: PreviewResult) -> list[list[str]]:
             rows.append([s.stack, "?", "?", "?", c.error])
             continue
         if not c.known:
-            rows.append([s.stack, "-", "-", usd(0, sign=True), "not run (unchanged)"])
+            not_run += 1
+            continue
+        if round(c.delta or 0.0, 2) == 0 and not c.lines:
+            same.append(c.after or 0.0)
             continue
         note = ""
         if c.after_max is not None and c.after is not None and c.after_max != c.after:
             note = f"up to {usd(c.after_max)} at max size"
         rows.append([s.stack, _money(c.before), _money(c.after), _signed(c.delta), note])
+    if same:
+        total = sum(same)
+        rows.append(
+            [f"{len(same)} other stack(s)", usd(total), usd(total), usd(0, sign=True), "no change"]
+        )
+    if not_run:
+        rows.append(
+            [f"{not_run} other stack(s)", "-", "-", usd(0, sign=True), "unchanged, not run"]
+        )
     return rows
 
 
@@ -320,8 +342,8 @@ def markdown_section(result: PreviewResult) -> str:
             mark = "+" if d.delta > 0 else "-" if d.delta < 0 else " "
             where = d.resource if stack in d.resource else f"{stack} {d.resource}"
             out.append(
-                f"{mark} {where}: {d.item} {d.quantity_before:,.4g} → "
-                f"{d.quantity_after:,.4g} {d.unit}: {usd(d.before)} → {usd(d.after)} "
+                f"{mark} {where}: {d.item} {_qty(d.quantity_before)} → "
+                f"{_qty(d.quantity_after)} {d.unit}: {usd(d.before)} → {usd(d.after)} "
                 f"({usd(d.delta, sign=True)})"
             )
         if len(changed) > 50:
@@ -369,7 +391,7 @@ def render_table_section(result: PreviewResult, console: Console) -> None:
             where = d.resource if s.stack in d.resource else f"{s.stack} {d.resource}"
             console.print(
                 f"  [{style}]{escape(where)}: {escape(d.item)} "
-                f"{d.quantity_before:,.4g} → {d.quantity_after:,.4g} {escape(d.unit)}: "
+                f"{_qty(d.quantity_before)} → {_qty(d.quantity_after)} {escape(d.unit)}: "
                 f"{usd(d.delta, sign=True)}/month[/]",
                 soft_wrap=True,
             )

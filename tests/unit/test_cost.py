@@ -256,6 +256,7 @@ def test_markdown_shows_the_total_delta_at_the_top() -> None:
     assert "Monthly cost by stack" in text
     assert "edge-a: c6in.2xlarge on-demand 3 → 6 instance-month" in text
     assert "unknown for prod-sa-east-1" in text
+    assert "| 1 other stack(s) | $4,273.68 | $4,273.68 | +$0.00 | no change |" in text
 
 
 def test_table_has_the_cost_section() -> None:
