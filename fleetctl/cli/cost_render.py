@@ -137,8 +137,8 @@ def fleet_table(fc: FleetCost, by: str, detail: bool, console: Console) -> None:
                     for line in s.lines
                 ],
             )
-            for col in lines.columns[3:]:
-                col.justify = "right"
+            for i in (3, 5, 6, 7):
+                lines.columns[i].justify = "right"
             console.print(lines)
             for note in (*s.notes, *(f"not priced: {u}" for u in s.unpriced)):
                 console.print(f"  note: {note}", markup=False, soft_wrap=True)

@@ -113,3 +113,19 @@ def test_cost_cli_json_and_prices(project_copy: Path) -> None:
 
     res = runner.invoke(app, ["cost", "prices", "--region", "mars-1"])
     assert res.exit_code == 2 and "mars-1" in res.stderr
+
+
+def test_the_parsed_price_table_is_cached_by_content(tmp_path: Path) -> None:
+    from fleetctl.services import cost as svc
+
+    cache_dir = tmp_path / "cache"
+    table = tmp_path / "prices.yaml"
+    table.write_text(DEFAULT_PRICES.read_text())
+    load = svc._load.__wrapped__  # without the per-process memo
+    first = load(table, cache_dir)
+    (cached,) = cache_dir.glob("*.json")
+    assert load(table, cache_dir) == first  # from the JSON
+    cached.write_text(cached.read_text().replace('"c6i.large":0.085', '"c6i.large":0.5'))
+    assert load(table, cache_dir).instances["c6i.large"] == 0.5  # proof it came from the cache
+    table.write_text(table.read_text().replace("c6i.large: 0.085", "c6i.large: 0.09"))
+    assert load(table, cache_dir).instances["c6i.large"] == 0.09  # a changed file is re-read
