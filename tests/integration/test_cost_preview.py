@@ -73,6 +73,19 @@ def test_doubling_an_edge_pool_shows_the_right_delta(project_copy: Path, tmp_pat
     assert (node["quantity_before"], node["quantity_after"]) == (1, 2)
     assert data["cost"]["delta"] == 957.56 and data["cost"]["complete"] is True
 
+    # Only a usage estimate changes: no resource changes, and the base side is priced
+    # with the base's estimate (read from git), so the delta is that estimate's cost.
+    assert "STANDARD: 2000," in text
+    cfg.write_text(text.replace("STANDARD: 2000,", "STANDARD: 4000,"))
+    run = run_preview(ws, PreviewOptions(stacks=(STACK,), base="HEAD", jobs=2))
+    (s,) = run.result.stacks
+    assert s.status is Status.unchanged and s.cost is not None
+    assert s.cost.delta == pytest.approx(2000 * 0.023)  # 2,000 GB more S3 STANDARD in us-east-2
+    assert [(d.item, d.quantity_before, d.quantity_after) for d in s.cost.lines] == [
+        ("S3 STANDARD storage", 2000, 4000)
+    ]
+    cfg.write_text(text.replace("nodes_per_zone: 1\n", "nodes_per_zone: 2\n"))
+
     # A table without the edge type: the changes still show, the cost is unknown and says why.
     pruned = tmp_path / "prices.yaml"
     pruned.write_text(DEFAULT_PRICES.read_text().replace("  c6in.2xlarge: 0.4536\n", ""))
@@ -103,6 +116,13 @@ def test_cost_cli_json_and_prices(project_copy: Path) -> None:
     assert data["monthly"] == stack["monthly"]
     assert data["by_role"]["edge"]["monthly"] == stack["by_role"]["edge"]
     assert data["prices"]["as_of"]
+
+    res = runner.invoke(
+        app, ["--root", str(project_copy), "cost", "--stack", STACK, "--by", "role", "--detail"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "transcode" in res.stdout and "c6in.2xlarge on-demand" in res.stdout
+    assert "Not included: internet egress" in res.stdout
 
     res = runner.invoke(app, ["cost", "prices", "--region", "sa-east-1", "--format", "json"])
     assert res.exit_code == 0, res.output
