@@ -320,15 +320,27 @@ def _delta_rows(result: PreviewResult) -> list[list[str]]:
     return rows
 
 
+def _as_of(result: PreviewResult) -> str:
+    p = result.prices
+    if p is None or not p.as_of:
+        return "price table unreadable"
+    return f"{p.currency}, on-demand list prices as of {p.as_of}"
+
+
+def _total_cells(result: PreviewResult) -> list[str]:
+    t = result.cost_total()
+    if t is None or (t.unknown and len(t.unknown) == len(result.stacks)):
+        return ["?", "?", "?"]
+    return [usd(t.before), usd(t.after), _signed(t.delta)]
+
+
 def markdown_section(result: PreviewResult) -> str:
     """A collapsible section: cost per stack and the lines that change."""
     t = result.cost_total()
     if t is None or result.prices is None:
         return ""
     out = [
-        "<details><summary><b>Monthly cost by stack</b> "
-        f"({result.prices.currency}, on-demand list prices as of {result.prices.as_of})"
-        "</summary>\n",
+        f"<details><summary><b>Monthly cost by stack</b> ({_as_of(result)})</summary>\n",
         "| stack | before | after | delta | |",
         "|---|--:|--:|--:|---|",
     ]
@@ -366,8 +378,7 @@ def render_table_section(result: PreviewResult, console: Console) -> None:
     if t is None or result.prices is None:
         return
     table = Table(
-        title=f"monthly cost ({result.prices.currency}, on-demand list prices as of "
-        f"{result.prices.as_of})",
+        title=f"monthly cost ({_as_of(result)})",
         title_justify="left",
         header_style="bold",
     )
@@ -381,7 +392,7 @@ def render_table_section(result: PreviewResult, console: Console) -> None:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for row in _delta_rows(result):
         table.add_row(*(escape(x) for x in row))
-    table.add_row("total", usd(t.before), usd(t.after), _signed(t.delta), "")
+    table.add_row("total", *_total_cells(result), "")
     console.print(table)
     for s in result.stacks:
         if s.cost is None:

@@ -159,16 +159,18 @@ def with_costs(run: PreviewRun, ws: Workspace, fleet: Fleet, opts: PreviewOption
     try:
         table = prices(opts.prices, ws)
     except FleetctlError as exc:
-        err = exc.message
+        err = "; ".join([exc.message, *exc.details[:3]])
         stacks = tuple(
             dataclasses.replace(s, cost=model.CostDelta(error=err)) for s in result.stacks
         )
         used = model.PricesUsed("(unreadable)", "", "USD", prices_file(opts.prices))
-        run.warnings.append(f"cost: {exc.message}")
+        run.warnings.append(f"cost: {err}")
         return dataclasses.replace(result, stacks=stacks, prices=used)
     head_usage = usage_of(fleet.stacks)
     base_usage = head_usage
-    if opts.base is not None and not opts.base.endswith(".json"):
+    from fleetctl.services.preview import is_snapshot
+
+    if opts.base is not None and not is_snapshot(opts.base):
         try:
             at_base, read = _base_usage(ws, opts.base, run.base_graphs, run.warnings)
             prefixes = tuple(f"{naming.prefix(*n.split('-', 1))}-" for n in read)
