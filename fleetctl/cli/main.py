@@ -29,6 +29,7 @@ from fleetctl.cli import (
     traffic,
     validate,
 )
+from fleetctl.cli import cost as cost_cli
 from fleetctl.cli import deploy as deploy_cli
 from fleetctl.cli import drift as drift_cli
 from fleetctl.cli import preview as preview_cli
@@ -107,6 +108,7 @@ app.add_typer(stacks.app, name="stacks", short_help="List the stacks the spec de
 app.command("preview", short_help="Offline preview of infra changes (PR comment/JSON).")(
     preview_cli.preview
 )
+app.add_typer(cost_cli.app, name="cost", short_help="Monthly cost per region and role; prices.")
 app.command("up", short_help="Create/update a stack's cloud resources (Pulumi).")(deploy_cli.up)
 app.command("destroy", short_help="Delete a stack's cloud resources (Pulumi).")(deploy_cli.destroy)
 app.command("drift", short_help="Compare the spec with what exists in AWS.")(drift_cli.drift)
@@ -120,7 +122,9 @@ app.command("drain", short_help="Move a region's viewers to the others.")(traffi
 app.command("undrain", short_help="Give a drained region its traffic back.")(traffic.undrain)
 app.add_typer(hosts.app, name="hosts", short_help="Drain/undrain single edge hosts (out of LB).")
 app.command("history", short_help="Freezes, drains and rollouts on one timeline.")(history.history)
-app.command("capacity", short_help="Edge capacity at peak and with a zone down.")(capacity.capacity)
+app.command("capacity", short_help="Capacity vs demand per region: N+1, growth, cost.")(
+    capacity.capacity
+)
 app.add_typer(lab.app, name="lab", short_help="A real fleet on this machine (sshd + nginx).")
 
 
