@@ -18,7 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # guardrails imports this module
+    from fleetctl.core.guardrails import PolicyReport
 
 SCHEMA_VERSION = 1
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
@@ -180,6 +183,7 @@ class PreviewResult:
     base: str | None = None
     engine: str = "mock"
     fleetctl_version: str = ""
+    policy: PolicyReport | None = None  # the policy pack's findings (None: no pack ran)
 
     def counts(self) -> dict[str, int]:
         out = {op.value: 0 for op in Op}
@@ -363,7 +367,14 @@ def result_to_json(r: PreviewResult) -> dict[str, Any]:
         "has_changes": r.has_changes,
         "summary": r.counts(),
         "stacks": [stack_to_json(s) for s in r.stacks],
+        "policy": _policy_json(r),
     }
+
+
+def _policy_json(r: PreviewResult) -> dict[str, Any] | None:
+    from fleetctl.core.guardrails import report_to_json
+
+    return None if r.policy is None else report_to_json(r.policy)
 
 
 def sorted_unique(items: Sequence[str]) -> tuple[str, ...]:

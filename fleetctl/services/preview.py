@@ -20,7 +20,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from fleetctl import __version__
 from fleetctl.adapters import git
 from fleetctl.adapters import pulumi_preview as engine
 from fleetctl.core.diff import diff_graphs, resource_count
+from fleetctl.core.guardrails import Rule
 from fleetctl.core.preview_model import (
     PreviewResult,
     ResourceGraph,
@@ -39,8 +40,9 @@ from fleetctl.core.preview_model import (
     graph_to_json,
 )
 from fleetctl.errors import BadInput
+from fleetctl.services import guardrails
 from fleetctl.services.workspace import Workspace
-from fleetctl.spec import load_fleet
+from fleetctl.spec import Fleet, load_fleet
 from fleetctl.spec.config import stack_config
 from fleetctl.spec.loader import STACK_FILE
 
@@ -59,6 +61,7 @@ class PreviewOptions:
     jobs: int | None = None
     use_cache: bool = True
     timeout: float = 300.0
+    policy: bool = True  # check the workspace's policy pack (policies/) on the heads
 
 
 @dataclass
@@ -251,6 +254,7 @@ def run_preview(
     started = time.monotonic()
     fleet = load_fleet(ws.stacks_dir)  # SpecError (exit 2, file:line) for a broken head
     project = fleet.project.name
+    rules = _policy_rules(ws, opts)  # a broken pack fails before any program runs
     key = fingerprint_key(ws)
     key_id = hashlib.sha256(key).hexdigest()[:16]
     head_blobs = _head_blobs(ws.root)
@@ -424,8 +428,31 @@ def run_preview(
     run.result = PreviewResult(
         tuple(previews), base=opts.base, engine="mock", fleetctl_version=__version__
     )
+    if rules is not None:
+        bases = {n: g for (n, side), g in graphs.items() if side == "base"}
+        run.result = _with_policy(run.result, rules, run.head_graphs, bases, fleet, project)
     run.seconds = time.monotonic() - started
     return run
+
+
+def _policy_rules(ws: Workspace, opts: PreviewOptions) -> list[Rule] | None:
+    """The pack's rules; None when policy is off or the workspace has no pack."""
+    if not opts.policy or not guardrails.pack_dir(ws).is_dir():
+        return None
+    return guardrails.load_rules(ws)
+
+
+def _with_policy(
+    result: PreviewResult,
+    rules: list[Rule],
+    heads: dict[str, ResourceGraph],
+    bases: dict[str, ResourceGraph],
+    fleet: Fleet,
+    project: str,
+) -> PreviewResult:
+    specs = {s.name: s.spec for s in fleet.stacks}
+    ctxs = guardrails.contexts(result, heads, bases, specs, project)
+    return replace(result, policy=guardrails.check(rules, ctxs))
 
 
 SNAPSHOT_KIND = "fleetctl-preview-snapshot"
