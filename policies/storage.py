@@ -87,7 +87,9 @@ def _public_policy(doc: object) -> bool:
         if not isinstance(st, dict) or st.get("Effect") != "Allow" or st.get("Condition"):
             continue
         principal = st.get("Principal")
-        if principal == "*" or (isinstance(principal, dict) and principal.get("AWS") in ("*", ["*"])):
+        if isinstance(principal, dict):
+            principal = principal.get("AWS")
+        if principal == "*" or principal == ["*"]:
             return True
     return False
 
