@@ -283,9 +283,9 @@ def render_markdown(result: PreviewResult, limit: int = GITHUB_COMMENT_LIMIT) ->
 POLICY_MD_MAX = 50  # violations listed in the PR comment (the JSON has every one)
 
 
-def _violation_line(v: Violation) -> str:
-    where = f" `{v.resource.name}`" if v.resource is not None else ""
-    return f"`{v.stack}`{where}: {v.message}"
+def _violation_line(v: Violation, code: str = "`") -> str:
+    where = f" {code}{v.resource.name}{code}" if v.resource is not None else ""
+    return f"{code}{v.stack}{code}{where}: {v.message}"
 
 
 def policy_markdown(result: PreviewResult) -> list[str]:
@@ -334,7 +334,7 @@ def render_policy_table(result: PreviewResult, console: Console) -> None:
     for v in report.violations:
         style = "red" if v.level is Level.mandatory else "yellow"
         console.print(
-            f"  [{style}]{v.level.value}[/] {escape(v.rule_id)} {escape(_violation_line(v))}",
+            f"  [{style}]{v.level.value}[/] {escape(v.rule_id)} {escape(_violation_line(v, ''))}",
             soft_wrap=True,
         )
         console.print(f"      fix: {escape(v.fix)}", soft_wrap=True)
