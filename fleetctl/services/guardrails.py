@@ -99,16 +99,17 @@ def contexts(
     specs: Mapping[str, FleetSpec],
     project: str,
 ) -> list[StackContext]:
-    """One context per stack the preview produced a head for (skipped and failed stacks
-    have none); a stack deleted by the change gets an empty head and no spec."""
+    """One context per stack the preview has a head graph for: changed and unchanged
+    stacks, and skipped ones only when the pack changed (their heads were then loaded);
+    never failed ones. A stack deleted by the change gets an empty head and no spec."""
     out = []
     for s in result.stacks:
-        if s.status in (Status.skipped, Status.failed) or s.engine_counts is not None:
+        if s.status is Status.failed or s.engine_counts is not None:
             continue
         head = head_graphs.get(s.stack)
         if head is None:
-            if s.stack in specs:
-                continue  # no graph to judge (should not happen for a previewed stack)
+            if s.stack in specs or s.status is Status.skipped:
+                continue  # no graph to judge
             head = ResourceGraph(s.stack, project, ())
         env, _, region = s.stack.partition("-")
         out.append(

@@ -264,6 +264,7 @@ def run_preview(
     base_blobs: dict[str, str] = {}
     repo: Path | None = None
     prefix = ""
+    pack_changed = False  # the policy pack differs from the base: judge skipped stacks too
     snapshot: dict[str, ResourceGraph] | None = None
     warnings: list[str] = []
     if opts.base is not None and is_snapshot(opts.base):
@@ -279,9 +280,11 @@ def run_preview(
         prefix = git.prefix_in_repo(repo, ws.root)
         paths = [f"{prefix}/stacks" if prefix else "stacks"]
         paths += [f"{prefix}/fleetctl" if prefix else "fleetctl"]
+        paths += [f"{prefix}/{guardrails.PACK_DIR}" if prefix else guardrails.PACK_DIR]
         raw = git.tree_blobs(repo, base_commit, paths)
         cut = len(prefix) + 1 if prefix else 0
         base_blobs = {p[cut:]: b for p, b in raw.items()}
+        pack_changed = rules is not None and _pack_changed(ws, base_blobs)
         base_blobs = {
             p: b for p, b in base_blobs.items() if is_program_file(p) or p.startswith("stacks/")
         }
@@ -308,7 +311,9 @@ def run_preview(
             bk = stack_key(base_blobs, name, key_id)
         if bk is not None and hk == bk:
             skipped.add(name)
-            continue
+            if not pack_changed:
+                continue
+            bk = None  # unchanged, but the new pack must see its head (cache or run)
         for side, k in (("head", hk), ("base", bk)):
             if k is None:
                 continue
@@ -397,6 +402,8 @@ def run_preview(
     for name in chosen:
         if name in skipped:
             previews.append(StackPreview(name, Status.skipped))
+            if (name, "head") in graphs:  # only when the policy pack changed
+                run.head_graphs[name] = graphs[(name, "head")]
             continue
         err = errors.get((name, "head")) or errors.get((name, "base"))
         if err is not None:
@@ -440,6 +447,17 @@ def _policy_rules(ws: Workspace, opts: PreviewOptions) -> list[Rule] | None:
     if not opts.policy or not guardrails.pack_dir(ws).is_dir():
         return None
     return guardrails.load_rules(ws)
+
+
+def _pack_changed(ws: Workspace, base_blobs: dict[str, str]) -> bool:
+    top = guardrails.PACK_DIR + "/"
+    base = {p: b for p, b in base_blobs.items() if p.startswith(top) and p.endswith(".py")}
+    head = {
+        path.relative_to(ws.root).as_posix(): git.blob_sha(path)
+        for path in guardrails.pack_dir(ws).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    return base != head
 
 
 def _with_policy(

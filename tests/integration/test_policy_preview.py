@@ -102,3 +102,28 @@ def test_a_broken_pack_fails_with_file_and_line(fleet: Path) -> None:
     check = fleetctl(fleet, "policy", "check", "--stack", STACK, "--format", "json")
     assert check.returncode == 0, check.stderr
     assert json.loads(check.stdout)["checked"] == [STACK]
+
+
+NEW_RULE = """
+from fleetctl.core.guardrails import Finding, Level, rule
+
+@rule(id="team.no-staging", level=Level.mandatory, description="no staging stacks")
+def no_staging(ctx):
+    if ctx.env == "staging":
+        yield Finding(None, f"{ctx.stack} is a staging stack", "delete it")
+"""
+
+
+def test_a_pack_change_alone_checks_the_unchanged_stacks(fleet: Path) -> None:
+    preview = ("preview", "--base", "HEAD", "--stack", STACK, "--format", "json")
+    same = fleetctl(fleet, *preview)
+    assert same.returncode == 0, same.stderr
+    assert json.loads(same.stdout)["policy"]["checked"] == []  # skipped: nothing new to judge
+
+    (fleet / "policies" / "team.py").write_text(NEW_RULE)
+    out = fleetctl(fleet, *preview)
+    assert out.returncode == 1, out.stderr
+    data = json.loads(out.stdout)
+    assert [s["status"] for s in data["stacks"]] == ["skipped"]
+    assert data["policy"]["checked"] == [STACK]
+    assert [v["rule"] for v in data["policy"]["violations"]] == ["team.no-staging"]

@@ -468,6 +468,10 @@ def test_contexts_skip_skipped_and_failed_stacks_and_keep_deleted_ones() -> None
     report = pack.check([changes.stateful_delete_allowed], ctxs)
     assert report.checked == (STACK, "prod-sa-east-1")
     assert [v.stack for v in report.violations] == ["prod-sa-east-1"]
+    # a skipped stack is judged only when its head was loaded (the pack changed)
+    heads = {STACK: head, "prod-us-east-1": replace(head, stack="prod-us-east-1")}
+    ctxs = pack.contexts(result, heads, {}, {STACK: spec, "prod-us-east-1": spec}, "fleet")
+    assert [c.stack for c in ctxs] == [STACK, "prod-us-east-1", "prod-sa-east-1"]
 
 
 def test_violation_json_shape() -> None:
