@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import traceback
+import types
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -52,6 +53,16 @@ def _broken(path: Path, root: Path, exc: BaseException) -> JobFailed:
     )
 
 
+def _register_package(directory: Path) -> None:
+    """A fresh package for the pack, so its modules can share helpers with relative
+    imports (`from ._util import x`); the previous workspace's modules are dropped."""
+    for name in [m for m in sys.modules if m.split(".", 1)[0] == _MODULE_PREFIX]:
+        del sys.modules[name]
+    package = types.ModuleType(_MODULE_PREFIX, "the policy pack being loaded")
+    package.__path__ = [str(directory)]
+    sys.modules[_MODULE_PREFIX] = package
+
+
 def load_rules(ws: Workspace) -> list[Rule]:
     """Every rule of the workspace's pack, in file then definition order (none: no pack)."""
     root = ws.root
@@ -60,6 +71,7 @@ def load_rules(ws: Workspace) -> list[Rule]:
         return []
     rules: list[Rule] = []
     seen: dict[str, str] = {}
+    _register_package(directory)
     for path in sorted(directory.glob("*.py")):
         if path.name.startswith("_"):
             continue

@@ -444,9 +444,13 @@ def test_a_broken_pack_is_an_error_naming_file_and_line(
     assert info.value.exit_code == 1
 
 
-def test_pack_modules_starting_with_underscore_are_not_rules(tmp_path: Path) -> None:
-    ws = write_pack(tmp_path, {"a.py": GOOD, "__init__.py": "raise SystemError", "_x.py": "1/0"})
-    assert [r.id for r in pack.load_rules(ws)] == ["t.ok"]
+def test_pack_modules_starting_with_underscore_are_helpers_not_rules(tmp_path: Path) -> None:
+    shared = GOOD.replace("from fleetctl", "from ._util import DESC\nfrom fleetctl").replace(
+        'description="fine"', "description=DESC"
+    )
+    files = {"a.py": shared, "__init__.py": "raise SystemError", "_util.py": "DESC = 'shared'\n"}
+    ws = write_pack(tmp_path, {**files, "_x.py": "1/0"})
+    assert [(r.id, r.description) for r in pack.load_rules(ws)] == [("t.ok", "shared")]
     assert pack.load_rules(Workspace(tmp_path / "nowhere")) == []
 
 
