@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # guardrails imports this module
+if TYPE_CHECKING:  # guardrails and cost import this module
+    from fleetctl.core.cost import CostDelta, CostTotal, PricesUsed
     from fleetctl.core.guardrails import PolicyReport
 
 SCHEMA_VERSION = 1
@@ -165,6 +166,7 @@ class StackPreview:
     seconds: float = 0.0
     # Counts reported by the real engine (`--engine pulumi`), which gives no per-resource diff.
     engine_counts: Mapping[str, int] | None = None
+    cost: CostDelta | None = None  # monthly cost before/after (fleetctl.core.cost)
 
     def counts(self) -> dict[str, int]:
         out = {op.value: 0 for op in Op}
@@ -183,7 +185,16 @@ class PreviewResult:
     base: str | None = None
     engine: str = "mock"
     fleetctl_version: str = ""
+    prices: PricesUsed | None = None  # the price table behind the stacks' `cost` (None: no cost)
     policy: PolicyReport | None = None  # the policy pack's findings (None: no pack ran)
+
+    def cost_total(self) -> CostTotal | None:
+        """The monthly cost of every stack summed (None when no cost was estimated)."""
+        if self.prices is None:
+            return None
+        from fleetctl.core.cost import total
+
+        return total({s.stack: s.cost for s in self.stacks})
 
     def counts(self) -> dict[str, int]:
         out = {op.value: 0 for op in Op}
@@ -354,7 +365,14 @@ def stack_to_json(s: StackPreview) -> dict[str, Any]:
         "summary": s.counts(),
         "error": err,
         "changes": [change_to_json(c) for c in s.changes],
+        "cost": _cost_json(s),
     }
+
+
+def _cost_json(s: StackPreview) -> dict[str, Any] | None:
+    from fleetctl.core.cost import delta_to_json
+
+    return delta_to_json(s.cost)
 
 
 def result_to_json(r: PreviewResult) -> dict[str, Any]:
@@ -367,6 +385,7 @@ def result_to_json(r: PreviewResult) -> dict[str, Any]:
         "has_changes": r.has_changes,
         "summary": r.counts(),
         "stacks": [stack_to_json(s) for s in r.stacks],
+        "cost": _total_json(r),
         "policy": _policy_json(r),
     }
 
@@ -375,6 +394,13 @@ def _policy_json(r: PreviewResult) -> dict[str, Any] | None:
     from fleetctl.core.guardrails import report_to_json
 
     return None if r.policy is None else report_to_json(r.policy)
+
+
+def _total_json(r: PreviewResult) -> dict[str, Any] | None:
+    from fleetctl.core.cost import total_to_json
+
+    t = r.cost_total()
+    return None if t is None else total_to_json(t, r.prices)
 
 
 def sorted_unique(items: Sequence[str]) -> tuple[str, ...]:

@@ -40,6 +40,7 @@ from fleetctl.core.preview_model import (
     graph_to_json,
 )
 from fleetctl.errors import BadInput
+from fleetctl.services import cost as cost_service
 from fleetctl.services import guardrails
 from fleetctl.services.workspace import Workspace
 from fleetctl.spec import Fleet, load_fleet
@@ -61,6 +62,7 @@ class PreviewOptions:
     jobs: int | None = None
     use_cache: bool = True
     timeout: float = 300.0
+    prices: Path | None = None  # price table for the cost estimate (default: the shipped one)
     policy: bool = True  # check the workspace's policy pack (policies/) on the heads
 
 
@@ -77,6 +79,9 @@ class PreviewRun:
     head_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
     key_id: str = ""
     stats: dict[str, float] = field(default_factory=dict)  # preload_s, program_s (summed)
+    base_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
+    # Skipped stacks (identical at the base) whose graph the cache holds: their cost.
+    unchanged_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
 
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
@@ -311,6 +316,9 @@ def run_preview(
             bk = stack_key(base_blobs, name, key_id)
         if bk is not None and hk == bk:
             skipped.add(name)
+            cached = _cache_get(ws, hk) if opts.use_cache and hk is not None else None
+            if cached is not None:
+                run.unchanged_graphs[name] = cached
             if not pack_changed:
                 continue
             bk = None  # unchanged, but the new pack must see its head (cache or run)
@@ -404,6 +412,7 @@ def run_preview(
             previews.append(StackPreview(name, Status.skipped))
             if (name, "head") in graphs:  # only when the policy pack changed
                 run.head_graphs[name] = graphs[(name, "head")]
+                run.unchanged_graphs.setdefault(name, graphs[(name, "head")])
             continue
         err = errors.get((name, "head")) or errors.get((name, "base"))
         if err is not None:
@@ -417,6 +426,8 @@ def run_preview(
         base = graphs.get((name, "base"))
         if head is not None:
             run.head_graphs[name] = head
+        if base is not None:
+            run.base_graphs[name] = base
         if head is None:  # the stack exists only at the base: everything goes
             head = ResourceGraph(name, project, ())
         changes = tuple(diff_graphs(base, head))
@@ -435,6 +446,7 @@ def run_preview(
     run.result = PreviewResult(
         tuple(previews), base=opts.base, engine="mock", fleetctl_version=__version__
     )
+    run.result = cost_service.with_costs(run, ws, fleet, opts)
     if rules is not None:
         bases = {n: g for (n, side), g in graphs.items() if side == "base"}
         run.result = _with_policy(run.result, rules, run.head_graphs, bases, fleet, project)
