@@ -19,8 +19,8 @@ $F validate
 step "fleetctl stacks list"
 $F stacks list
 
-step "fleetctl capacity --env prod --peak-gbps 700  (edge capacity at peak, and with a zone down)"
-$F capacity --env prod --peak-gbps 700 --fail-on never
+step "fleetctl capacity --env prod --demand examples/demand-prod.yaml --growth 30%  (N+1 plan vs spec)"
+$F capacity --env prod --demand examples/demand-prod.yaml --growth 30%
 
 step "fleetctl preview --env staging  (the Pulumi program under the mock runtime: no cloud, no CLI)"
 $F preview --env staging

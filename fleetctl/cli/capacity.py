@@ -1,9 +1,10 @@
-"""`fleetctl capacity`: can each region serve its share of the peak, with a zone down?"""
+"""`fleetctl capacity`: can each region carry its peak, with a zone down?"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,42 +13,150 @@ from fleetctl.cli import render
 from fleetctl.cli.state import workspace
 
 _STYLE = {"ok": "green", "at-risk": "yellow", "short": "bold red"}
+_FAIL_ON = ("short", "at-risk", "under", "never")
+
+
+def parse_growth(text: str) -> float:
+    """'30%' -> 0.3, '0.3' -> 0.3; refuses negatives and nonsense."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: expected e.g. 30% or 0.3", param_hint="--growth"
+        ) from None
+    if value < 0 or not math.isfinite(value):
+        raise typer.BadParameter(f"{text!r}: growth must be >= 0", param_hint="--growth")
+    return value
 
 
 def capacity(
     ctx: typer.Context,
+    demand: Annotated[
+        Path | None,
+        typer.Option(
+            "--demand",
+            "-d",
+            help="Demand file (YAML): peak egress, viewers, uploads per region.",
+            dir_okay=False,
+        ),
+    ] = None,
     peak_gbps: Annotated[
-        float, typer.Option("--peak-gbps", help="Global peak egress of the env, Gbit/s.")
-    ],
+        float | None,
+        typer.Option(
+            "--peak-gbps", help="Shortcut: global edge peak, Gbit/s, split by traffic weights."
+        ),
+    ] = None,
     env: Annotated[str, typer.Option("--env", "-e", help="Environment.")] = "prod",
     growth: Annotated[
-        float, typer.Option("--growth", help="Plan for this much growth, e.g. 0.25 = +25 %.")
-    ] = 0.0,
-    utilisation: Annotated[
-        float, typer.Option("--utilisation", help="Target share of node bandwidth at peak.")
-    ] = 0.7,
-    fail_on: Annotated[
         str,
         typer.Option(
-            "--fail-on", help="Exit 1 when any region is `short` or `at-risk` (or never)."
+            "--growth",
+            help="With --demand: growth per year (compounding monthly), shows when each "
+            "region runs out. With --peak-gbps: a one-off increase. E.g. 30% or 0.3.",
         ),
-    ] = "short",
+    ] = "0",
+    utilisation: Annotated[
+        float | None,
+        typer.Option("--utilisation", help="Share of a node's Gbit/s used at peak (default 0.7)."),
+    ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="With --demand: write a PNG chart of demand vs capacity "
+            "(without it, the table format prints a terminal chart).",
+            dir_okay=False,
+        ),
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when a region is: short or at-risk (--peak-gbps; default short), "
+            "under (--demand), or never (default with --demand).",
+        ),
+    ] = None,
     fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
         render.Format.table
     ),
 ) -> None:
-    """Edge capacity per region at peak, and with the largest zone down.
+    """Capacity per region: demand turned into edge nodes and transcode
+    instances with N+1 per zone, compared with the spec.
 
-    Verdicts: ok (survives a zone loss), at-risk (serves the peak, not with a
-    zone down), short (cannot serve the peak). Tightest regions first.
+    With --demand FILE: every region's verdict (under / ok / over), the
+    monthly cost of fixing it (price table), and with --growth when it runs
+    out. docs/capacity.md explains the model and where its defaults come from.
 
-    Example:  fleetctl capacity --env prod --peak-gbps 3000 --growth 0.25
+    With --peak-gbps N (shortcut): edge only; the peak split by traffic
+    weights; ok (survives a zone loss), at-risk (only with all zones), short.
+
+    Example:  fleetctl capacity --env prod --demand examples/demand-prod.yaml --growth 30%
     """
+    if fail_on is not None and fail_on not in _FAIL_ON:
+        raise typer.BadParameter(f"expected one of {', '.join(_FAIL_ON)}", param_hint="--fail-on")
+    if (demand is None) == (peak_gbps is None):
+        raise typer.BadParameter(
+            "give --demand FILE (full plan) or --peak-gbps N (edge shortcut)",
+            param_hint="--demand/--peak-gbps",
+        )
+    g = parse_growth(growth)
+    if demand is not None:
+        _demand_mode(ctx, demand, env, g, utilisation, plot, fail_on or "never", fmt)
+    else:
+        if plot is not None:
+            raise typer.BadParameter("--plot needs --demand", param_hint="--plot")
+        assert peak_gbps is not None
+        _peak_mode(ctx, peak_gbps, env, g, utilisation or 0.7, fail_on or "short", fmt)
+
+
+def _demand_mode(
+    ctx: typer.Context,
+    demand: Path,
+    env: str,
+    growth: float,
+    utilisation: float | None,
+    plot: Path | None,
+    fail_on: str,
+    fmt: render.Format,
+) -> None:
+    from fleetctl.cli import capacity_render
+    from fleetctl.errors import BadInput
     from fleetctl.services import capacity as capacity_service
     from fleetctl.services import fleet as fleet_service
 
-    if fail_on not in ("short", "at-risk", "never"):
-        raise typer.BadParameter("expected short, at-risk or never", param_hint="--fail-on")
+    if not demand.is_file():
+        raise BadInput(f"no demand file {demand}", hint="see examples/demand-prod.yaml")
+    if utilisation is not None and not 0 < utilisation <= 1:
+        raise typer.BadParameter("must be in (0, 1]", param_hint="--utilisation")
+    fleet = fleet_service.load(workspace(ctx))
+    report = capacity_service.demand_capacity(fleet, env, demand, growth, utilisation=utilisation)
+    if fmt is render.Format.json:
+        render.emit_json(capacity_service.report_json(report))
+    else:
+        capacity_render.table(report)
+        if plot is None:
+            capacity_render.terminal_chart(report)
+    if plot is not None:
+        capacity_render.png_chart(report, plot)
+        render.ok(f"chart written to {plot}")
+    failing = {"short", "at-risk", "under"} if fail_on != "never" else set()
+    if any(r.verdict.value in failing for r in report.regions):
+        raise typer.Exit(1)
+
+
+def _peak_mode(
+    ctx: typer.Context,
+    peak_gbps: float,
+    env: str,
+    growth: float,
+    utilisation: float,
+    fail_on: str,
+    fmt: render.Format,
+) -> None:
+    from fleetctl.services import capacity as capacity_service
+    from fleetctl.services import fleet as fleet_service
+
     fleet = fleet_service.load(workspace(ctx))
     rows = capacity_service.edge_capacity(fleet, env, peak_gbps, growth, utilisation)
     if fmt is render.Format.json:
@@ -87,6 +196,11 @@ def capacity(
                 ],
             )
         )
-    failing = {"short": {"short"}, "at-risk": {"short", "at-risk"}, "never": set()}[fail_on]
+    failing = {
+        "short": {"short"},
+        "under": {"short"},
+        "at-risk": {"short", "at-risk"},
+        "never": set(),
+    }[fail_on]
     if any(r.verdict.value in failing for r in rows):
         raise typer.Exit(1)

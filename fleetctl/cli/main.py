@@ -119,7 +119,9 @@ app.command("apply", short_help="Run a playbook on an env; per-host results.")(a
 app.add_typer(rollout.app, name="rollout", short_help="Safe rollouts: canary, waves, gates.")
 app.command("freeze", short_help="Stop new rollout steps in an env (emergency).")(freeze.freeze)
 app.command("drain", short_help="Take edge nodes out of load balancing (emergency).")(drain.drain)
-app.command("capacity", short_help="Edge capacity at peak and with a zone down.")(capacity.capacity)
+app.command("capacity", short_help="Capacity vs demand per region: N+1, growth, cost.")(
+    capacity.capacity
+)
 app.add_typer(lab.app, name="lab", short_help="A real fleet on this machine (sshd + nginx).")
 
 
