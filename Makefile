@@ -23,15 +23,15 @@ demo: install
 	@bash scripts/demo.sh
 
 lint: install
-	$(PY) -m ruff check fleetctl stacks tests benchmarks
-	$(PY) -m ruff format --check fleetctl stacks tests benchmarks
-	$(PY) -m mypy fleetctl/core fleetctl/spec
+	$(PY) -m ruff check fleetctl stacks policies tests benchmarks
+	$(PY) -m ruff format --check fleetctl stacks policies tests benchmarks
+	$(PY) -m mypy fleetctl/core fleetctl/spec policies
 	.venv/bin/lint-imports
 	@if [ -d playbooks/roles ]; then PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/ansible-lint --offline -q playbooks; fi
 
 format: install
-	$(PY) -m ruff format fleetctl stacks tests benchmarks
-	$(PY) -m ruff check --fix fleetctl stacks tests benchmarks
+	$(PY) -m ruff format fleetctl stacks policies tests benchmarks
+	$(PY) -m ruff check --fix fleetctl stacks policies tests benchmarks
 
 test: lint
 	$(PY) -m pytest -q

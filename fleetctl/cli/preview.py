@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fleetctl.cli import render
 from fleetctl.cli.state import workspace
 from fleetctl.errors import EXIT_JOB_FAILED, BadInput
+
+if TYPE_CHECKING:
+    from fleetctl.core.preview_model import PreviewResult
 
 
 class PreviewFormat(StrEnum):
@@ -157,7 +160,21 @@ def preview(
         f"{len(run.ran)} program run(s), {run.cache_hits} from cache; {run.seconds:.1f}s[/]",
         markup=True,
     )
-    if result.failed:
+    if result.failed or _policy_blocks(result):
         raise typer.Exit(EXIT_JOB_FAILED)
     if detailed_exitcode and result.has_changes:
         raise typer.Exit(EXIT_CHANGES)
+
+
+def _policy_blocks(result: PreviewResult) -> bool:
+    """A mandatory policy violation fails the preview (exit 1), like a failed stack."""
+    if result.policy is None or not result.policy.blocking:
+        return False
+    n = result.policy.counts()["mandatory"]
+    render.err.print(
+        f"[red]policy:[/] {n} mandatory violation(s); see the Policy section "
+        "(`fleetctl policy list` explains the rules)",
+        markup=True,
+        soft_wrap=True,
+    )
+    return True

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fleetctl.core.guardrails import Level, Violation
 from fleetctl.core.preview_model import (
     MISSING,
     OP_SYMBOL,
@@ -138,6 +139,7 @@ def render_table(result: PreviewResult, console: Console, *, verbose: bool = Fal
             "yes" if s.cached else "",
         )
     console.print(t)
+    render_policy_table(result, console)
     losses = result.stateful_losses()
     if losses:
         console.print("[bold red]Data at risk[/] (stateful resources replaced or deleted):")
@@ -223,6 +225,7 @@ def render_markdown(result: PreviewResult, limit: int = GITHUB_COMMENT_LIMIT) ->
         head.insert(3, f"Base: `{result.base}` · engine: {result.engine}")
         head.insert(4, "")
     head.extend(_cost_headline(result))
+    head.extend(policy_markdown(result))
     losses = result.stateful_losses()
     if losses:
         head.append("> [!CAUTION]")
@@ -301,6 +304,68 @@ def _cost_markdown(result: PreviewResult) -> list[str]:
 
     section = cost_render.markdown_section(result)
     return ["", section] if section else []
+
+
+# --- policy ---------------------------------------------------------------------------------
+
+POLICY_MD_MAX = 50  # violations listed in the PR comment (the JSON has every one)
+
+
+def _violation_line(v: Violation, code: str = "`") -> str:
+    where = f" {code}{v.resource.name}{code}" if v.resource is not None else ""
+    return f"{code}{v.stack}{code}{where}: {v.message}"
+
+
+def policy_markdown(result: PreviewResult) -> list[str]:
+    """The "Policy" section of the PR comment: mandatory violations first, then advisory."""
+    report = result.policy
+    if report is None:
+        return []
+    counts = report.counts()
+    if not report.violations:
+        return [
+            f"**Policy:** ✅ {len(report.rules)} rule(s) pass on {len(report.checked)} stack(s).",
+            "",
+        ]
+    if report.blocking:
+        lines = [
+            f"**Policy:** 🚫 {counts['mandatory']} mandatory violation(s) block this change"
+            + (f", {counts['advisory']} advisory" if counts["advisory"] else "")
+            + "."
+        ]
+    else:
+        lines = [f"**Policy:** ⚠️ {counts['advisory']} advisory finding(s) (not blocking)."]
+    lines.append("")
+    for v in report.violations[:POLICY_MD_MAX]:
+        mark = "🚫 **mandatory**" if v.level is Level.mandatory else "⚠️ advisory"
+        lines.append(f"- {mark} `{v.rule_id}` {_md_cell(_violation_line(v))}")
+        lines.append(f"  - fix: {_md_cell(v.fix)}")
+    if len(report.violations) > POLICY_MD_MAX:
+        lines.append(f"- … and {len(report.violations) - POLICY_MD_MAX} more (see the JSON output)")
+    lines.append("")
+    return lines
+
+
+def render_policy_table(result: PreviewResult, console: Console) -> None:
+    """Policy findings for people, under the summary table."""
+    report = result.policy
+    if report is None:
+        return
+    if not report.violations:
+        console.print(
+            f"[green]policy:[/] {len(report.rules)} rule(s) pass on {len(report.checked)} stack(s)"
+        )
+        return
+    counts = report.counts()
+    head = "[bold red]Policy: blocked[/]" if report.blocking else "[bold yellow]Policy[/]"
+    console.print(f"{head} ({counts['mandatory']} mandatory, {counts['advisory']} advisory)")
+    for v in report.violations:
+        style = "red" if v.level is Level.mandatory else "yellow"
+        console.print(
+            f"  [{style}]{v.level.value}[/] {escape(v.rule_id)} {escape(_violation_line(v, ''))}",
+            soft_wrap=True,
+        )
+        console.print(f"      fix: {escape(v.fix)}", soft_wrap=True)
 
 
 # --- json ------------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # guardrails and cost import this module
     from fleetctl.core.cost import CostDelta, CostTotal, PricesUsed
+    from fleetctl.core.guardrails import PolicyReport
 
 SCHEMA_VERSION = 1
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
@@ -185,6 +186,7 @@ class PreviewResult:
     engine: str = "mock"
     fleetctl_version: str = ""
     prices: PricesUsed | None = None  # the price table behind the stacks' `cost` (None: no cost)
+    policy: PolicyReport | None = None  # the policy pack's findings (None: no pack ran)
 
     def cost_total(self) -> CostTotal | None:
         """The monthly cost of every stack summed (None when no cost was estimated)."""
@@ -384,7 +386,14 @@ def result_to_json(r: PreviewResult) -> dict[str, Any]:
         "summary": r.counts(),
         "stacks": [stack_to_json(s) for s in r.stacks],
         "cost": _total_json(r),
+        "policy": _policy_json(r),
     }
+
+
+def _policy_json(r: PreviewResult) -> dict[str, Any] | None:
+    from fleetctl.core.guardrails import report_to_json
+
+    return None if r.policy is None else report_to_json(r.policy)
 
 
 def _total_json(r: PreviewResult) -> dict[str, Any] | None:

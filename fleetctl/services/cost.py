@@ -248,7 +248,9 @@ def fleet_cost(
     table = prices(prices_path, ws)  # a bad table fails before any program runs
     run = preview.run_preview(
         ws,
-        preview.PreviewOptions(env=env, stacks=stacks, use_cache=use_cache, prices=prices_path),
+        preview.PreviewOptions(
+            env=env, stacks=stacks, use_cache=use_cache, prices=prices_path, policy=False
+        ),
     )
     fleet = ws_fleet(ws)
     usage = usage_of(fleet.stacks)

@@ -20,7 +20,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from fleetctl import __version__
 from fleetctl.adapters import git
 from fleetctl.adapters import pulumi_preview as engine
 from fleetctl.core.diff import diff_graphs, resource_count
+from fleetctl.core.guardrails import Rule
 from fleetctl.core.preview_model import (
     PreviewResult,
     ResourceGraph,
@@ -40,8 +41,9 @@ from fleetctl.core.preview_model import (
 )
 from fleetctl.errors import BadInput
 from fleetctl.services import cost as cost_service
+from fleetctl.services import guardrails
 from fleetctl.services.workspace import Workspace
-from fleetctl.spec import load_fleet
+from fleetctl.spec import Fleet, load_fleet
 from fleetctl.spec.config import stack_config
 from fleetctl.spec.loader import STACK_FILE
 
@@ -61,6 +63,7 @@ class PreviewOptions:
     use_cache: bool = True
     timeout: float = 300.0
     prices: Path | None = None  # price table for the cost estimate (default: the shipped one)
+    policy: bool = True  # check the workspace's policy pack (policies/) on the heads
 
 
 @dataclass
@@ -256,6 +259,7 @@ def run_preview(
     started = time.monotonic()
     fleet = load_fleet(ws.stacks_dir)  # SpecError (exit 2, file:line) for a broken head
     project = fleet.project.name
+    rules = _policy_rules(ws, opts)  # a broken pack fails before any program runs
     key = fingerprint_key(ws)
     key_id = hashlib.sha256(key).hexdigest()[:16]
     head_blobs = _head_blobs(ws.root)
@@ -265,6 +269,7 @@ def run_preview(
     base_blobs: dict[str, str] = {}
     repo: Path | None = None
     prefix = ""
+    pack_changed = False  # the policy pack differs from the base: judge skipped stacks too
     snapshot: dict[str, ResourceGraph] | None = None
     warnings: list[str] = []
     if opts.base is not None and is_snapshot(opts.base):
@@ -280,9 +285,11 @@ def run_preview(
         prefix = git.prefix_in_repo(repo, ws.root)
         paths = [f"{prefix}/stacks" if prefix else "stacks"]
         paths += [f"{prefix}/fleetctl" if prefix else "fleetctl"]
+        paths += [f"{prefix}/{guardrails.PACK_DIR}" if prefix else guardrails.PACK_DIR]
         raw = git.tree_blobs(repo, base_commit, paths)
         cut = len(prefix) + 1 if prefix else 0
         base_blobs = {p[cut:]: b for p, b in raw.items()}
+        pack_changed = rules is not None and _pack_changed(ws, base_blobs)
         base_blobs = {
             p: b for p, b in base_blobs.items() if is_program_file(p) or p.startswith("stacks/")
         }
@@ -312,7 +319,9 @@ def run_preview(
             cached = _cache_get(ws, hk) if opts.use_cache and hk is not None else None
             if cached is not None:
                 run.unchanged_graphs[name] = cached
-            continue
+            if not pack_changed:
+                continue
+            bk = None  # unchanged, but the new pack must see its head (cache or run)
         for side, k in (("head", hk), ("base", bk)):
             if k is None:
                 continue
@@ -401,6 +410,9 @@ def run_preview(
     for name in chosen:
         if name in skipped:
             previews.append(StackPreview(name, Status.skipped))
+            if (name, "head") in graphs:  # only when the policy pack changed
+                run.head_graphs[name] = graphs[(name, "head")]
+                run.unchanged_graphs.setdefault(name, graphs[(name, "head")])
             continue
         err = errors.get((name, "head")) or errors.get((name, "base"))
         if err is not None:
@@ -435,8 +447,42 @@ def run_preview(
         tuple(previews), base=opts.base, engine="mock", fleetctl_version=__version__
     )
     run.result = cost_service.with_costs(run, ws, fleet, opts)
+    if rules is not None:
+        bases = {n: g for (n, side), g in graphs.items() if side == "base"}
+        run.result = _with_policy(run.result, rules, run.head_graphs, bases, fleet, project)
     run.seconds = time.monotonic() - started
     return run
+
+
+def _policy_rules(ws: Workspace, opts: PreviewOptions) -> list[Rule] | None:
+    """The pack's rules; None when policy is off or the workspace has no pack."""
+    if not opts.policy or not guardrails.pack_dir(ws).is_dir():
+        return None
+    return guardrails.load_rules(ws)
+
+
+def _pack_changed(ws: Workspace, base_blobs: dict[str, str]) -> bool:
+    top = guardrails.PACK_DIR + "/"
+    base = {p: b for p, b in base_blobs.items() if p.startswith(top) and p.endswith(".py")}
+    head = {
+        path.relative_to(ws.root).as_posix(): git.blob_sha(path)
+        for path in guardrails.pack_dir(ws).rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    return base != head
+
+
+def _with_policy(
+    result: PreviewResult,
+    rules: list[Rule],
+    heads: dict[str, ResourceGraph],
+    bases: dict[str, ResourceGraph],
+    fleet: Fleet,
+    project: str,
+) -> PreviewResult:
+    specs = {s.name: s.spec for s in fleet.stacks}
+    ctxs = guardrails.contexts(result, heads, bases, specs, project)
+    return replace(result, policy=guardrails.check(rules, ctxs))
 
 
 SNAPSHOT_KIND = "fleetctl-preview-snapshot"

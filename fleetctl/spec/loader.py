@@ -218,6 +218,16 @@ def load_project(stacks_dir: Path) -> tuple[Project, list[Problem]]:
         if isinstance(node, CommentedMap):
             defaults = _plain(node)
             source = _Source(str(path), node, (_line_of(config, DEFAULTS_KEY) or 1), DEFAULTS_KEY)
+            if "allow_delete" in node:  # an allow for every stack would defeat the policy
+                line = _line_of(node, "allow_delete") or source.base_line
+                problems.append(
+                    Problem(
+                        str(path),
+                        line,
+                        f"{DEFAULTS_KEY}.allow_delete",
+                        "allow_delete belongs in one stack's fleet:spec, not in the defaults",
+                    )
+                )
         elif node is not None:
             line = _line_of(config, DEFAULTS_KEY) or 1
             problems.append(Problem(str(path), line, DEFAULTS_KEY, "expected a mapping"))

@@ -162,6 +162,7 @@ class Transcode(_Model):
 
 
 _TAG_KEY = re.compile(r"^[A-Za-z0-9_.:/=+@-]{1,128}$")
+_RESOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$")
 
 
 class FleetSpec(_Model):
@@ -173,6 +174,24 @@ class FleetSpec(_Model):
     edge: Edge | None = None
     transcode: Transcode | None = None
     tags: dict[str, str] = {}
+    # Pulumi resource names (as `fleetctl preview` prints them) of stateful resources
+    # (buckets, queues) this change may delete or replace; the policy rule
+    # `changes.stateful-delete-allowed` blocks any other such loss of data.
+    allow_delete: list[str] = []
+
+    @field_validator("allow_delete")
+    @classmethod
+    def _allow_delete_names(cls, value: list[str]) -> list[str]:
+        bad = [n for n in value if not _RESOURCE_NAME.match(n)]
+        if bad:
+            raise ValueError(
+                f"not a resource name: {', '.join(repr(n) for n in bad)} (use the name "
+                "`fleetctl preview` prints, e.g. fleet-prod-eu-west-1-origin-media-origin)"
+            )
+        dupes = sorted({n for n in value if value.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate name(s): {', '.join(dupes)}")
+        return value
 
     @field_validator("tags")
     @classmethod
