@@ -22,9 +22,11 @@ from fleetctl.cli import (
     freeze,
     inventory,
     lab,
+    metrics,
     render,
     rollout,
     stacks,
+    status,
     validate,
 )
 from fleetctl.cli import deploy as deploy_cli
@@ -116,6 +118,8 @@ app.add_typer(rollout.app, name="rollout", short_help="Safe rollouts: canary, wa
 app.command("freeze", short_help="Stop new rollout steps in an env (emergency).")(freeze.freeze)
 app.command("drain", short_help="Take edge nodes out of load balancing (emergency).")(drain.drain)
 app.command("capacity", short_help="Edge capacity at peak and with a zone down.")(capacity.capacity)
+app.command("status", short_help="The env at a glance: health, releases, rollout.")(status.status)
+app.add_typer(metrics.app, name="metrics", short_help="Prometheus endpoint for fleet status.")
 app.add_typer(lab.app, name="lab", short_help="A real fleet on this machine (sshd + nginx).")
 
 
