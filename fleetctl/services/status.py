@@ -55,20 +55,29 @@ class Target:
     address: str
     http_port: int | None
     ssh_port: int
+    traffic_weight: float = 0.0
 
 
 # -- hosts -----------------------------------------------------------------------------
 
 
 def targets(ws: Workspace, env: str, lab_dir: Path | None = None) -> list[Target]:
-    """The env's hosts: the lab's own state for `lab`, else its Ansible inventory."""
+    """The env's hosts: the running lab's own state for `lab`, else (and for a
+    `lab` env without a running lab) its Ansible inventory `inventories/<env>/`."""
     if env == "lab":
         from fleetctl.services import lab as lab_service
 
-        lab = lab_service.require(lab_service.resolve_dir(lab_dir, ws.root))
-        return [
-            Target(h.name, h.region, h.role, h.address, h.http_port, h.ssh_port) for h in lab.hosts
-        ]
+        d = lab_service.resolve_dir(lab_dir, ws.root)
+        lab = lab_service.load(d)
+        if lab is not None:
+            return [
+                Target(
+                    h.name, h.region, h.role, h.address, h.http_port, h.ssh_port, h.traffic_weight
+                )
+                for h in lab.hosts
+            ]
+        if not (ws.inventories_dir / env / "hosts.yml").exists():
+            raise BadInput(f"no lab in {d}", hint="start one with: fleetctl lab up")
     inventory = ws.inventories_dir / env
     if not inventory.exists():
         known = (
@@ -96,9 +105,17 @@ def targets_from_vars(hostvars: dict[str, dict[str, Any]]) -> list[Target]:
                 ssh_port=int(v["ansible_port"])
                 if str(v.get("ansible_port", "")).isdigit()
                 else DEFAULT_SSH_PORT,
+                traffic_weight=_float(v.get("traffic_weight")),
             )
         )
     return out
+
+
+def _float(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _tcp(address: str, port: int, timeout_s: float) -> str:
@@ -162,27 +179,27 @@ def observe_all(
 # -- traffic ---------------------------------------------------------------------------
 
 
-def traffic_rows(ws: Workspace, store: StateStore | None, env: str) -> list[TrafficRow]:
-    """The env's regions with their traffic weights and drained state."""
-    return _spec_traffic(ws, env)
+def traffic_rows(
+    ws: Workspace, store: StateStore | None, env: str, ts: Sequence[Target] = ()
+) -> list[TrafficRow]:
+    """The env's regions with their traffic weights and drained state: the traffic
+    service's record; without a state store the spec's weights (nothing drained);
+    for an env the spec does not declare, the inventory's `traffic_weight` vars."""
+    from fleetctl.services import traffic
 
-
-def _spec_traffic(ws: Workspace, env: str) -> list[TrafficRow]:
-    """Weights as declared (lab: LAB_REGIONS; else the spec); nothing drained."""
-    if env == "lab":
-        from fleetctl.services.lab import LAB_REGIONS
-
-        return [TrafficRow(region, w, w) for region, _pop, w in LAB_REGIONS]
-    from fleetctl.services import fleet as fleet_service
-
-    fleet = fleet_service.load(ws)
-    if env not in fleet.envs():
-        return []
-    return [
-        TrafficRow(s.region, s.traffic_weight, s.traffic_weight)
-        for s in fleet.select(env)
-        if s.spec.edge is not None
-    ]
+    try:
+        if store is None:
+            return [TrafficRow(r, w, w) for r, w in sorted(traffic.spec_weights(ws, env).items())]
+        return [
+            TrafficRow(t.region, t.spec_weight, t.weight, t.drained, t.reason, t.by, t.at)
+            for t in traffic.region_traffic(ws, store, env)
+        ]
+    except BadInput:
+        weights: dict[str, float] = {}
+        for t in ts:
+            if t.role in fs.SERVING_ROLES:
+                weights[t.region] = max(weights.get(t.region, 0.0), t.traffic_weight)
+        return [TrafficRow(r, w, w) for r, w in sorted(weights.items())]
 
 
 # -- state -----------------------------------------------------------------------------
@@ -252,10 +269,11 @@ class StatusSource:
 
     def snapshot(self) -> FleetStatus:
         started, at = time.perf_counter(), time.time()
-        hosts = observe_all(self.targets(), timeout_s=self.timeout_s, workers=self.workers)
+        ts = self.targets()
+        hosts = observe_all(ts, timeout_s=self.timeout_s, workers=self.workers)
         store = open_store_readonly(self.state_url)
         try:
-            traffic = traffic_rows(self.ws, store, self.env)
+            traffic = traffic_rows(self.ws, store, self.env, ts)
             rollout = rollout_of(store, self.env)
             freeze = freeze_of(store, self.env)
         finally:
