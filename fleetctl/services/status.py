@@ -40,7 +40,7 @@ from fleetctl.services.workspace import Workspace
 HTTP_ROLES = frozenset({"edge", "origin"})  # roles that answer GET /healthz
 HEALTH_PATH = "/healthz"
 DEFAULT_TIMEOUT_S = 2.0
-DEFAULT_WORKERS = 32
+DEFAULT_WORKERS = 64  # threads mostly wait (connects, DNS)
 DEFAULT_HTTP_PORT = 80
 DEFAULT_SSH_PORT = 22
 
@@ -143,8 +143,9 @@ def observe(t: Target, timeout_s: float = DEFAULT_TIMEOUT_S) -> HostObservation:
             health, detail = fs.UNHEALTHY, f"HTTP {r.status}"
         else:
             # No HTTP answer: a broken daemon on a live host, or a dead host?
-            ssh = _tcp(t.address, t.ssh_port, timeout_s)
             why = r.error.split(":")[0] or "no answer"
+            # (a name that does not resolve will not resolve for SSH either)
+            ssh = why if why == "gaierror" else _tcp(t.address, t.ssh_port, timeout_s)
             if ssh:
                 health, detail = fs.UNREACHABLE, f"{why}; ssh :{t.ssh_port} {ssh}"
             else:
