@@ -2,7 +2,8 @@
 # `make demo`: the main job on the embedded default fleet.
 #   validate the spec -> bring up the lab -> roll out a good release ->
 #   roll out a bad one that the canary catches -> automatic rollback with
-#   proof -> `rollout why` -> the lab still serves the good release -> lab down.
+#   proof -> `rollout why` -> the lab still serves the good release -> drains
+#   (a host, a region) -> history -> lab down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 F=.venv/bin/fleetctl
@@ -75,10 +76,24 @@ $F rollout history --env lab
 step "the lab still serves the good release $good"
 $F lab status
 
-step "emergency: fleetctl drain on  (/healthz answers 503, video still served, rollouts skip it)"
-$F drain on --env lab --limit lab-edge-big-02 --reason "demo: NIC errors"
-$F drain status --env lab
+step "emergency: fleetctl hosts drain  (/healthz answers 503, video still served, rollouts skip it)"
+$F hosts drain --env lab --limit lab-edge-big-02 --reason "demo: NIC errors"
+$F hosts list --env lab
 $F rollout plan edge.yml --env lab --policy "$POLICY" --format json >/dev/null
-$F drain off --env lab --limit lab-edge-big-02
+$F hosts undrain --env lab --limit lab-edge-big-02
+
+step "emergency: fleetctl drain lab-big  (refused: the rest cannot carry a 3 Gbit/s peak)"
+set +e
+$F drain lab-big --env lab --reason "demo: packet loss" --peak-gbps 3 --yes
+rc=$?
+set -e
+if [ "$rc" -ne 1 ]; then echo "demo: expected the drain to be refused (exit 1), got $rc" >&2; exit 1; fi
+
+step "fleetctl drain lab-small  (its viewers move to lab-mid and lab-big through the traffic router)"
+$F drain lab-small --env lab --reason "demo: packet loss" --yes
+$F undrain lab-small --env lab --yes
+
+step "fleetctl history --env lab  (freezes, drains and rollouts on one timeline)"
+$F history --env lab
 
 step "done in $(( $(date +%s) - started ))s"

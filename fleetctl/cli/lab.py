@@ -94,8 +94,10 @@ def up(
     if fmt is render.Format.json:
         render.emit_json(lab.to_json())
         return
+    fleet = [h for h in lab.hosts if h.role != "router"]
+    router = " + traffic router" if len(fleet) < len(lab.hosts) else ""
     render.ok(
-        f"lab up: {len(lab.hosts)} hosts on {lab.subnet}.x in {time.monotonic() - start:.1f}s"
+        f"lab up: {len(fleet)} hosts{router} on {lab.subnet}.x in {time.monotonic() - start:.1f}s"
     )
     render.note(f"inventory: {lab.inventory}")
     render.note("next: fleetctl lab status")

@@ -18,8 +18,9 @@ from fleetctl import __version__
 from fleetctl.cli import (
     apply,
     capacity,
-    drain,
     freeze,
+    history,
+    hosts,
     inventory,
     lab,
     metrics,
@@ -27,6 +28,7 @@ from fleetctl.cli import (
     rollout,
     stacks,
     status,
+    traffic,
     validate,
 )
 from fleetctl.cli import deploy as deploy_cli
@@ -116,7 +118,10 @@ app.command("inventory", short_help="Ansible dynamic inventory from the spec or 
 app.command("apply", short_help="Run a playbook on an env; per-host results.")(apply.apply)
 app.add_typer(rollout.app, name="rollout", short_help="Safe rollouts: canary, waves, gates.")
 app.command("freeze", short_help="Stop new rollout steps in an env (emergency).")(freeze.freeze)
-app.command("drain", short_help="Take edge nodes out of load balancing (emergency).")(drain.drain)
+app.command("drain", short_help="Move a region's viewers to the others.")(traffic.drain)
+app.command("undrain", short_help="Give a drained region its traffic back.")(traffic.undrain)
+app.add_typer(hosts.app, name="hosts", short_help="Drain/undrain single edge hosts (out of LB).")
+app.command("history", short_help="Freezes, drains and rollouts on one timeline.")(history.history)
 app.command("capacity", short_help="Edge capacity at peak and with a zone down.")(capacity.capacity)
 app.command("status", short_help="The env at a glance: health, releases, rollout.")(status.status)
 app.add_typer(metrics.app, name="metrics", short_help="Prometheus endpoint for fleet status.")

@@ -26,6 +26,7 @@ edge pool can carry its new share of the peak.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -171,3 +172,24 @@ def absorb_check(
 def refused(rows: Sequence[AbsorbRow]) -> list[AbsorbRow]:
     """The rows whose region cannot carry its new share."""
     return [r for r in rows if not r.ok]
+
+
+# -- load balancer servers (the lab's traffic router) ------------------------------------
+
+
+def server_weights(
+    region_weights: Mapping[str, int], servers: Mapping[str, Sequence[str]]
+) -> dict[str, int]:
+    """Per-server nginx weights so each region's servers together carry exactly
+    its integer weight's share: region weight x (L / servers in the region), L
+    the least common multiple of the serving regions' server counts. 0 means
+    the server is out (drained region; nginx itself has no weight=0: render it
+    `down`)."""
+    counts = [len(servers[r]) for r, w in region_weights.items() if w > 0 and servers.get(r)]
+    lcm = math.lcm(*counts) if counts else 1
+    out: dict[str, int] = {}
+    for region, names in sorted(servers.items()):
+        weight = region_weights.get(region, 0)
+        for name in names:
+            out[name] = weight * (lcm // len(names)) if weight > 0 else 0
+    return out

@@ -57,13 +57,16 @@ PROGRAMS_BY_ROLE = {
     "origin": ("sshd", "nginx"),
     "edge": ("sshd", "nginx"),
     "transcode": ("sshd", "worker"),
+    "router": ("sshd", "nginx"),
 }
+ROUTER_NAME = "lab-router-01"
+TRAFFIC_FILE = "traffic.json"  # the router's region weights (written by region drains)
 
 
 @dataclass(frozen=True)
 class LabHost:
     name: str
-    role: str  # origin | edge | transcode
+    role: str  # origin | edge | transcode | router
     region: str
     pop: str
     traffic_weight: float
@@ -161,8 +164,10 @@ def check_subnet(subnet: str) -> str:
 
 
 def plan_hosts(n: int, subnet: str, lab_dir: Path) -> list[LabHost]:
-    """Roles and regions for n hosts: one origin, a transcode worker when n >= 5,
-    and edges spread over the three lab regions (one each, the rest by weight)."""
+    """Roles and regions for n fleet hosts: one origin, a transcode worker when
+    n >= 5, and edges spread over the three lab regions (one each, the rest by
+    weight). The traffic router (in front of the edges) comes on top, last, so
+    the fleet hosts keep their addresses."""
     if n < 4 or n > MAX_HOSTS:
         raise BadInput(f"a lab needs 4 to {MAX_HOSTS} hosts (got {n})")
     check_subnet(subnet)
@@ -180,6 +185,7 @@ def plan_hosts(n: int, subnet: str, lab_dir: Path) -> list[LabHost]:
         short = region.removeprefix("lab-")
         for i in range(count):
             specs.append((f"lab-edge-{short}-{i + 1:02d}", "edge", region, pop, weight))
+    specs.append((ROUTER_NAME, "router", *CORE_REGION))
     return [
         LabHost(
             name=name,
@@ -218,7 +224,7 @@ def inventory_data(lab: Lab) -> dict[str, Any]:
             "http_port": h.http_port,
         }
     children: dict[str, Any] = {"lab": {"hosts": {n: None for n in hostvars}}}
-    for role in ("origin", "edge", "transcode"):
+    for role in ("origin", "edge", "transcode", "router"):
         children[role] = {"hosts": {h.name: None for h in lab.by_role(role)}}
     for region in sorted({h.region for h in lab.hosts}):
         children[group_name(region)] = {
@@ -229,6 +235,8 @@ def inventory_data(lab: Lab) -> dict[str, Any]:
         "edge_cache_valid": "10m",
         "edge_cache_inactive": "30m",
     }
+    if lab.by_role("router"):
+        children["router"]["vars"] = router_vars(lab)
     from fleetctl.adapters.ffmpeg import ffmpeg_exe
 
     ffmpeg = ffmpeg_exe()
@@ -248,6 +256,70 @@ def inventory_data(lab: Lab) -> dict[str, Any]:
         "transcode_output_dir": f"{origin.lab_root}/www/vod",
     }
     return {"all": {"vars": all_vars, "hosts": hostvars, "children": children}}
+
+
+def spec_router_weights() -> dict[str, int]:
+    """The router's integer region weights from the lab's spec weights (10/30/60)."""
+    from fleetctl.core.traffic import integer_weights
+
+    weights = {region: w for region, _pop, w in LAB_REGIONS}
+    return integer_weights(weights, top=round(max(weights.values()) * 100))
+
+
+def router_weights(lab_dir: Path | str) -> dict[str, int]:
+    """The router's region weights now: `traffic.json` (a region drain), else the spec's."""
+    path = Path(lab_dir) / TRAFFIC_FILE
+    try:
+        data = json.loads(path.read_text())
+        return {str(r): int(w) for r, w in data["weights"].items()}
+    except FileNotFoundError:
+        return spec_router_weights()
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise OutsideError(f"unreadable lab traffic state {path}: {exc}") from exc
+
+
+def router_vars(lab: Lab) -> dict[str, Any]:
+    """The router group's inventory vars: region weights and weighted backends."""
+    from fleetctl.core.traffic import server_weights
+
+    weights = router_weights(lab.dir)
+    edges = lab.by_role("edge")
+    servers: dict[str, list[str]] = {}
+    for h in edges:
+        servers.setdefault(h.region, []).append(h.name)
+    per_server = server_weights(weights, servers)
+    return {
+        "router_region_weights": dict(sorted(weights.items())),
+        "router_backends": [
+            {
+                "name": h.name,
+                "region": h.region,
+                "address": h.address,
+                "port": h.http_port,
+                "weight": per_server[h.name],
+            }
+            for h in sorted(edges, key=lambda h: h.name)
+        ],
+    }
+
+
+def set_router_weights(lab: Lab, weights: dict[str, int] | None) -> None:
+    """Record the router's region weights (None: back to the spec's) and re-render
+    the inventory; `playbooks/router.yml` then puts them in force. A re-run of
+    `lab up` or `apply router.yml` keeps them: both read this state."""
+    path = Path(lab.dir) / TRAFFIC_FILE
+    if weights is None:
+        path.unlink(missing_ok=True)
+    else:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"weights": dict(sorted(weights.items()))}, indent=2) + "\n")
+        tmp.replace(path)
+    _write_inventory(lab)
+
+
+def router(lab: Lab) -> LabHost | None:
+    routers = lab.by_role("router")
+    return routers[0] if routers else None
 
 
 def programs(lab: Lab) -> list[Program]:

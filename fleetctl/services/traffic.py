@@ -26,13 +26,16 @@ Where weights are applied:
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from fleetctl.adapters.state.base import StateStore
 from fleetctl.core import traffic as core
-from fleetctl.errors import BadInput
+from fleetctl.errors import BadInput, FleetctlError, JobFailed
+from fleetctl.services.freeze import who
 from fleetctl.services.workspace import Workspace
 
 KIND = "traffic"
@@ -113,5 +116,347 @@ def events(store: StateStore, env: str) -> list[dict[str, Any]]:
     return store.events(journal(env))
 
 
-def _now() -> float:
-    return time.time()
+# -- drain / undrain --------------------------------------------------------------------
+
+LAB_EDGE_GBPS = 1.0  # capacity of one lab edge node in the drain check (documented)
+LAB_PEAK_GBPS = 1.0  # the lab's default viewer peak for the drain check
+UTILISATION = 0.7  # target utilisation of an edge node at peak (as `fleetctl capacity`)
+LOCK_TTL_S = 600.0
+
+
+class DrainRefused(FleetctlError):
+    """The remaining regions cannot carry the moved traffic (and no --force)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, plan: TrafficPlan, *, hint: str, details: list[str]) -> None:
+        super().__init__(message, hint, details=details)
+        self.plan = plan
+
+
+@dataclass(frozen=True)
+class TrafficPlan:
+    """What a drain or undrain will change, computed before anything changes."""
+
+    env: str
+    region: str
+    action: str  # drain | undrain
+    backend: str  # lab-router | route53
+    base: dict[str, float]  # weights before the first drain
+    base_int: dict[str, int]  # integer weights before the first drain
+    drained_before: list[str]
+    drained_after: list[str]
+    before: dict[str, float]  # effective weights now
+    after: dict[str, float]  # effective weights after the change
+    int_before: dict[str, int]
+    int_after: dict[str, int]
+    peak_gbps: float | None
+    capacity: list[core.AbsorbRow]
+    noop: bool  # already in the wanted state
+
+    @property
+    def short(self) -> list[core.AbsorbRow]:
+        return core.refused(self.capacity)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["capacity"] = [
+            {**asdict(r), "ok": r.ok, "short_gbps": round(r.short_gbps, 3)} for r in self.capacity
+        ]
+        d["refused"] = bool(self.short)
+        return d
+
+
+def capacity_table(rows: list[core.AbsorbRow]) -> list[str]:
+    """needed vs available per region, one line each (for errors and journals)."""
+    return [
+        f"{r.region}: needs {r.needed_gbps:.2f} Gbit/s ({r.share_before:.1%} -> "
+        f"{r.share_after:.1%} of peak), has {r.available_gbps:.2f} Gbit/s"
+        + ("" if r.ok else f"  SHORT by {r.short_gbps:.2f}")
+        for r in rows
+    ]
+
+
+def _pools(ws: Workspace, env: str, lab_dir: Path | None) -> list[core.RegionPool]:
+    """Each viewer region's edge pool: lab edges x LAB_EDGE_GBPS, or the spec's
+    nodes x the instance type's baseline bandwidth (fleetctl.core.capacity)."""
+    if env == LAB_ENV:
+        from fleetctl.services import lab as lab_service
+
+        lab = lab_service.require(lab_service.resolve_dir(lab_dir, ws.root))
+        counts: dict[str, int] = {}
+        for h in lab.by_role("edge"):
+            counts[h.region] = counts.get(h.region, 0) + 1
+        return [core.RegionPool(r, n, LAB_EDGE_GBPS) for r, n in sorted(counts.items())]
+    from fleetctl.core.capacity import BASELINE_GBPS
+    from fleetctl.spec import load_fleet
+
+    pools = []
+    for s in load_fleet(ws.stacks_dir).select(env):
+        if s.spec.edge is None:
+            continue
+        per_node = BASELINE_GBPS.get(s.spec.edge.instance_type)
+        if per_node is None:
+            raise BadInput(
+                f"no bandwidth figure for {s.spec.edge.instance_type} ({s.name})",
+                hint="add it to fleetctl.core.capacity.BASELINE_GBPS, or --force the drain",
+            )
+        pools.append(core.RegionPool(s.region, s.edge_nodes, per_node))
+    return pools
+
+
+def default_peak(ws: Workspace, env: str) -> float | None:
+    if env == LAB_ENV:
+        return LAB_PEAK_GBPS
+    from fleetctl.spec.traffic import load_traffic
+
+    cfg = load_traffic(ws.stacks_dir).get(env)
+    return cfg.peak_gbps if cfg else None
+
+
+def plan_change(
+    ws: Workspace,
+    store: StateStore,
+    env: str,
+    region: str,
+    *,
+    drain: bool,
+    peak_gbps: float | None = None,
+    lab_dir: Path | None = None,
+    backend: Backend | None = None,
+    check_capacity: bool = True,
+) -> TrafficPlan:
+    """The weights before and after draining (or undraining) `region`, with the
+    capacity check of a drain. Changes nothing."""
+    spec = spec_weights(ws, env)
+    if region not in spec:
+        raise BadInput(
+            f"{region!r} is not a viewer region of {env}",
+            hint=f"regions of {env}: {', '.join(sorted(spec))}",
+        )
+    doc = state_doc(store, env)
+    base = base_weights(doc, spec)
+    drained_before = sorted(doc["drained"]) if doc else []
+    if doc is not None:
+        base_int = {str(r): int(w) for r, w in doc["base_int"].items()}
+    else:
+        be = backend or backend_for(ws, env, lab_dir)
+        base_int = be.current() or core.integer_weights(spec)
+        if set(base_int) != set(spec) or not any(base_int.values()):
+            base_int = core.integer_weights(spec)
+    if drain:
+        drained_after = sorted({*drained_before, region})
+    else:
+        drained_after = sorted(set(drained_before) - {region})
+    noop = drained_after == drained_before
+    try:
+        before = core.effective_weights(base, drained_before)
+        after = core.effective_weights(base, drained_after)
+        int_before = core.drained_integer_weights(base_int, drained_before)
+        int_after = core.drained_integer_weights(base_int, drained_after)
+    except core.TrafficError as exc:
+        raise BadInput(str(exc), hint="undrain another region first") from None
+    rows: list[core.AbsorbRow] = []
+    peak = peak_gbps if peak_gbps is not None else default_peak(ws, env)
+    if drain and not noop and check_capacity:
+        if peak is None:
+            raise BadInput(
+                f"no peak demand to check {env}'s remaining capacity against",
+                hint=f"pass --peak-gbps N, or set fleet:traffic.{env}.peak_gbps in "
+                "stacks/Pulumi.yaml",
+            )
+        try:
+            rows = core.absorb_check(_pools(ws, env, lab_dir), before, after, peak, UTILISATION)
+        except core.TrafficError as exc:
+            raise BadInput(str(exc)) from None
+    return TrafficPlan(
+        env=env,
+        region=region,
+        action="drain" if drain else "undrain",
+        backend="lab-router" if env == LAB_ENV else "route53",
+        base=base,
+        base_int=base_int,
+        drained_before=drained_before,
+        drained_after=drained_after,
+        before=before,
+        after=after,
+        int_before=int_before,
+        int_after=int_after,
+        peak_gbps=peak,
+        capacity=rows,
+        noop=noop,
+    )
+
+
+class Backend(Protocol):
+    """Where an env's weights are in force (the lab router, Route 53)."""
+
+    name: str
+
+    def current(self) -> dict[str, int] | None:
+        """The integer weights in force now, by region (None: not set up yet)."""
+        ...
+
+    def apply(self, weights: dict[str, int], comment: str) -> dict[str, Any]:
+        """Put `weights` in force, prove it, return the evidence. Raises on failure."""
+        ...
+
+
+def backend_for(ws: Workspace, env: str, lab_dir: Path | None = None) -> Backend:
+    if env == LAB_ENV:
+        from fleetctl.services.traffic_lab import LabRouter
+
+        return LabRouter(ws, lab_dir)
+    from fleetctl.services.traffic_aws import Route53Weights
+    from fleetctl.spec.traffic import load_traffic
+
+    cfg = load_traffic(ws.stacks_dir).get(env)
+    if cfg is None:
+        raise BadInput(
+            f"env {env} has no traffic config",
+            hint=f"add fleet:traffic.{env} (zone, record, target) to stacks/Pulumi.yaml; "
+            "see docs/traffic.md",
+        )
+    return Route53Weights(cfg)
+
+
+@dataclass(frozen=True)
+class TrafficResult:
+    plan: TrafficPlan
+    forced: bool
+    evidence: dict[str, Any]
+    at: float
+    by: str
+
+
+def change(
+    ws: Workspace,
+    store: StateStore,
+    plan: TrafficPlan,
+    *,
+    reason: str,
+    force: bool = False,
+    lab_dir: Path | None = None,
+    backend: Backend | None = None,
+    by: str | None = None,
+) -> TrafficResult:
+    """Carry out a planned drain or undrain: refuse on capacity (unless force),
+    put the new weights in force, record it. Serialised per env by a lock."""
+    by = by or who()
+    env = plan.env
+    base_event = {
+        "env": env,
+        "region": plan.region,
+        "reason": reason,
+        "by": by,
+        "backend": plan.backend,
+        "peak_gbps": plan.peak_gbps,
+        "capacity": capacity_table(plan.capacity),
+    }
+    if plan.short and not force:
+        store.append_event(
+            journal(env),
+            {"type": "region_drain_refused", "at": time.time(), **base_event},
+        )
+        raise DrainRefused(
+            f"refusing to drain {plan.region}: the remaining regions cannot carry "
+            f"{plan.peak_gbps:g} Gbit/s at peak",
+            plan,
+            hint="add edge capacity first, undrain another region, check --peak-gbps, "
+            "or --force (recorded in the journal)",
+            details=capacity_table(plan.capacity),
+        )
+    be = backend or backend_for(ws, env, lab_dir)
+    holder = f"{plan.action}-{plan.region}-{os.getpid()}"
+    lock = f"traffic/{env}"
+    store.acquire_lock(lock, holder, LOCK_TTL_S)
+    try:
+        # re-plan under the lock: another drain may have finished meanwhile
+        fresh = plan_change(
+            ws,
+            store,
+            env,
+            plan.region,
+            drain=plan.action == "drain",
+            peak_gbps=plan.peak_gbps,
+            lab_dir=lab_dir,
+            backend=be,
+            check_capacity=False,
+        )
+        if fresh.drained_before != plan.drained_before:
+            raise JobFailed(
+                f"the drained regions of {env} changed while planning "
+                f"({plan.drained_before} -> {fresh.drained_before})",
+                hint="run the command again",
+            )
+        started = time.time()
+        weights = {
+            "weights_before": plan.before,
+            "weights_after": plan.after,
+            "int_before": plan.int_before,
+            "int_after": plan.int_after,
+            "drained_before": plan.drained_before,
+            "drained_after": plan.drained_after,
+        }
+        store.append_event(
+            journal(env),
+            {
+                "type": f"region_{plan.action}_started",
+                "at": started,
+                "force": force and bool(plan.short),
+                **base_event,
+                **weights,
+            },
+        )
+        comment = f"fleetctl {plan.action} {plan.region} by {by}: {reason}"
+        try:
+            evidence = be.apply(plan.int_after, comment)
+        except FleetctlError as exc:
+            store.append_event(
+                journal(env),
+                {
+                    "type": f"region_{plan.action}_failed",
+                    "at": time.time(),
+                    "error": exc.message,
+                    "details": exc.details[:20],
+                    **base_event,
+                    **weights,
+                },
+            )
+            raise
+        at = time.time()
+        forced = force and bool(plan.short)
+        if plan.drained_after:
+            drained = dict(state_doc(store, env)["drained"]) if state_doc(store, env) else {}
+            if plan.action == "drain":
+                drained[plan.region] = {"reason": reason, "by": by, "at": at, "force": forced}
+            else:
+                drained.pop(plan.region, None)
+            store.put(
+                KIND,
+                env,
+                {
+                    "env": env,
+                    "base": plan.base,
+                    "base_int": plan.base_int,
+                    "drained": drained,
+                    "updated_at": at,
+                },
+            )
+        else:
+            store.delete(KIND, env)  # nothing drained: the spec's weights rule again
+        store.append_event(
+            journal(env),
+            {
+                "type": "region_drained" if plan.action == "drain" else "region_undrained",
+                "at": at,
+                "force": forced,
+                "took_s": round(at - started, 2),
+                "evidence": evidence,
+                **base_event,
+                **weights,
+            },
+        )
+        return TrafficResult(plan=plan, forced=forced, evidence=evidence, at=at, by=by)
+    finally:
+        store.release_lock(lock, holder)

@@ -40,7 +40,9 @@ def test_lab_lifecycle_leaves_nothing_behind(tmp_path_factory: pytest.TempPathFa
         other = fleetctl("lab", "up", "--hosts", "4", "--subnet", "127.0.0", *d, check=False)
         assert other.returncode == 2 and "subnet" in other.stderr
         status = json.loads(fleetctl("lab", "status", "--format", "json", *d).stdout)
-        assert [h["health"] for h in status["hosts"]] == ["ok"] * 4
+        # 4 fleet hosts + the traffic router in front of the edges
+        assert [h["health"] for h in status["hosts"]] == ["ok"] * 5
+        assert status["hosts"][-1]["role"] == "router" and status["hosts"][-1]["segment"] == "ok"
         assert Path(status["inventory"]).is_relative_to(lab_dir)  # not inventories/lab
 
         applied = fleetctl(

@@ -22,8 +22,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("n", [4, 5, 6, 10, 20])
 def test_lab_plan_has_origin_and_edges_in_three_regions(n: int) -> None:
-    hosts = lab_service.plan_hosts(n, "127.0.10", Path("/tmp/x"))
-    assert len(hosts) == n
+    planned = lab_service.plan_hosts(n, "127.0.10", Path("/tmp/x"))
+    # n fleet hosts, then the traffic router on top (last: fleet addresses stay put)
+    assert len(planned) == n + 1
+    assert planned[-1].role == "router" and planned[-1].name == lab_service.ROUTER_NAME
+    assert planned[-1].address == f"127.0.10.{11 + n}"
+    hosts = planned[:-1]
     roles = Counter(h.role for h in hosts)
     assert roles["origin"] == 1
     assert roles["transcode"] == (1 if n >= 5 else 0)
@@ -132,3 +136,38 @@ def test_extravars_are_yaml_values() -> None:
     assert ev == {"fleet_release": "r1", "edge_response_delay_ms": 200, "p": ["/a/", "/b/"]}
     with pytest.raises(BadInput):
         parse_extravars(["novalue"])
+
+
+def test_lab_router_vars_weight_regions_and_follow_the_traffic_file(tmp_path: Path) -> None:
+    hosts = lab_service.plan_hosts(6, "127.0.10", tmp_path)
+    lab = lab_service.Lab(
+        dir=str(tmp_path),
+        subnet="127.0.10",
+        user="u",
+        hosts=tuple(hosts),
+        key_file="k",
+        known_hosts="kh",
+        inventory=str(tmp_path / "hosts.yml"),
+        python="python3",
+    )
+    v = lab_service.router_vars(lab)
+    assert v["router_region_weights"] == {"lab-big": 60, "lab-mid": 30, "lab-small": 10}
+    by_name = {b["name"]: b["weight"] for b in v["router_backends"]}
+    # lab-big has 2 edges in a 6-host lab: 60 x (2/2) each vs 10 x 2, 30 x 2
+    assert by_name == {
+        "lab-edge-big-01": 60,
+        "lab-edge-big-02": 60,
+        "lab-edge-mid-01": 60,
+        "lab-edge-small-01": 20,
+    }
+    lab_service.set_router_weights(lab, {"lab-big": 0, "lab-mid": 30, "lab-small": 10})
+    drained = {b["name"]: b["weight"] for b in lab_service.router_vars(lab)["router_backends"]}
+    assert drained == {
+        "lab-edge-big-01": 0,
+        "lab-edge-big-02": 0,
+        "lab-edge-mid-01": 30,
+        "lab-edge-small-01": 10,
+    }
+    assert "lab-edge-big-01" in (tmp_path / "hosts.yml").read_text()
+    lab_service.set_router_weights(lab, None)
+    assert lab_service.router_weights(tmp_path) == {"lab-big": 60, "lab-mid": 30, "lab-small": 10}

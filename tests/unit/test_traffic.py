@@ -121,3 +121,15 @@ def test_absorb_check_numbers() -> None:
     assert t.refused(small_peak) == []
     with pytest.raises(t.TrafficError):
         t.absorb_check(pools, LAB, after, peak_gbps=0)
+
+
+def test_server_weights_keep_region_shares_exact() -> None:
+    servers = {"lab-small": ["s1"], "lab-mid": ["m1"], "lab-big": ["b1", "b2", "b3"]}
+    w = t.server_weights({"lab-small": 10, "lab-mid": 30, "lab-big": 60}, servers)
+    assert w == {"s1": 30, "m1": 90, "b1": 60, "b2": 60, "b3": 60}
+    region_total = {r: sum(w[s] for s in names) for r, names in servers.items()}
+    assert t.shares(region_total) == pytest.approx(
+        {"lab-small": 0.1, "lab-mid": 0.3, "lab-big": 0.6}
+    )
+    drained = t.server_weights({"lab-small": 10, "lab-mid": 30, "lab-big": 0}, servers)
+    assert drained == {"s1": 10, "m1": 30, "b1": 0, "b2": 0, "b3": 0}

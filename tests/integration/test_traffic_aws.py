@@ -1,0 +1,139 @@
+"""Region drains in AWS: Route 53 weighted records changed with boto3, against
+moto server. Drains compose, undrain restores the weights exactly, a drain
+the rest cannot carry is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import pytest
+from aws_fixture import MotoServer, aws, moto_server  # noqa: F401
+from typer.testing import CliRunner
+
+from fleetctl.adapters.state.sqlite import SqliteStore
+from fleetctl.cli.main import app
+from fleetctl.core.traffic import integer_weights
+from fleetctl.services import traffic as svc
+from fleetctl.services.workspace import Workspace
+from fleetctl.spec.traffic import load_traffic
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+RECORD = "play.video.example.com."
+
+
+def weights_in_route53(zone_id: str) -> dict[str, int]:
+    r53 = boto3.client("route53")
+    sets = r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return {s["SetIdentifier"]: int(s["Weight"]) for s in sets if s["Name"] == RECORD}
+
+
+def values_in_route53(zone_id: str) -> dict[str, str]:
+    r53 = boto3.client("route53")
+    sets = r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return {
+        s["SetIdentifier"]: s["ResourceRecords"][0]["Value"] for s in sets if s["Name"] == RECORD
+    }
+
+
+def make_zone() -> str:
+    r53 = boto3.client("route53")
+    zone = r53.create_hosted_zone(Name="video.example.com", CallerReference="fleetctl-test")
+    return str(zone["HostedZone"]["Id"].split("/")[-1])
+
+
+def test_route53_drains_compose_and_undrain_restores_exactly(
+    aws: MotoServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    zone_id = make_zone()
+    ws = Workspace(REPO)
+    store = SqliteStore(str(tmp_path / "state.db"))
+    spec = svc.spec_weights(ws, "prod")
+    base = integer_weights(spec)
+    assert load_traffic(REPO / "stacks")["prod"].peak_gbps == 500
+
+    def drain(region: str, on: bool = True) -> svc.TrafficResult:
+        plan = svc.plan_change(ws, store, "prod", region, drain=on)
+        return svc.change(ws, store, plan, reason=f"test {region}")
+
+    first = drain("eu-west-1")
+    assert weights_in_route53(zone_id) == {**base, "eu-west-1": 0}
+    assert first.evidence["weights_read_back"] == {**base, "eu-west-1": 0}
+    # records that did not exist point at the configured per-region target
+    assert values_in_route53(zone_id)["eu-west-1"] == "edge-eu-west-1.video.example.com"
+
+    drain("ap-south-1")
+    assert weights_in_route53(zone_id) == {**base, "eu-west-1": 0, "ap-south-1": 0}
+    shares = {r.region: r.weight for r in svc.region_traffic(ws, store, "prod")}
+    assert shares["eu-west-1"] == shares["ap-south-1"] == 0.0
+    assert sum(shares.values()) == pytest.approx(1.0)
+
+    # undrain one of two: exactly the weights of draining the other alone
+    drain("eu-west-1", on=False)
+    assert weights_in_route53(zone_id) == {**base, "ap-south-1": 0}
+    drain("ap-south-1", on=False)
+    assert weights_in_route53(zone_id) == base
+    assert store.get(svc.KIND, "prod") is None
+    assert [r.weight for r in svc.region_traffic(ws, store, "prod")] == [
+        spec[r] for r in sorted(spec)
+    ]
+    store.close()
+
+
+def test_route53_keeps_hand_set_weights_and_values(
+    aws: MotoServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Weights in Route 53 before the first drain are what an undrain restores,
+    even when they differ from the spec; record values are never rewritten."""
+    zone_id = make_zone()
+    ws = Workspace(REPO)
+    spec = svc.spec_weights(ws, "prod")
+    hand = {r: 10 + i for i, r in enumerate(sorted(spec))}
+    boto3.client("route53").change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": RECORD,
+                        "Type": "CNAME",
+                        "SetIdentifier": r,
+                        "Weight": w,
+                        "TTL": 30,
+                        "ResourceRecords": [{"Value": f"lb-{r}.elb.example.net"}],
+                    },
+                }
+                for r, w in hand.items()
+            ]
+        },
+    )
+    store = SqliteStore(str(tmp_path / "state.db"))
+    plan = svc.plan_change(ws, store, "prod", "us-west-2", drain=True, peak_gbps=100)
+    svc.change(ws, store, plan, reason="test")
+    assert weights_in_route53(zone_id) == {**hand, "us-west-2": 0}
+    svc.change(ws, store, svc.plan_change(ws, store, "prod", "us-west-2", drain=False), reason="")
+    assert weights_in_route53(zone_id) == hand
+    assert values_in_route53(zone_id) == {r: f"lb-{r}.elb.example.net" for r in hand}
+    store.close()
+
+
+def test_cli_refuses_a_route53_drain_with_the_numbers(
+    aws: MotoServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    zone_id = make_zone()
+    env = {"FLEETCTL_ROOT": str(REPO), "FLEETCTL_STATE": str(tmp_path / "state.db")}
+    r = CliRunner().invoke(
+        app, ["drain", "us-east-1", "--env", "prod", "--reason", "test", "--yes"], env=env
+    )
+    assert r.exit_code == 1, r.output
+    # peak 500 (fleet:traffic.prod.peak_gbps): eu-central-1 would need 500 x 0.1/0.7
+    # = 71.43 Gbit/s, its 8 x c6in.2xlarge at 70 % give 70.00
+    assert "eu-central-1: needs 71.43 Gbit/s" in r.output
+    assert "has 70.00 Gbit/s" in r.output
+    assert weights_in_route53(zone_id) == {}  # nothing written
