@@ -52,7 +52,7 @@ def status(
     """Per region: hosts by health, release mix, traffic weight and drain; the env's
     rollout (step, gate verdicts) and freeze. Regions with problems come first.
 
-    Hosts are probed live (GET /healthz on edges and origins, X-Fleet-Release
+    Hosts are probed live (GET /healthz on edges, origins and routers, X-Fleet-Release
     is the release; other roles: a TCP connect to SSH), all at once with a short
     timeout. `--watch` redraws in place; `--watch --format json` prints one JSON
     document per line per snapshot. Exit 0 when the snapshot was taken, 1 with

@@ -8,7 +8,7 @@ What is observed:
 - hosts: the lab's state for env `lab` (its hosts, addresses and ports), any
   other env's Ansible inventory (`inventories/<env>/`, vars `ansible_host`,
   `http_port`, `region`, `fleet_role`);
-- each host, concurrently (bounded thread pool, short timeout): edge and
+- each host, concurrently (bounded thread pool, short timeout): edge, router and
   origin hosts by `GET /healthz` (2xx healthy; 503 with `X-Fleet-Drained`
   drained; other answers unhealthy; no answer: unhealthy when its SSH port
   still answers, else unreachable), the release from `X-Fleet-Release`;
@@ -37,7 +37,7 @@ from fleetctl.core.fleet_status import FleetStatus, HostObservation, TrafficRow
 from fleetctl.errors import BadInput
 from fleetctl.services.workspace import Workspace
 
-HTTP_ROLES = frozenset({"edge", "origin"})  # roles that answer GET /healthz
+HTTP_ROLES = frozenset({"edge", "origin", "router"})  # roles that answer GET /healthz
 HEALTH_PATH = "/healthz"
 DEFAULT_TIMEOUT_S = 2.0
 DEFAULT_WORKERS = 64  # threads mostly wait (connects, DNS)
