@@ -7,12 +7,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fleetctl.cli import render
 from fleetctl.cli.state import state_url, workspace
+
+if TYPE_CHECKING:
+    from fleetctl.core.fleet_status import FleetStatus
+    from fleetctl.services.status import StatusSource
 
 LabDirOpt = Annotated[
     Path | None,
@@ -84,7 +88,9 @@ def _exit_for(problems: Sequence[object], fail: bool) -> None:
         raise typer.Exit(1)
 
 
-def _watch(source, fmt: render.Format, interval: float, count: int | None):  # type: ignore[no-untyped-def]
+def _watch(
+    source: StatusSource, fmt: render.Format, interval: float, count: int | None
+) -> FleetStatus | None:
     """Snapshots every `interval` s until Ctrl-C or `count` snapshots; the last one."""
     last = None
     n = 0

@@ -179,7 +179,7 @@ def registry_for(collector: FleetCollector) -> Any:
     from prometheus_client import CollectorRegistry
 
     reg = CollectorRegistry(auto_describe=False)
-    reg.register(collector)  # type: ignore[arg-type]
+    reg.register(collector)
     return reg
 
 

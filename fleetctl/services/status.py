@@ -94,17 +94,15 @@ def targets(ws: Workspace, env: str, lab_dir: Path | None = None) -> list[Target
 def targets_from_vars(hostvars: dict[str, dict[str, Any]]) -> list[Target]:
     out = []
     for name, v in sorted(hostvars.items()):
-        port = v.get("http_port")
+        port, ssh = str(v.get("http_port", "")), str(v.get("ansible_port", ""))
         out.append(
             Target(
                 name=name,
                 region=str(v.get("region") or "default"),
                 role=str(v.get("fleet_role") or v.get("role") or ""),
                 address=str(v.get("ansible_host") or name),
-                http_port=int(port) if str(port).isdigit() else DEFAULT_HTTP_PORT,
-                ssh_port=int(v["ansible_port"])
-                if str(v.get("ansible_port", "")).isdigit()
-                else DEFAULT_SSH_PORT,
+                http_port=int(port) if port.isdigit() else DEFAULT_HTTP_PORT,
+                ssh_port=int(ssh) if ssh.isdigit() else DEFAULT_SSH_PORT,
                 traffic_weight=_float(v.get("traffic_weight")),
             )
         )
