@@ -96,3 +96,9 @@ def worktree(root: Path, commit: str) -> Iterator[Path]:
         _git(root, "worktree", "remove", "--force", str(target), check=False)
         shutil.rmtree(tmp, ignore_errors=True)
         _git(root, "worktree", "prune", check=False)
+
+
+def show(root: Path, commit: str, path: str) -> str | None:
+    """The text of `path` (relative to the repo root) at `commit`; None when absent."""
+    proc = _git(root, "show", f"{commit}:{path}", check=False)
+    return proc.stdout if proc.returncode == 0 else None

@@ -31,6 +31,7 @@ from fleetctl.cli import (
     traffic,
     validate,
 )
+from fleetctl.cli import cost as cost_cli
 from fleetctl.cli import deploy as deploy_cli
 from fleetctl.cli import drift as drift_cli
 from fleetctl.cli import preview as preview_cli
@@ -109,6 +110,7 @@ app.add_typer(stacks.app, name="stacks", short_help="List the stacks the spec de
 app.command("preview", short_help="Offline preview of infra changes (PR comment/JSON).")(
     preview_cli.preview
 )
+app.add_typer(cost_cli.app, name="cost", short_help="Monthly cost per region and role; prices.")
 app.command("up", short_help="Create/update a stack's cloud resources (Pulumi).")(deploy_cli.up)
 app.command("destroy", short_help="Delete a stack's cloud resources (Pulumi).")(deploy_cli.destroy)
 app.command("drift", short_help="Compare the spec with what exists in AWS.")(drift_cli.drift)

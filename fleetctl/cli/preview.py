@@ -76,6 +76,16 @@ def preview(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show the programs' own output.")
     ] = False,
+    prices: Annotated[
+        Path | None,
+        typer.Option(
+            "--prices",
+            exists=True,
+            dir_okay=False,
+            help="Price table for the monthly cost (default: fleetctl's own, "
+            "shown by `fleetctl cost prices`).",
+        ),
+    ] = None,
 ) -> None:
     """Preview infrastructure changes: create / update / replace / delete per resource.
 
@@ -98,6 +108,7 @@ def preview(
         base=base,
         jobs=jobs,
         use_cache=not no_cache,
+        prices=prices,
     )
     runner = svc.run_engine_preview if engine is Engine.pulumi else svc.run_preview
     if render.err.is_terminal:

@@ -160,6 +160,7 @@ def render_table(result: PreviewResult, console: Console, *, verbose: bool = Fal
             console.print(f"  [{style}]{escape(_change_head(ch))}[/]", soft_wrap=True)
             for line in _diff_lines(ch):
                 console.print(escape(line), soft_wrap=True)
+    _cost_table(result, console)
     console.print(f"\n{verdict(result).replace('**', '')}", soft_wrap=True)
 
 
@@ -221,6 +222,7 @@ def render_markdown(result: PreviewResult, limit: int = GITHUB_COMMENT_LIMIT) ->
     if result.base:
         head.insert(3, f"Base: `{result.base}` · engine: {result.engine}")
         head.insert(4, "")
+    head.extend(_cost_headline(result))
     losses = result.stateful_losses()
     if losses:
         head.append("> [!CAUTION]")
@@ -245,6 +247,7 @@ def render_markdown(result: PreviewResult, limit: int = GITHUB_COMMENT_LIMIT) ->
         res = str(s.resources) if s.status is not Status.skipped else "-"
         cells = [s.stack, status, *(str(c[op.value]) for op in Op), res]
         table.append("| " + " | ".join(_md_cell(x) for x in cells) + " |")
+    table.extend(_cost_markdown(result))
     details = {s.stack: _stack_details(s) for s in result.stacks if s.changes or s.error}
     footer = f"\n<sub>fleetctl {result.fleetctl_version} · `fleetctl preview` </sub>\n"
 
@@ -273,6 +276,31 @@ def render_markdown(result: PreviewResult, limit: int = GITHUB_COMMENT_LIMIT) ->
     # Still too long (thousands of stacks): keep the head, cut the rest.
     cut = "\n\n… (truncated to fit the comment limit)\n"
     return text[: limit - len(cut) - len(footer)] + cut + footer
+
+
+# --- cost (fleetctl.cli.cost_render) --------------------------------------------------------
+
+
+def _cost_table(result: PreviewResult, console: Console) -> None:
+    from fleetctl.cli import cost_render
+
+    if result.prices is not None:
+        console.print()
+        cost_render.render_table_section(result, console)
+
+
+def _cost_headline(result: PreviewResult) -> list[str]:
+    from fleetctl.cli import cost_render
+
+    line = cost_render.headline(result)
+    return [line, ""] if line else []
+
+
+def _cost_markdown(result: PreviewResult) -> list[str]:
+    from fleetctl.cli import cost_render
+
+    section = cost_render.markdown_section(result)
+    return ["", section] if section else []
 
 
 # --- json ------------------------------------------------------------------------------------

@@ -18,7 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fleetctl.core.cost import CostDelta, CostTotal, PricesUsed
 
 SCHEMA_VERSION = 1
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
@@ -162,6 +165,7 @@ class StackPreview:
     seconds: float = 0.0
     # Counts reported by the real engine (`--engine pulumi`), which gives no per-resource diff.
     engine_counts: Mapping[str, int] | None = None
+    cost: CostDelta | None = None  # monthly cost before/after (fleetctl.core.cost)
 
     def counts(self) -> dict[str, int]:
         out = {op.value: 0 for op in Op}
@@ -180,6 +184,15 @@ class PreviewResult:
     base: str | None = None
     engine: str = "mock"
     fleetctl_version: str = ""
+    prices: PricesUsed | None = None  # the price table behind the stacks' `cost` (None: no cost)
+
+    def cost_total(self) -> CostTotal | None:
+        """The monthly cost of every stack summed (None when no cost was estimated)."""
+        if self.prices is None:
+            return None
+        from fleetctl.core.cost import total
+
+        return total({s.stack: s.cost for s in self.stacks})
 
     def counts(self) -> dict[str, int]:
         out = {op.value: 0 for op in Op}
@@ -350,7 +363,14 @@ def stack_to_json(s: StackPreview) -> dict[str, Any]:
         "summary": s.counts(),
         "error": err,
         "changes": [change_to_json(c) for c in s.changes],
+        "cost": _cost_json(s),
     }
+
+
+def _cost_json(s: StackPreview) -> dict[str, Any] | None:
+    from fleetctl.core.cost import delta_to_json
+
+    return delta_to_json(s.cost)
 
 
 def result_to_json(r: PreviewResult) -> dict[str, Any]:
@@ -363,7 +383,15 @@ def result_to_json(r: PreviewResult) -> dict[str, Any]:
         "has_changes": r.has_changes,
         "summary": r.counts(),
         "stacks": [stack_to_json(s) for s in r.stacks],
+        "cost": _total_json(r),
     }
+
+
+def _total_json(r: PreviewResult) -> dict[str, Any] | None:
+    from fleetctl.core.cost import total_to_json
+
+    t = r.cost_total()
+    return None if t is None else total_to_json(t, r.prices)
 
 
 def sorted_unique(items: Sequence[str]) -> tuple[str, ...]:

@@ -39,6 +39,7 @@ from fleetctl.core.preview_model import (
     graph_to_json,
 )
 from fleetctl.errors import BadInput
+from fleetctl.services import cost as cost_service
 from fleetctl.services.workspace import Workspace
 from fleetctl.spec import load_fleet
 from fleetctl.spec.config import stack_config
@@ -59,6 +60,7 @@ class PreviewOptions:
     jobs: int | None = None
     use_cache: bool = True
     timeout: float = 300.0
+    prices: Path | None = None  # price table for the cost estimate (default: the shipped one)
 
 
 @dataclass
@@ -74,6 +76,9 @@ class PreviewRun:
     head_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
     key_id: str = ""
     stats: dict[str, float] = field(default_factory=dict)  # preload_s, program_s (summed)
+    base_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
+    # Skipped stacks (identical at the base) whose graph the cache holds: their cost.
+    unchanged_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
 
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
@@ -304,6 +309,9 @@ def run_preview(
             bk = stack_key(base_blobs, name, key_id)
         if bk is not None and hk == bk:
             skipped.add(name)
+            cached = _cache_get(ws, hk) if opts.use_cache and hk is not None else None
+            if cached is not None:
+                run.unchanged_graphs[name] = cached
             continue
         for side, k in (("head", hk), ("base", bk)):
             if k is None:
@@ -406,6 +414,8 @@ def run_preview(
         base = graphs.get((name, "base"))
         if head is not None:
             run.head_graphs[name] = head
+        if base is not None:
+            run.base_graphs[name] = base
         if head is None:  # the stack exists only at the base: everything goes
             head = ResourceGraph(name, project, ())
         changes = tuple(diff_graphs(base, head))
@@ -424,6 +434,7 @@ def run_preview(
     run.result = PreviewResult(
         tuple(previews), base=opts.base, engine="mock", fleetctl_version=__version__
     )
+    run.result = cost_service.with_costs(run, ws, fleet, opts)
     run.seconds = time.monotonic() - started
     return run
 

@@ -10,12 +10,13 @@ from fleetctl.spec.loader import (
     parse_spec,
     stack_files,
 )
-from fleetctl.spec.models import Bucket, Edge, FleetSpec, Stack, Transcode
+from fleetctl.spec.models import Bucket, BucketUsage, Edge, FleetSpec, Stack, Transcode
 from fleetctl.spec.regions import KNOWN_REGIONS, continent_of, zones_of
 
 __all__ = [
     "KNOWN_REGIONS",
     "Bucket",
+    "BucketUsage",
     "Edge",
     "Fleet",
     "FleetSpec",

@@ -56,6 +56,31 @@ class Lifecycle(_Model):
         return self
 
 
+_GB = Annotated[float, Field(ge=0.0, le=1e9)]  # up to 1 EB
+_REQUESTS = Annotated[float, Field(ge=0.0, le=1e13)]
+
+
+class BucketUsage(_Model):
+    """Usage estimates of one bucket, for cost estimates only (like infracost's
+    usage file): the program ignores them. Monthly figures; all optional.
+
+    `stored_gb` is either one figure (all in the bucket's storage class) or a
+    split by class, e.g. `{STANDARD: 40000, STANDARD_IA: 90000, GLACIER_IR:
+    300000}` for a bucket whose lifecycle tiers objects down.
+    """
+
+    stored_gb: _GB | dict[StorageClass, _GB] = 0.0
+    put_requests_per_month: _REQUESTS = 0.0
+    get_requests_per_month: _REQUESTS = 0.0
+    # New data written per month: copied to every replication target (inter-region transfer).
+    replicated_gb_per_month: _GB = 0.0
+
+    def stored_by_class(self, default: StorageClass) -> dict[StorageClass, float]:
+        if isinstance(self.stored_gb, dict):
+            return dict(self.stored_gb)
+        return {default: self.stored_gb} if self.stored_gb else {}
+
+
 class Bucket(_Model):
     """An origin storage bucket. `name` is the logical name; the physical name
     is `<project>-<env>-<region>-<name>`."""
@@ -65,6 +90,7 @@ class Bucket(_Model):
     versioning: bool = True
     lifecycle: Lifecycle = Lifecycle()
     replication_targets: list[str] = []
+    usage: BucketUsage | None = None  # estimates for `fleetctl cost`; no resource depends on it
 
     @field_validator("replication_targets")
     @classmethod

@@ -42,6 +42,8 @@ class RegionPrices(_Model):
     s3_requests_per_1k: Requests
     egress_gb: _Price
     instances: dict[str, _Price] = {}  # exact per-region figures, override the factor
+    ebs_gb_month: dict[str, _Price] = {}  # per EBS volume type (gp3, gp2, ...)
+    inter_region_gb: _Price | None = None  # data transfer to another AWS region (replication)
 
 
 class PriceTable(_Model):
@@ -51,6 +53,7 @@ class PriceTable(_Model):
     hours_per_month: Annotated[float, Field(gt=0.0, le=744.0)] = 730.0
     instances: dict[str, _Price]  # per hour, us-east-1
     regions: dict[str, RegionPrices]
+    public_ipv4_hour: _Price | None = None  # per public IPv4 address-hour
     path: str = ""  # where the table came from (set by load_prices)
 
     def region(self, region: str) -> RegionPrices:
@@ -89,6 +92,35 @@ class PriceTable(_Model):
 
     def egress_gb(self, region: str) -> float:
         return self.region(region).egress_gb
+
+    def ebs_gb_month(self, region: str, volume_type: str) -> float:
+        """USD per GB-month of an EBS volume of `volume_type` in `region`."""
+        prices = self.region(region)
+        if volume_type not in prices.ebs_gb_month:
+            raise PriceMissing(
+                f"no EBS {volume_type} price for {region} in {self.path or 'the price table'}",
+                hint=f"add `regions.{region}.ebs_gb_month.{volume_type}: <USD per GB-month>`",
+            )
+        return prices.ebs_gb_month[volume_type]
+
+    def inter_region_gb(self, region: str) -> float:
+        """USD per GB sent from `region` to another AWS region."""
+        price = self.region(region).inter_region_gb
+        if price is None:
+            raise PriceMissing(
+                f"no inter-region transfer price for {region} in {self.path or 'the price table'}",
+                hint=f"add `regions.{region}.inter_region_gb: <USD per GB>`",
+            )
+        return price
+
+    def public_ipv4_month(self) -> float:
+        """USD per public IPv4 address kept for a month."""
+        if self.public_ipv4_hour is None:
+            raise PriceMissing(
+                f"no public IPv4 price in {self.path or 'the price table'}",
+                hint="add `public_ipv4_hour: <USD per address-hour>`",
+            )
+        return self.public_ipv4_hour * self.hours_per_month
 
 
 def load_prices(path: Path | None = None) -> PriceTable:

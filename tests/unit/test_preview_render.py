@@ -157,6 +157,7 @@ def test_json_matches_the_schema_and_hides_fingerprints() -> None:
         "has_changes",
         "summary",
         "stacks",
+        "cost",
     ]
     assert data["summary"] == {"create": 0, "update": 2, "replace": 1, "delete": 1}
     param = data["stacks"][0]["changes"][1]

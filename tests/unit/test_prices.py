@@ -50,3 +50,15 @@ def test_a_bad_table_reports_file_and_line_of_each_problem(tmp_path: Path) -> No
         load_prices(bad)
     assert f"{bad}:3: instances.c6i.large:" in "\n".join(exc.value.details)
     assert f"{bad}:10: regions.us-east-1.typo:" in "\n".join(exc.value.details)
+
+
+def test_every_region_prices_ebs_replication_transfer_and_public_ipv4() -> None:
+    table = load_prices()
+    assert table.public_ipv4_month() == pytest.approx(0.005 * 730)
+    for region in table.regions:
+        assert table.ebs_gb_month(region, "gp3") > 0
+        assert table.ebs_gb_month(region, "gp2") > table.ebs_gb_month(region, "gp3")
+        assert table.inter_region_gb(region) > 0
+    with pytest.raises(PriceMissing, match="io2") as exc:
+        table.ebs_gb_month("us-east-1", "io2")
+    assert "regions.us-east-1.ebs_gb_month.io2" in (exc.value.hint or "")
