@@ -52,6 +52,12 @@ def target_hosts(inventory: Path, playbook: Path) -> dict[str, dict[str, Any]]:
     patterns = play_patterns(playbook)
     if not patterns:
         raise BadInput(f"{playbook}: no play with `hosts:`")
+    return hosts_matching(inventory, patterns)
+
+
+def hosts_matching(inventory: Path, patterns: list[str]) -> dict[str, dict[str, Any]]:
+    """Every host of the inventory matching any pattern ("all": every host),
+    name -> its merged inventory vars (scalars only)."""
     try:
         from ansible.inventory.manager import InventoryManager
         from ansible.parsing.dataloader import DataLoader

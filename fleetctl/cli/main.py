@@ -23,9 +23,11 @@ from fleetctl.cli import (
     hosts,
     inventory,
     lab,
+    metrics,
     render,
     rollout,
     stacks,
+    status,
     traffic,
     validate,
 )
@@ -127,6 +129,8 @@ app.command("history", short_help="Freezes, drains and rollouts on one timeline.
 app.command("capacity", short_help="Capacity vs demand per region: N+1, growth, cost.")(
     capacity.capacity
 )
+app.command("status", short_help="The env at a glance: health, releases, rollout.")(status.status)
+app.add_typer(metrics.app, name="metrics", short_help="Prometheus endpoint for fleet status.")
 app.add_typer(lab.app, name="lab", short_help="A real fleet on this machine (sshd + nginx).")
 
 
