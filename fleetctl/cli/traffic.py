@@ -105,6 +105,16 @@ def drain(
             "peak_gbps; lab: 1).",
         ),
     ] = None,
+    demand: Annotated[
+        Path | None,
+        typer.Option(
+            "--demand",
+            help="Take the peak from a demand file (the sum of its regions' peak egress, "
+            "as `fleetctl capacity --demand` plans it).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Drain even if the rest looks too small (recorded).")
     ] = False,
@@ -117,14 +127,18 @@ def drain(
     Route 53 weighted records). Refused, with the numbers, when the remaining
     edge pools cannot carry the peak, unless --force.
 
-    Example:  fleetctl drain eu-west-1 --env prod --reason "packet loss" --peak-gbps 1500 --yes
+    Example:  fleetctl drain eu-west-1 --env prod -r "packet loss" --demand demand-prod.yaml
     """
     from fleetctl.adapters.state import open_store
     from fleetctl.services import traffic as svc
 
     if not reason.strip():
         raise BadInput("a drain needs a --reason", hint="e.g. --reason 'packet loss in eu-west-1'")
+    if demand is not None and peak_gbps is not None:
+        raise BadInput("give --peak-gbps or --demand, not both")
     ws = workspace(ctx)
+    if demand is not None:
+        peak_gbps = svc.peak_from_demand(ws, env, demand)
     store = open_store(state_url(ctx))
     try:
         plan = svc.plan_change(

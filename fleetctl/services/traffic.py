@@ -205,6 +205,21 @@ def _pools(ws: Workspace, env: str, lab_dir: Path | None) -> list[core.RegionPoo
     return pools
 
 
+def peak_from_demand(ws: Workspace, env: str, demand_path: Path) -> float:
+    """The env-wide viewer peak a demand file gives (`fleetctl capacity --demand`):
+    the sum of its regions' peak egress, so drain and capacity plan on one figure."""
+    from fleetctl.services.capacity import demand_capacity
+    from fleetctl.spec import load_fleet
+
+    report = demand_capacity(load_fleet(ws.stacks_dir), env, demand_path)
+    if report.no_demand:
+        raise BadInput(
+            f"{demand_path} has no demand for {', '.join(report.no_demand)}",
+            hint="every viewer region of the env needs an entry for the drain check",
+        )
+    return round(sum(r.egress_gbps for r in report.regions), 3)
+
+
 def default_peak(ws: Workspace, env: str) -> float | None:
     if env == LAB_ENV:
         return LAB_PEAK_GBPS

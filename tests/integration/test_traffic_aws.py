@@ -142,6 +142,24 @@ def test_cli_refuses_a_route53_drain_with_the_numbers(
     assert weights_in_route53(zone_id) == {}  # nothing written
 
 
+def test_drain_takes_the_peak_from_a_demand_file(
+    aws: MotoServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """--demand: the peak is the sum of the file's regions, as `capacity` plans it:
+    190 + 70 + 120 + 48 + 40 + 24 (12,000 viewers x 2 Mbit/s) + 14 + 30 = 536."""
+    zone_id = make_zone()
+    env = {"FLEETCTL_ROOT": str(REPO), "FLEETCTL_STATE": str(tmp_path / "state.db")}
+    demand = str(REPO / "examples" / "demand-prod.yaml")
+    args = ["drain", "us-east-1", "--env", "prod", "--reason", "test", "--yes"]
+    r = CliRunner().invoke(app, [*args, "--demand", demand], env=env)
+    assert r.exit_code == 1, r.output
+    assert "peak 536 Gbit/s" in r.output
+    assert weights_in_route53(zone_id) == {}
+    both = CliRunner().invoke(app, [*args, "--demand", demand, "--peak-gbps", "9"], env=env)
+    assert both.exit_code == 2, both.output
+
+
 def test_a_stale_zero_weight_is_not_taken_as_the_base(
     aws: MotoServer,  # noqa: F811
     tmp_path: Path,
