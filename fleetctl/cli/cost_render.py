@@ -37,7 +37,8 @@ def _pct(delta: float, before: float) -> str:
 # --- fleetctl cost -------------------------------------------------------------------------
 
 
-def fleet_json(fc: FleetCost) -> dict[str, Any]:
+def role_totals(fc: FleetCost) -> tuple[dict[str, float], dict[str, float]]:
+    """Monthly USD per role over every stack: at the current size and at max size."""
     roles = dict.fromkeys(model.ROLES, 0.0)
     roles_max = dict.fromkeys(model.ROLES, 0.0)
     for s in fc.stacks:
@@ -45,6 +46,11 @@ def fleet_json(fc: FleetCost) -> dict[str, Any]:
             roles[r] += v
         for r, v in s.by_role_max().items():
             roles_max[r] += v
+    return roles, roles_max
+
+
+def fleet_json(fc: FleetCost) -> dict[str, Any]:
+    roles, roles_max = role_totals(fc)
     return {
         "currency": fc.prices.currency,
         "prices": {"source": fc.prices.source, "as_of": fc.prices.as_of, "file": fc.prices.file},
@@ -79,13 +85,7 @@ def fleet_table(fc: FleetCost, by: str, detail: bool, console: Console) -> None:
 
     title = f"monthly cost estimate ({fc.prices.currency}, on-demand list prices)"
     if by == "role":
-        roles = dict.fromkeys(model.ROLES, 0.0)
-        roles_max = dict.fromkeys(model.ROLES, 0.0)
-        for s in fc.stacks:
-            for r, v in s.by_role().items():
-                roles[r] += v
-            for r, v in s.by_role_max().items():
-                roles_max[r] += v
+        roles, roles_max = role_totals(fc)
         rows: list[list[Any]] = [
             [
                 r,

@@ -5,11 +5,11 @@ the hand-computed delta in its JSON; a missing price leaves the changes intact;
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import jsonschema
 import pytest
+from gitrepo import git
 from typer.testing import CliRunner
 
 from fleetctl.cli.main import app
@@ -29,15 +29,6 @@ NODE = 0.4536 * 730  # c6in.2xlarge on-demand: 331.128 $/month
 CACHE = 1800 * 0.08  # its 1,800 GB gp3 cache volume: 144.00
 IPV4 = 0.005 * 730  # its public IPv4 address: 3.65
 DOUBLED = 2 * (NODE + CACHE + IPV4)  # nodes_per_zone 1 -> 2 in 2 zones: 957.556
-
-
-def git(root: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.email=t@t.invalid", "-c", "user.name=t", *args],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
 
 
 def test_doubling_an_edge_pool_shows_the_right_delta(project_copy: Path, tmp_path: Path) -> None:

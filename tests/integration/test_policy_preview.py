@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from gitrepo import git
 
 pytestmark = pytest.mark.integration
 
@@ -21,15 +22,6 @@ REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "docs" / "preview-schema.json").read_text())
 STACK = "staging-us-east-2"
 BUCKET = "fleet-staging-us-east-2-origin-media-origin"
-
-
-def git(root: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.email=t@t.invalid", "-c", "user.name=t", *args],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
 
 
 def fleetctl(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from gitrepo import git
 
 from fleetctl.core.preview_model import Op, Secret, Status
 from fleetctl.core.replace_rules import unlisted_types
@@ -21,15 +22,6 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 ONE, OTHER = "prod-sa-east-1", "staging-us-east-2"
-
-
-def git(root: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.email=t@t.invalid", "-c", "user.name=t", *args],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    )
 
 
 def test_sample_fleet_previews_and_a_one_region_change_runs_one_stack(
