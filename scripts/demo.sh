@@ -26,6 +26,12 @@ $F capacity --env prod --demand examples/demand-prod.yaml --growth 30%
 step "fleetctl preview --env staging  (the Pulumi program under the mock runtime: no cloud, no CLI)"
 $F preview --env staging
 
+step "fleetctl cost --env prod --by role  (monthly estimate from the price table shipped with fleetctl)"
+$F cost --env prod --by role
+
+step "fleetctl policy check --env prod  (the policy pack in policies/, as every preview runs it)"
+$F policy check --env prod
+
 step "fleetctl inventory --env staging  (the dynamic inventory from the spec)"
 $F inventory --env staging --format table
 
@@ -91,6 +97,10 @@ if [ "$rc" -ne 1 ]; then echo "demo: expected the drain to be refused (exit 1), 
 
 step "fleetctl drain lab-small  (its viewers move to lab-mid and lab-big through the traffic router)"
 $F drain lab-small --env lab --reason "demo: packet loss" --yes
+
+step "fleetctl status --env lab  (health, release mix, weights and drains; metrics serve exports the same)"
+$F status --env lab
+$F metrics dump --env lab | grep -E '^fleet_region_(traffic_weight|drained)'
 $F undrain lab-small --env lab --yes
 
 step "fleetctl history --env lab  (freezes, drains and rollouts on one timeline)"
