@@ -130,7 +130,8 @@ def rollout_line(status: FleetStatus) -> Text:
             gstyle = {"pass": "green", "fail": "red", "inconclusive": "yellow"}.get(
                 g.verdict, "dim"
             )
-            t.append(f"{g.gate} ")
+            phase = "" if g.phase == "step" else f"{g.phase} "
+            t.append(f"{phase}{g.gate} ")
             t.append(g.verdict, style=gstyle)
     if ro.last_known_good:
         t.append(f"  last known-good {ro.last_known_good}", style="dim")

@@ -295,7 +295,9 @@ def rollout_state(
             step = int(doc.get("next_step", 0))
     current = next((s for s in plan_steps if int(s.get("index", -1)) == step), None)
     steps = int(doc.get("plan_steps") or len(plan_steps))
-    latest: dict[str, GateVerdict] = {}
+    # Per phase: a rolled-back rollout keeps the step verdict that failed it
+    # next to the verdicts of the rollback's own gates.
+    latest: dict[tuple[str, str], GateVerdict] = {}
     last_pass: float | None = None
     step_of_gate: int | None = None
     for ev in events:
@@ -311,7 +313,7 @@ def rollout_state(
                 step=step_of_gate,
                 phase=str(ev.get("phase", "step")),
             )
-            latest[g.gate] = g
+            latest[(g.phase, g.gate)] = g
         elif kind == "step_verdict" and ev.get("verdict") == "pass":
             last_pass = _float_or_none(ev.get("at"))
     return RolloutState(
@@ -331,7 +333,7 @@ def rollout_state(
         last_known_good=str(last_known_good.get("release_id") or "") or None
         if last_known_good
         else None,
-        gates=tuple(sorted(latest.values(), key=lambda g: g.gate)),
+        gates=tuple(latest[k] for k in sorted(latest, key=lambda k: (k[0] != "step", k))),
         last_gate_pass_at=last_pass,
     )
 

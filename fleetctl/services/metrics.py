@@ -118,12 +118,13 @@ def families(status: FleetStatus) -> list[Any]:
             out.append(wave)
         verdict = gauge(
             "fleet_gate_verdict",
-            "Latest verdict of each gate of the latest rollout (1 on the current verdict).",
-            ["gate", "verdict"],
+            "Latest verdict of each gate of the latest rollout, per phase (step or "
+            "rollback; 1 on the current verdict).",
+            ["gate", "phase", "verdict"],
         )
         for g in ro.gates:
             for v in VERDICTS:
-                verdict.add_metric([env, g.gate, v], 1 if g.verdict == v else 0)
+                verdict.add_metric([env, g.gate, g.phase, v], 1 if g.verdict == v else 0)
         out.append(verdict)
         if ro.last_gate_pass_at is not None:
             last = gauge(

@@ -107,8 +107,8 @@ def test_status_and_metrics_show_a_paused_rollout(fleet: FakeFleet, tmp_path: Pa
     assert value(m, "fleet_rollout_active") == 1
     assert value(m, "fleet_rollout_paused") == 1
     assert value(m, "fleet_rollout_step") == 0 and value(m, "fleet_rollout_wave") == 0
-    assert value(m, "fleet_gate_verdict", gate="http", verdict="pass") == 1
-    assert value(m, "fleet_gate_verdict", gate="http", verdict="fail") == 0
+    assert value(m, "fleet_gate_verdict", gate="http", phase="step", verdict="pass") == 1
+    assert value(m, "fleet_gate_verdict", gate="http", phase="step", verdict="fail") == 0
     assert value(m, "fleet_freeze_active") == 1
     assert (
         value(m, "fleet_release_hosts", region=fleet.edges[canary].region, role="edge", release=new)

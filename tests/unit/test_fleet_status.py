@@ -157,3 +157,21 @@ def test_rollout_state_of_finished_rollouts() -> None:
 def test_unknown_health_is_refused() -> None:
     with pytest.raises(ValueError):
         host("x", "big", "sleepy")
+
+
+def test_a_rolled_back_rollout_keeps_the_verdict_that_failed_it() -> None:
+    """The rollback's own gates pass; the step gate that failed must still show."""
+    events = [
+        {"type": "step_started", "step": 0, "at": 10.0},
+        {"type": "gate", "gate": "http", "verdict": "pass", "reason": "ok", "at": 11.0},
+        {"type": "gate", "gate": "canary_analysis", "verdict": "fail", "reason": "+81 ms"},
+        {"type": "gate", "gate": "http", "verdict": "pass", "phase": "rollback", "at": 12.0},
+        {"type": "gate", "gate": "canary_analysis", "verdict": "pass", "phase": "rollback"},
+    ]
+    ro = rollout_state({"id": "r-5", "status": "rolled_back", "next_step": 0}, PLAN, events)
+    assert [(g.phase, g.gate, g.verdict) for g in ro.gates] == [
+        ("step", "canary_analysis", "fail"),
+        ("step", "http", "pass"),
+        ("rollback", "canary_analysis", "pass"),
+        ("rollback", "http", "pass"),
+    ]
