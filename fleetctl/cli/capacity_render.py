@@ -168,7 +168,7 @@ def png_chart(report: CapacityReport, path: Path) -> None:
     ax1.set_ylabel("edge egress, Gbit/s")
     ax1.set_xticks(xs, names)
     ax1.set_title("Edge: peak egress vs capacity")
-    ax1.legend(fontsize=8)
+    ax1.legend(fontsize=8, loc="upper right")
     ax1.grid(axis="y", alpha=0.3)
 
     tc = [r.transcode for r in regions]
@@ -193,7 +193,7 @@ def png_chart(report: CapacityReport, path: Path) -> None:
     ax2.set_ylabel("transcode instances")
     ax2.set_xticks(xs, names)
     ax2.set_title("Transcode: instances needed vs the autoscaling group")
-    ax2.legend(fontsize=8)
+    ax2.legend(fontsize=8, loc="upper right")
     ax2.grid(axis="y", alpha=0.3)
     for ax in (ax1, ax2):
         ax.tick_params(axis="x", labelrotation=20)
