@@ -29,6 +29,11 @@ def resolve_inventory(ws: Workspace, env: str, lab_dir: Path | None = None) -> P
     if env == "lab":
         lab = lab_service.require(lab_service.resolve_dir(lab_dir, ws.root))
         return Path(lab.inventory)
+    return env_inventory(ws, env)
+
+
+def env_inventory(ws: Workspace, env: str) -> Path:
+    """inventories/<env>/ of the workspace; BadInput naming the known ones if absent."""
     inv = ws.inventories_dir / env
     if not inv.exists():
         known = (

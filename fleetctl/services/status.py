@@ -78,17 +78,10 @@ def targets(ws: Workspace, env: str, lab_dir: Path | None = None) -> list[Target
             ]
         if not (ws.inventories_dir / env / "hosts.yml").exists():
             raise BadInput(f"no lab in {d}", hint="start one with: fleetctl lab up")
-    inventory = ws.inventories_dir / env
-    if not inventory.exists():
-        known = (
-            sorted(p.name for p in ws.inventories_dir.iterdir())
-            if ws.inventories_dir.exists()
-            else []
-        )
-        raise BadInput(f"no inventory for env {env!r}", hint=f"inventories: {', '.join(known)}")
     from fleetctl.adapters.ansible_hosts import hosts_matching
+    from fleetctl.services.apply import env_inventory
 
-    return targets_from_vars(hosts_matching(inventory, ["all"]))
+    return targets_from_vars(hosts_matching(env_inventory(ws, env), ["all"]))
 
 
 def targets_from_vars(hostvars: dict[str, dict[str, Any]]) -> list[Target]:
