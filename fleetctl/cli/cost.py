@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import OnlyEnv, OnlyStacks
 from fleetctl.cli.state import workspace
 from fleetctl.errors import EXIT_JOB_FAILED
 
@@ -34,11 +35,8 @@ PricesOpt = Annotated[
 @app.callback()
 def cost(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
-    stack: Annotated[
-        list[str] | None,
-        typer.Option("--stack", "-s", help="Only this stack (repeatable), e.g. prod-eu-west-1."),
-    ] = None,
+    env: OnlyEnv = None,
+    stack: OnlyStacks = None,
     by: Annotated[By, typer.Option("--by", help="Table rows: one per region or per role.")] = (
         By.region
     ),

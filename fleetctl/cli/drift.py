@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import OnlyEnv, OnlyStacks
 from fleetctl.cli.state import workspace
 
 
@@ -21,11 +22,8 @@ def _show(value: Any) -> str:
 
 def drift(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
-    stack: Annotated[
-        list[str] | None,
-        typer.Option("--stack", "-s", help="Only this stack (repeatable), e.g. prod-eu-west-1."),
-    ] = None,
+    env: OnlyEnv = None,
+    stack: OnlyStacks = None,
     fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
         render.Format.table
     ),

@@ -12,20 +12,16 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import Env, Fmt, LabDir
 from fleetctl.cli.state import state_url, workspace
 from fleetctl.errors import BadInput, JobFailed
 
 app = typer.Typer(no_args_is_help=True, help="Single edge hosts: drain, undrain, list.")
 
-Env = Annotated[str, typer.Option("--env", "-e", help="Environment.")]
 Limit = Annotated[
     str | None,
     typer.Option("--limit", "-l", help="Ansible host pattern: hosts, groups (lab_big)."),
 ]
-LabDir = Annotated[
-    Path | None, typer.Option("--lab-dir", envvar="FLEETCTL_LAB_DIR", help="Lab directory.")
-]
-Fmt = Annotated[render.Format, typer.Option("--format", help="Output format.")]
 
 
 def _set(

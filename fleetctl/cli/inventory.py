@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import OnlyEnv
 from fleetctl.cli.state import workspace
 from fleetctl.errors import BadInput
 
@@ -19,7 +20,7 @@ class Source(StrEnum):
 
 def inventory(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
+    env: OnlyEnv = None,
     region: Annotated[str | None, typer.Option("--region", "-r", help="Only this region.")] = None,
     role: Annotated[
         str | None, typer.Option("--role", help="Only this role: edge, transcode.")

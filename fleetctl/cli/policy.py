@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import OnlyEnv, OnlyStacks
 from fleetctl.cli.state import workspace
 from fleetctl.errors import EXIT_JOB_FAILED
 
@@ -50,11 +51,8 @@ def list_rules(
 @app.command("check")
 def check(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
-    stack: Annotated[
-        list[str] | None,
-        typer.Option("--stack", "-s", help="Only this stack (repeatable)."),
-    ] = None,
+    env: OnlyEnv = None,
+    stack: OnlyStacks = None,
     fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
         render.Format.table
     ),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import OnlyEnv, OnlyStacks
 from fleetctl.cli.state import workspace
 from fleetctl.errors import EXIT_JOB_FAILED, BadInput
 
@@ -32,11 +33,8 @@ EXIT_CHANGES = 2
 
 def preview(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
-    stack: Annotated[
-        list[str] | None,
-        typer.Option("--stack", "-s", help="Only this stack (repeatable), e.g. prod-eu-west-1."),
-    ] = None,
+    env: OnlyEnv = None,
+    stack: OnlyStacks = None,
     base: Annotated[
         str | None,
         typer.Option(

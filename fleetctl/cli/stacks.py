@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import OnlyEnv
 from fleetctl.cli.state import workspace
 
 app = typer.Typer(help="List the stacks the fleet spec declares.", no_args_is_help=True)
@@ -16,7 +17,7 @@ app = typer.Typer(help="List the stacks the fleet spec declares.", no_args_is_he
 @app.command("list")
 def list_stacks(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
+    env: OnlyEnv = None,
     fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
         render.Format.table
     ),

@@ -9,19 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import Env, Fmt, LabDir, Yes
 from fleetctl.cli.state import state_url, workspace
 from fleetctl.errors import BadInput
 
 if TYPE_CHECKING:
     from fleetctl.services.traffic import TrafficPlan, TrafficResult
 
-Env = Annotated[str, typer.Option("--env", "-e", help="Environment.")]
 Region = Annotated[str, typer.Argument(help="The viewer region, e.g. eu-west-1 or lab-big.")]
-Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-LabDir = Annotated[
-    Path | None, typer.Option("--lab-dir", envvar="FLEETCTL_LAB_DIR", help="Lab directory.")
-]
-Fmt = Annotated[render.Format, typer.Option("--format", help="Output format.")]
 
 
 def _show(plan: TrafficPlan) -> None:
