@@ -122,8 +122,8 @@ app.command("inventory", short_help="Ansible dynamic inventory from the spec or 
 app.command("apply", short_help="Run a playbook on an env; per-host results.")(apply.apply)
 app.add_typer(rollout.app, name="rollout", short_help="Safe rollouts: canary, waves, gates.")
 app.command("freeze", short_help="Stop new rollout steps in an env (emergency).")(freeze.freeze)
-app.command("drain", short_help="Move a region's viewers to the others.")(traffic.drain)
-app.command("undrain", short_help="Give a drained region its traffic back.")(traffic.undrain)
+app.command("drain", short_help="Move a region's viewers to the others.")(traffic.region_drain)
+app.command("undrain", short_help="Give a drained region its traffic back.")(traffic.region_undrain)
 app.add_typer(hosts.app, name="hosts", short_help="Drain/undrain single edge hosts (out of LB).")
 app.command("history", short_help="Freezes, drains and rollouts on one timeline.")(history.history)
 app.command("capacity", short_help="Capacity vs demand per region: N+1, growth, cost.")(
