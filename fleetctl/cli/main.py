@@ -34,6 +34,7 @@ from fleetctl.cli import (
 from fleetctl.cli import cost as cost_cli
 from fleetctl.cli import deploy as deploy_cli
 from fleetctl.cli import drift as drift_cli
+from fleetctl.cli import event as event_cli
 from fleetctl.cli import policy as policy_cli
 from fleetctl.cli import preview as preview_cli
 from fleetctl.cli.state import Globals
@@ -129,6 +130,7 @@ app.command("history", short_help="Freezes, drains and rollouts on one timeline.
 app.command("capacity", short_help="Capacity vs demand per region: N+1, growth, cost.")(
     capacity.capacity
 )
+app.add_typer(event_cli.app, name="event", short_help="Plan a peak event: pre-scale, freeze.")
 app.command("status", short_help="The env at a glance: health, releases, rollout.")(status.status)
 app.add_typer(metrics.app, name="metrics", short_help="Prometheus endpoint for fleet status.")
 app.add_typer(lab.app, name="lab", short_help="A real fleet on this machine (sshd + nginx).")

@@ -112,9 +112,18 @@ def resolve_params(
     growth_per_year: float,
     utilisation: float | None = None,
 ) -> capacity.Params:
-    """Demand file parameters over measured defaults over judgement defaults;
-    `utilisation` (--utilisation) over the file's edge_utilisation."""
-    p = demand.parameters
+    """A demand file's parameters over measured defaults over judgement defaults."""
+    return model_params(demand.parameters, measured, growth_per_year, utilisation)
+
+
+def model_params(
+    p: CapacityParameters,
+    measured: Measured,
+    growth_per_year: float = 0.0,
+    utilisation: float | None = None,
+) -> capacity.Params:
+    """The model's parameters: `p` (a demand file's, or none) over measured defaults
+    over judgement defaults; `utilisation` (--utilisation) over the edge target."""
     speeds: dict[str, float] = {
         str(k): v.speed_per_vcpu for k, v in measured.transcode.profiles.items()
     }
