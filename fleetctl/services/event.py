@@ -16,7 +16,7 @@ import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -223,7 +223,9 @@ def preview_prescale(ws: Workspace, env: str, patches: list[StackPatch]) -> Prev
     return run.result
 
 
-def plan(ws: Workspace, store: StateStore | None, req: EventRequest) -> EventPlan:
+def plan(
+    ws: Workspace, store: StateStore | None, req: EventRequest, now: datetime | None = None
+) -> EventPlan:
     """Everything `fleetctl event plan` shows; changes nothing."""
     from fleetctl.spec import load_fleet
     from fleetctl.spec.demand import CapacityParameters, load_demand, load_measured
@@ -277,6 +279,19 @@ def plan(ws: Workspace, store: StateStore | None, req: EventRequest) -> EventPla
             )
         else:
             notes.append("the preview could not price every stack: no event cost")
+    ready = readiness(ws, store, req.env, planned)
+    notes += [
+        f"{r} serves the event but is drained now: its viewers go to the other regions "
+        f"until `fleetctl undrain {r} --env {req.env}`; undrain before the event or re-plan"
+        for r in ready.drained_regions
+        if r in regions
+    ]
+    w = req.window
+    now = now or datetime.now(UTC)
+    if w.end <= now:
+        notes.append(f"the event ended at {_iso(w.end)}: check --start/--end")
+    elif w.freeze_from <= now:
+        notes.append(f"the freeze should be on since {_iso(w.freeze_from)}: run the freeze now")
     return EventPlan(
         request=req,
         params=params,
@@ -284,8 +299,8 @@ def plan(ws: Workspace, store: StateStore | None, req: EventRequest) -> EventPla
         patches=sorted(patches, key=lambda p: p.stack),
         preview=result,
         cost=cost,
-        freeze=freeze_plan(req.env, req.window),
-        readiness=readiness(ws, store, req.env, planned),
+        freeze=freeze_plan(req.env, w),
+        readiness=ready,
         notes=notes,
     )
 

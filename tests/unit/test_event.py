@@ -194,6 +194,8 @@ def test_cli_readiness_lists_running_rollouts_and_drains(repo_root: Path, tmp_pa
     assert rd["drained_regions"] == ["eu-west-1"]
     assert rd["drained_hosts"] == ["edge-1"]
     assert rd["ready"] is False
+    notes = json.loads(r.stdout)["notes"]
+    assert any(n.startswith("eu-west-1 serves the event but is drained now") for n in notes)
     # 10 Gbit/s over the whole fleet needs nothing more than the spec has
     assert json.loads(r.stdout)["spec_changes"] == []
 
@@ -223,3 +225,20 @@ def test_cli_bad_input_exits_2_naming_the_flag(
 def test_cli_help_has_an_example(repo_root: Path) -> None:
     r = CliRunner().invoke(app, ["event", "plan", "--help"])
     assert r.exit_code == 0 and "Example:" in r.output and "--peak-gbps" in r.output
+
+
+def test_plan_notes_a_freeze_that_should_already_be_on(repo_root: Path) -> None:
+    from fleetctl.services import event as svc
+    from fleetctl.services.workspace import Workspace
+
+    w = EventWindow("final", T0, T0 + timedelta(hours=3), timedelta(hours=2))
+    req = svc.EventRequest("prod", w, 10.0, ("eu-west-1",), preview=False)
+    ws = Workspace(repo_root)
+    early = svc.plan(ws, None, req, now=T0 - timedelta(hours=3))
+    assert not any("freeze should be on" in n for n in early.notes)
+    late = svc.plan(ws, None, req, now=T0 - timedelta(hours=1))
+    assert "the freeze should be on since 2026-12-20T16:00:00+00:00: run the freeze now" in (
+        late.notes
+    )
+    over = svc.plan(ws, None, req, now=T0 + timedelta(hours=4))
+    assert any(n.startswith("the event ended at") for n in over.notes)
