@@ -48,6 +48,7 @@ def test_event_plan_previews_the_prescale_and_prices_the_event(
         assert change["op"] == "update"
         sizes = {d["path"]: (d["old"], d["new"]) for d in change["diffs"]}
         assert sizes["desiredCapacity"] == (4, 12)
+    assert preview["policy"]["checked"] == ["prod-eu-central-1"]  # the policy pack ran too
     # the cost: the preview's monthly delta, for 3 of the price table's 730 hours
     cost = doc["cost"]
     assert cost["month_delta_usd"] == pytest.approx(preview["cost"]["delta"], abs=0.01)
