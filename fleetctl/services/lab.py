@@ -60,6 +60,16 @@ PROGRAMS_BY_ROLE = {
     "router": ("sshd", "nginx"),
 }
 ROUTER_NAME = "lab-router-01"
+
+# The system programs the lab runs, with the Debian package of each (the same
+# packages scripts/system-deps.sh installs; a unit test keeps the two in step).
+LAB_BINARIES = {
+    "sshd": "openssh-server",
+    "nginx": "nginx-light",
+    "ssh": "openssh-client",  # Ansible connects with it
+    "ssh-keygen": "openssh-client",
+}
+SBIN_DIRS = ("/usr/sbin", "/sbin")  # not on a normal user's PATH
 TRAFFIC_FILE = "traffic.json"  # the router's region weights (written by region drains)
 
 
@@ -254,6 +264,8 @@ def inventory_data(lab: Lab) -> dict[str, Any]:
         "origin_ffmpeg": ffmpeg,
         "transcode_ffmpeg": ffmpeg,
         "transcode_output_dir": f"{origin.lab_root}/www/vod",
+        # the nginx the lab found (the roles' default is Debian's /usr/sbin/nginx)
+        **{f"{role}_nginx": binary("nginx") for role in ("origin", "edge", "router")},
     }
     return {"all": {"vars": all_vars, "hosts": hostvars, "children": children}}
 
@@ -330,7 +342,7 @@ def programs(lab: Lab) -> list[Program]:
         out.append(
             Program(
                 name=h.program("sshd"),
-                command=f"/usr/sbin/sshd -D -e -f {root / 'etc/ssh/sshd_config'}",
+                command=f"{binary('sshd')} -D -e -f {root / 'etc/ssh/sshd_config'}",
                 startsecs=0,
             )
         )
@@ -339,7 +351,7 @@ def programs(lab: Lab) -> list[Program]:
                 Program(
                     name=h.program("nginx"),
                     command=(
-                        f"{_nginx()} -p {root / 'nginx'}/ -c {root / 'nginx/nginx.conf'}"
+                        f"{binary('nginx')} -p {root / 'nginx'}/ -c {root / 'nginx/nginx.conf'}"
                         ' -g "daemon off;"'
                     ),
                     autostart=False,  # the role starts it once its config is in place
@@ -373,8 +385,31 @@ def programs(lab: Lab) -> list[Program]:
 # -- set-up ----------------------------------------------------------------------
 
 
-def _nginx() -> str:
-    return shutil.which("nginx") or "/usr/sbin/nginx"
+def binary(name: str) -> str:
+    """Path of a system program the lab runs: PATH first, then the sbin dirs."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), *SBIN_DIRS])
+    found = shutil.which(name, path=path)
+    if found is None:
+        check_binaries([name])
+    return found or name
+
+
+def check_binaries(names: Sequence[str] = tuple(LAB_BINARIES)) -> None:
+    """Fail before starting anything when a program the lab runs is not installed,
+    naming its package and the command that installs it (exit 3)."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), *SBIN_DIRS])
+    missing = [n for n in names if shutil.which(n, path=path) is None]
+    if not missing:
+        return
+    packages = sorted({LAB_BINARIES.get(n, n) for n in missing})
+    what = ", ".join(f"{n} (apt package {LAB_BINARIES.get(n, n)})" for n in missing)
+    raise OutsideError(
+        f"the lab needs {what}, which is not installed",
+        hint=(
+            "install it: sudo apt-get install -y --no-install-recommends "
+            f"{' '.join(packages)}   (or run scripts/system-deps.sh, which make demo runs)"
+        ),
+    )
 
 
 def _sshd_config(h: LabHost, lab_dir: Path, user: str) -> str:
@@ -409,7 +444,7 @@ def _keygen(path: Path, comment: str) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        [binary("ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
         check=True,
         capture_output=True,
     )
@@ -463,6 +498,7 @@ def lab_up(
 ) -> Lab:
     """Start (or reconcile) the lab and configure it with site.yml. Idempotent."""
     say = progress or (lambda _msg: None)
+    check_binaries()
     lab_dir = lab_dir.resolve()
     old = load(lab_dir)
     if old is not None and old.subnet != subnet:
