@@ -270,6 +270,31 @@ def inventory_data(lab: Lab) -> dict[str, Any]:
     return {"all": {"vars": all_vars, "hosts": hostvars, "children": children}}
 
 
+def dynamic_inventory(lab: Lab, names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The lab inventory (the same hosts, groups and vars as its hosts.yml) in
+    Ansible's dynamic inventory JSON (`--list`): groups with hosts/vars/children,
+    host vars under `_meta.hostvars`. `names`: only these hosts."""
+    data = inventory_data(lab)["all"]
+    keep = set(lab.names() if names is None else names)
+    hostvars = {n: v for n, v in data["hosts"].items() if n in keep}
+    out: dict[str, Any] = {
+        "_meta": {"hostvars": hostvars},
+        "all": {"children": ["ungrouped", *data["children"]], "vars": data["vars"]},
+        "ungrouped": {"hosts": []},
+    }
+    # the file's order, which is the order plays visit hosts in
+    for group, body in data["children"].items():
+        out[group] = {"hosts": [n for n in body["hosts"] if n in keep]}
+        if body.get("vars"):
+            out[group]["vars"] = body["vars"]
+    return out
+
+
+def lab_host_vars(lab: Lab, name: str) -> dict[str, Any]:
+    """`--host NAME`: that host's vars ({} for an unknown host, as Ansible expects)."""
+    return dict(inventory_data(lab)["all"]["hosts"].get(name, {}))
+
+
 def spec_router_weights() -> dict[str, int]:
     """The router's integer region weights from the lab's spec weights (10/30/60)."""
     from fleetctl.core.traffic import integer_weights
