@@ -710,7 +710,10 @@ def lab_down(lab_dir: Path) -> list[str]:
     Returns what was done (for people). Safe to run twice."""
     lab_dir = lab_dir.resolve()
     done: list[str] = []
-    lab = load(lab_dir) if (lab_dir / "lab.json").exists() else None
+    try:
+        lab = load(lab_dir)
+    except OutsideError:
+        lab = None  # unreadable state: still end what the directory and marks find
     sv = Supervisor(lab_dir)
     pid = sv.pid()
     if pid is not None:
@@ -719,11 +722,18 @@ def lab_down(lab_dir: Path) -> list[str]:
         sv.shutdown()
         procs.terminate([p for p in tree if procs.alive(p)], grace_s=2)
         done.append(f"stopped supervisord (pid {pid}) and {len(tree)} processes under it")
-    # anything else still pointing into the lab directory (e.g. supervisord was killed)
-    stray = procs.with_cmdline_containing(str(lab_dir) + "/")
+    # whatever outlived supervisord or was never under it any more (supervisord
+    # killed: its programs, the delay helper, sshd sessions and their children)
+    stray = [p for p in sv.owned_processes(endpoints(lab)) if p.pid != os.getpid()]
     if stray:
-        procs.terminate(stray + [d for p in stray for d in procs.descendants(p.pid)], grace_s=2)
+        procs.terminate(stray, grace_s=2)
         done.append(f"ended {len(stray)} stray lab processes")
+    left = leftover_processes(lab_dir, lab)
+    if left:
+        raise OutsideError(
+            f"lab processes still running: {', '.join(map(str, left))}",
+            hint="they did not stop on SIGKILL; see `ps -o pid,user,cmd -p <pid>`",
+        )
     if (
         lab is not None
         and Path(lab.inventory).exists()
@@ -740,6 +750,17 @@ def lab_down(lab_dir: Path) -> list[str]:
     return done
 
 
-def leftover_processes(lab_dir: Path) -> list[int]:
-    """Pids of processes that still reference the lab directory (tests use it)."""
-    return [p.pid for p in procs.with_cmdline_containing(str(lab_dir.resolve()) + "/")]
+def endpoints(lab: Lab | None) -> list[tuple[str, int]]:
+    """Every (address, port) a lab process listens on."""
+    if lab is None:
+        return []
+    out = [(h.address, port) for h in lab.hosts for port in (h.ssh_port, h.http_port)]
+    address, port = lab.delay_address.split(":")
+    return [*out, (address, int(port))]
+
+
+def leftover_processes(lab_dir: Path, lab: Lab | None = None) -> list[int]:
+    """Pids of the lab's processes still alive (`lab` known: also whatever
+    still holds its addresses)."""
+    sv = Supervisor(lab_dir.resolve())
+    return [p.pid for p in sv.owned_processes(endpoints(lab)) if p.pid != os.getpid()]

@@ -1,0 +1,93 @@
+"""`lab down` ends everything the lab started, whatever died first: supervisord
+killed with SIGKILL (its programs live on, re-parented), an sshd listener killed
+too (its open sessions and their commands live on)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fleetctl.adapters import procs
+from fleetctl.adapters.supervisor import Supervisor
+from fleetctl.cli.main import app
+from fleetctl.services import lab as lab_service
+from tests.lab_fixture import free_subnet
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _listening(address: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((address, port)) == 0
+
+
+def _ssh_session(lab: lab_service.Lab, h: lab_service.LabHost) -> subprocess.Popen[bytes]:
+    """An open SSH session into a lab host, running a long command there."""
+    return subprocess.Popen(
+        [
+            *("ssh", "-i", lab.key_file, "-p", str(h.ssh_port), "-o", "BatchMode=yes"),
+            *("-o", f"UserKnownHostsFile={lab.known_hosts}", "-o", "StrictHostKeyChecking=yes"),
+            f"{lab.user}@{h.address}",
+            "sleep 300",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize("also_kill_sshd", [False, True], ids=["supervisord", "supervisord+sshd"])
+def test_lab_down_after_supervisord_was_killed(tmp_path: Path, also_kill_sshd: bool) -> None:
+    lab_dir = tmp_path / "lab"
+    subnet = free_subnet(first=81)
+    client: subprocess.Popen[bytes] | None = None
+    try:
+        lab = lab_service.lab_up(
+            4, lab_dir=lab_dir, playbooks_dir=REPO / "playbooks", subnet=subnet, apply=False
+        )
+        delay_addr, delay_port = lab.delay_address.split(":")
+        for _ in range(50):  # the delay helper starts with supervisord
+            if _listening(delay_addr, int(delay_port)):
+                break
+            time.sleep(0.1)
+        assert _listening(delay_addr, int(delay_port))
+        h = lab.hosts[0]
+        if also_kill_sshd:
+            client = _ssh_session(lab, h)
+            for _ in range(100):  # the session's remote command runs
+                if any("sleep 300" in procs.cmdline(p.pid) for p in procs.all_procs()):
+                    break
+                time.sleep(0.1)
+            assert any("sleep 300" in procs.cmdline(p.pid) for p in procs.all_procs())
+        sv = Supervisor(lab_dir)
+        pid = sv.pid()
+        assert pid is not None
+        sshd_pid = sv.processes()[h.program("sshd")].pid
+        os.kill(pid, signal.SIGKILL)
+        if also_kill_sshd:
+            os.kill(sshd_pid, signal.SIGKILL)
+    finally:
+        result = CliRunner().invoke(
+            app, ["--root", str(REPO), "lab", "down", "--dir", str(lab_dir)]
+        )
+        if client is not None:
+            client.kill()
+            client.wait(timeout=10)
+    assert result.exit_code == 0, result.output
+    assert lab_service.leftover_processes(lab_dir) == []
+    assert procs.with_environ("FLEETCTL_LAB_OWNER", str(lab_dir.resolve())) == []
+    assert not any("sleep 300" in procs.cmdline(p.pid) for p in procs.all_procs())
+    assert not _listening(delay_addr, int(delay_port)), "the delay helper still listens"
+    for host in lab.hosts:
+        assert not _listening(host.address, host.ssh_port), f"{host.name} sshd still listens"
+    assert not lab_dir.exists()
