@@ -22,10 +22,14 @@ git              git
 # sbin directories are not on a normal user's PATH; look there too.
 SEARCH_DIRS=${SYSTEM_DEPS_SEARCH_DIRS-/usr/sbin /sbin}
 
+# An executable regular file on PATH or in SEARCH_DIRS (`command -v` also
+# answers for a non-executable file when nothing better is found).
 have() {
-  command -v "$1" >/dev/null 2>&1 && return 0
-  local d
-  for d in $SEARCH_DIRS; do [ -x "$d/$1" ] && return 0; done
+  local d dirs
+  IFS=: read -ra dirs <<<"$PATH"
+  for d in "${dirs[@]}" $SEARCH_DIRS; do
+    [ -f "$d/$1" ] && [ -x "$d/$1" ] && return 0
+  done
   return 1
 }
 

@@ -429,7 +429,7 @@ def check_binaries(names: Sequence[str] = tuple(LAB_BINARIES)) -> None:
     packages = sorted({LAB_BINARIES.get(n, n) for n in missing})
     what = ", ".join(f"{n} (apt package {LAB_BINARIES.get(n, n)})" for n in missing)
     raise OutsideError(
-        f"the lab needs {what}, which is not installed",
+        f"the lab needs {what}: not installed",
         hint=(
             "install it: sudo apt-get install -y --no-install-recommends "
             f"{' '.join(packages)}   (or run scripts/system-deps.sh, which make demo runs)"

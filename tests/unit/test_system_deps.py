@@ -99,3 +99,12 @@ def test_the_lab_packages_are_in_the_one_list() -> None:
     listed = text.split("PACKAGES='", 1)[1].split("'", 1)[0].split()
     for package in LAB_BINARIES.values():
         assert package in listed
+
+
+def test_a_file_that_is_not_executable_is_not_installed(tmp_path: Path) -> None:
+    """`command -v` alone would answer for it (bash falls back to any file found)."""
+    bin_dir = _machine(tmp_path, present=("sshd", "ssh", "git"), uid=0, sudo_ok=None)
+    (bin_dir / "nginx").write_text("not a program\n")  # mode 0644
+    proc, calls = _run(tmp_path, bin_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert "apt-get install -y -qq --no-install-recommends nginx-light" in calls
