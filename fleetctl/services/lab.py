@@ -411,12 +411,10 @@ def programs(lab: Lab) -> list[Program]:
 
 
 def binary(name: str) -> str:
-    """Path of a system program the lab runs: PATH first, then the sbin dirs."""
+    """Path of a system program the lab runs: PATH first, then the sbin dirs
+    (its bare name when absent: `lab up` checks for them first)."""
     path = os.pathsep.join([os.environ.get("PATH", ""), *SBIN_DIRS])
-    found = shutil.which(name, path=path)
-    if found is None:
-        check_binaries([name])
-    return found or name
+    return shutil.which(name, path=path) or name
 
 
 def check_binaries(names: Sequence[str] = tuple(LAB_BINARIES)) -> None:
