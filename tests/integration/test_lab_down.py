@@ -31,18 +31,21 @@ def _listening(address: str, port: int) -> bool:
         return s.connect_ex((address, port)) == 0
 
 
-def _ssh_session(lab: lab_service.Lab, h: lab_service.LabHost) -> subprocess.Popen[bytes]:
-    """An open SSH session into a lab host, running a long command there."""
+def _ssh_session(
+    lab: lab_service.Lab, h: lab_service.LabHost, marker: str, log: Path
+) -> subprocess.Popen[bytes]:
+    """An open SSH session into a lab host, running a long command there (its
+    command line ends with `marker`)."""
     return subprocess.Popen(
         [
             *("ssh", "-i", lab.key_file, "-p", str(h.ssh_port), "-o", "BatchMode=yes"),
             *("-o", f"UserKnownHostsFile={lab.known_hosts}", "-o", "StrictHostKeyChecking=yes"),
             f"{lab.user}@{h.address}",
-            "sleep 300",
+            f"exec python3 -c 'import time; time.sleep(300)' {marker}",
         ],
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -51,6 +54,14 @@ def test_lab_down_after_supervisord_was_killed(tmp_path: Path, also_kill_sshd: b
     lab_dir = tmp_path / "lab"
     subnet = free_subnet(first=81)
     client: subprocess.Popen[bytes] | None = None
+    marker = f"lab-down-test-{os.getpid()}-{tmp_path.name}"
+
+    def remote_command_runs() -> bool:
+        return any(
+            marker in procs.cmdline(p.pid) and not procs.cmdline(p.pid).startswith("ssh ")
+            for p in procs.all_procs()
+        )
+
     try:
         lab = lab_service.lab_up(
             4, lab_dir=lab_dir, playbooks_dir=REPO / "playbooks", subnet=subnet, apply=False
@@ -63,12 +74,13 @@ def test_lab_down_after_supervisord_was_killed(tmp_path: Path, also_kill_sshd: b
         assert _listening(delay_addr, int(delay_port))
         h = lab.hosts[0]
         if also_kill_sshd:
-            client = _ssh_session(lab, h)
-            for _ in range(100):  # the session's remote command runs
-                if any("sleep 300" in procs.cmdline(p.pid) for p in procs.all_procs()):
+            log = tmp_path / "ssh.log"
+            client = _ssh_session(lab, h, marker, log)
+            for _ in range(300):  # the session's remote command runs
+                if remote_command_runs():
                     break
                 time.sleep(0.1)
-            assert any("sleep 300" in procs.cmdline(p.pid) for p in procs.all_procs())
+            assert remote_command_runs(), log.read_text()
         sv = Supervisor(lab_dir)
         pid = sv.pid()
         assert pid is not None
@@ -86,7 +98,7 @@ def test_lab_down_after_supervisord_was_killed(tmp_path: Path, also_kill_sshd: b
     assert result.exit_code == 0, result.output
     assert lab_service.leftover_processes(lab_dir) == []
     assert procs.with_environ("FLEETCTL_LAB_OWNER", str(lab_dir.resolve())) == []
-    assert not any("sleep 300" in procs.cmdline(p.pid) for p in procs.all_procs())
+    assert not remote_command_runs(), "the command of an SSH session into the lab still runs"
     assert not _listening(delay_addr, int(delay_port)), "the delay helper still listens"
     for host in lab.hosts:
         assert not _listening(host.address, host.ssh_port), f"{host.name} sshd still listens"
