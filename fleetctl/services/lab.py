@@ -587,9 +587,15 @@ def lab_up(
         sv.start()
     for h in hosts:
         if not _wait_port(h.address, h.ssh_port, 15):
+            log = lab_dir / "logs" / (h.program("sshd") + ".log")
+            try:
+                tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+            except OSError:
+                tail = []
             raise OutsideError(
                 f"sshd of {h.name} does not listen on {h.address}:{h.ssh_port}",
-                hint=f"see {lab_dir / 'logs' / (h.program('sshd') + '.log')}",
+                hint=f"its log says why (last lines below): {log}",
+                details=tail,
             )
     if apply:
         say(f"applying site.yml to {len(hosts)} hosts")
