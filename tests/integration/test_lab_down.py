@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from fleetctl.adapters import procs
 from fleetctl.adapters.supervisor import Supervisor
 from fleetctl.cli.main import app
+from fleetctl.errors import OutsideError
 from fleetctl.services import lab as lab_service
 from tests.lab_fixture import free_subnet
 
@@ -103,3 +104,30 @@ def test_lab_down_after_supervisord_was_killed(tmp_path: Path, also_kill_sshd: b
     for host in lab.hosts:
         assert not _listening(host.address, host.ssh_port), f"{host.name} sshd still listens"
     assert not lab_dir.exists()
+
+
+def test_lab_up_says_why_sshd_does_not_listen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An sshd that exits at once: the error carries its own words, not only a path."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "sshd"
+    fake.write_text("#!/bin/sh\necho 'sshd: no hostkeys available -- exiting.' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    lab_dir = tmp_path / "lab"
+    try:
+        with pytest.raises(OutsideError) as info:
+            lab_service.lab_up(
+                4,
+                lab_dir=lab_dir,
+                playbooks_dir=REPO / "playbooks",
+                subnet=free_subnet(first=82),
+                apply=False,
+            )
+    finally:
+        lab_service.lab_down(lab_dir)
+    err = info.value
+    assert "does not listen" in str(err)
+    assert "no hostkeys available" in " ".join(err.details)
