@@ -86,9 +86,14 @@ def apply(
         raise BadInput(f"unknown strategy {strategy!r}", hint="auto, linear or mitogen")
     if forks is not None and forks < 1:
         raise BadInput("--forks must be at least 1")
+    from fleetctl.adapters.ansible_hosts import check_inventory
+
+    path = resolve_playbook(ws, playbook)
+    inventory = inventory or resolve_inventory(ws, env, lab_dir)
+    check_inventory(inventory)
     return run_playbook(
-        resolve_playbook(ws, playbook),
-        inventory or resolve_inventory(ws, env, lab_dir),
+        path,
+        inventory,
         limit=limit,
         check=check,
         diff=diff,
