@@ -159,9 +159,9 @@ def test_ansibles_aws_ec2_plugin_with_the_shipped_config_matches_fleetctl(
     boto3.client("ec2", region_name="eu-west-1").stop_instances(InstanceIds=stopped)
 
     ours = inventory_aws.inventory(Workspace(REPO), "prod")
+    inventory_cli = str(Path(sys.executable).parent / "ansible-inventory")
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(AWS_EC2_CONFIG)]
-        + ["--list"],
+        [inventory_cli, "-i", str(AWS_EC2_CONFIG), "--list"],
         capture_output=True,
         text=True,
         # an unparsable config must fail, not print an empty inventory with rc 0

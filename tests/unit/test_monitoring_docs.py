@@ -4,9 +4,9 @@ metrics `fleetctl metrics` really exports."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
-import re
 from pathlib import Path
 
 import pytest
