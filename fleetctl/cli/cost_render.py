@@ -273,8 +273,8 @@ def headline(result: PreviewResult) -> str | None:
         head = f"💰 **Monthly cost:** unknown ({len(t.unknown)} stack(s) not priced{why})"
         if estimated:
             head += (
-                f" · {_signed(t.delta)} for the {estimated} estimated stack(s)"
-                f" ({usd(t.before)} → {usd(t.after)}{_pct(t.delta, t.before)})"
+                f" · {_signed(t.delta)}{_pct(t.delta, t.before)} for the {estimated} "
+                f"estimated stack(s) ({usd(t.before)} → {usd(t.after)})"
             )
     elif t.complete:
         head = f"💰 **Monthly cost:** {_signed(t.delta)}{_pct(t.delta, t.before)} → {usd(t.after)}"

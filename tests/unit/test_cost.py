@@ -254,7 +254,7 @@ def test_markdown_shows_the_total_delta_at_the_top() -> None:
     # one stack's cost is unknown, so the change's cost is: say that first
     top = text.index(
         "**Monthly cost:** unknown (1 stack(s) not priced: no price for x) · +$3,104.10 "
-        "for the 2 estimated stack(s)"
+        "(+36.3%) for the 2 estimated stack(s) ($8,547.35 → $11,651.46)"
     )
     assert top < text.index("| stack | status |")
     assert "Monthly cost by stack" in text
