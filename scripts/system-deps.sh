@@ -17,6 +17,9 @@ nginx-light      nginx   nginx
 openssh-server   sshd    ssh
 openssh-client   ssh
 git              git
+prometheus       promtool prometheus
+cmark-gfm        cmark-gfm
+mtail            mtail    mtail
 '
 
 # sbin directories are not on a normal user's PATH; look there too.
