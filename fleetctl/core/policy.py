@@ -225,6 +225,7 @@ class CacheGate(_Model):
     enabled: bool = False
     master_path: str = "/vod/sample/master.m3u8"
     passes: Annotated[int, Field(ge=1, le=100)] = 3  # measured passes after the warm-up
+    include_playlists: bool = False  # playlists live seconds in cache: segments by default
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
     concurrency: Annotated[int, Field(ge=1, le=64)] = 4
     min_hit_ratio: Annotated[float, Field(ge=0, le=1)] = 0.8
