@@ -24,8 +24,15 @@ def query_value(
     """The value of an instant query; raises ValueError/OSError on any problem.
     An empty vector (no series matched) is `empty` when given, else an error."""
     url = base_url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
-        body = json.loads(resp.read())
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            body = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:  # a bad query: say what Prometheus said
+        try:
+            said = json.loads(exc.read()).get("error", "")
+        except ValueError:
+            said = ""
+        raise ValueError(f"HTTP {exc.code}: {said or exc.reason}") from None
     if body.get("status") != "success":
         raise ValueError(f"query failed: {body.get('error', 'unknown error')}")
     data = body.get("data", {})
@@ -66,6 +73,13 @@ def read_all(
     return readings
 
 
+def _promql_regex_literal(text: str) -> str:
+    """`text` matched literally by a PromQL regex inside a double-quoted
+    string: regex metacharacters get a backslash, itself doubled for the
+    string (Python's re.escape would also escape '-', which PromQL rejects)."""
+    return "".join("\\\\" + c if c in r".^$*+?()[]{}|\\" else c for c in text)
+
+
 def read_burn(
     base_url: str, cfg: SloBurnGate, hosts: Sequence[str], *, attempts: int, pause_s: float = 1.0
 ) -> list[PairReading]:
@@ -74,9 +88,7 @@ def read_burn(
     A window with no matching series has had no requests (0, which the
     gate's minimum-request guard turns into Inconclusive); a query that fails
     `attempts` times leaves the window unreadable (also Inconclusive)."""
-    import re
-
-    regex = "|".join(re.escape(h) for h in hosts) or "^$"
+    regex = "|".join(_promql_regex_literal(h) for h in hosts) or "^$"
     down: list[str] = []  # once Prometheus failed, later windows do not retry
 
     def window(seconds: float) -> WindowReading:
