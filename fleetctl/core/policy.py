@@ -280,9 +280,8 @@ class SloBurnGate(_Model):
     url: str | None = None
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
     slo: Annotated[float, Field(gt=0, lt=1)] = 0.999  # target success ratio
-    errors_query: str = (
-        'sum(increase(nginx_http_requests_total{{host=~"{hosts}",status=~"5.."}}[{window}]))'
-    )
+    # the metrics of `lab up --prometheus` (mtail on the nginx access log)
+    errors_query: str = 'sum(increase(nginx_http_server_errors_total{{host=~"{hosts}"}}[{window}]))'
     total_query: str = 'sum(increase(nginx_http_requests_total{{host=~"{hosts}"}}[{window}]))'
     windows: list[BurnWindow] = Field(default_factory=_default_burn_windows)
     window_scale: Annotated[float, Field(gt=0, le=1)] = 1.0

@@ -3,7 +3,8 @@
 Why mtail: Debian ships it (`apt-get install mtail`, 3.0.0~rc50 on
 bookworm), it tails a file that appears later (the edge role starts nginx
 after supervisord), and a four-line program turns nginx's default
-"combined" log into `nginx_http_requests_total{status}`.
+"combined" log into `nginx_http_requests_total`,
+`nginx_http_server_errors_total` (5xx) and `nginx_http_responses_total{status}`.
 `prometheus-nginxlog-exporter` is not packaged in Debian, and
 `prometheus-nginx-exporter` reads stub_status, which has no status codes.
 
@@ -26,10 +27,18 @@ PROMETHEUS_PORT = 9090
 MTAIL_PORT = 3903
 SCRAPE_INTERVAL_S = 1  # a lab's windows are seconds, not hours
 
-MTAIL_PROGRAM = r"""# nginx "combined" access log -> requests by status (written by fleetctl lab)
-counter nginx_http_requests_total by status
+MTAIL_PROGRAM = r"""# nginx "combined" access log -> request counters (written by fleetctl lab)
+# Label-less counters exist (at 0) before the first request, so increase()
+# also counts the first burst of a new series.
+counter nginx_http_requests_total
+counter nginx_http_server_errors_total
+counter nginx_http_responses_total by status
 /^\S+ \S+ \S+ \[[^\]]+\] "[^"]*" (?P<status>\d{3}) / {
-  nginx_http_requests_total[$status]++
+  nginx_http_requests_total++
+  nginx_http_responses_total[$status]++
+  $status >= 500 {
+    nginx_http_server_errors_total++
+  }
 }
 """
 
