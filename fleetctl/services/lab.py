@@ -35,6 +35,7 @@ from typing import Any
 from fleetctl.adapters import http_probe, procs
 from fleetctl.adapters.supervisor import Program, Supervisor, render_config, supervisorctl_command
 from fleetctl.errors import BadInput, JobFailed, OutsideError
+from fleetctl.services import lab_monitoring
 
 DEFAULT_DIR = ".fleetctl/lab"
 DEFAULT_SUBNET = "127.0.10"
@@ -404,7 +405,7 @@ def programs(lab: Lab) -> list[Program]:
             startsecs=0,
         )
     )
-    return out
+    return out + lab_monitoring.programs(lab)
 
 
 # -- set-up ----------------------------------------------------------------------
@@ -518,8 +519,10 @@ def lab_up(
     strategy: str = "auto",
     on_event: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[str], None] | None = None,
+    prometheus: bool = False,
 ) -> Lab:
-    """Start (or reconcile) the lab and configure it with site.yml. Idempotent."""
+    """Start (or reconcile) the lab and configure it with site.yml. Idempotent.
+    `prometheus` adds monitoring (services.lab_monitoring); it stays on for re-ups."""
     say = progress or (lambda _msg: None)
     check_binaries()
     lab_dir = lab_dir.resolve()
@@ -570,6 +573,8 @@ def lab_up(
         for name in gone:
             shutil.rmtree(lab_dir / "hosts" / name, ignore_errors=True)
 
+    if prometheus:
+        lab_monitoring.write_config(lab)
     sv = Supervisor(lab_dir)
     sv.conf.write_text(render_config(lab_dir, programs(lab)))
     _write_inventory(lab)
