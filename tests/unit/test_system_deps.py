@@ -17,6 +17,11 @@ def _stub(bin_dir: Path, name: str, body: str = "") -> None:
     exe.chmod(0o755)
 
 
+# The real clients and monitoring the tests use (promtool, cmark-gfm, mtail):
+# installed in every case here, so each case is about the lab's packages.
+CLIENT_PROGRAMS = ("promtool", "cmark-gfm", "mtail")
+
+
 def _machine(tmp_path: Path, *, present: tuple[str, ...], uid: int, sudo_ok: bool | None) -> Path:
     """A PATH holding only fakes: `id`, `apt-get`, `service`, maybe `sudo`, and
     the given programs (what is 'installed')."""
@@ -32,7 +37,7 @@ def _machine(tmp_path: Path, *, present: tuple[str, ...], uid: int, sudo_ok: boo
             "sudo",
             'if [ "$2" = true ]; then exit ' + ("0" if sudo_ok else "1") + '; fi\nshift; exec "$@"',
         )
-    for prog in present:
+    for prog in (*present, *CLIENT_PROGRAMS):
         _stub(bin_dir, prog)
     return bin_dir
 
