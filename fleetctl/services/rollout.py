@@ -600,9 +600,7 @@ class Engine:
                 and not dead
                 and now - info.renewed_at < LIVE_WINDOW_S
             )
-            where = (
-                f" (pid {holder.get('pid')} on {holder.get('hostname')})" if holder else ""
-            )
+            where = f" (pid {holder.get('pid')} on {holder.get('hostname')})" if holder else ""
             if info.holder == rid:
                 if live and not force_live:
                     raise FleetctlError(
@@ -625,7 +623,7 @@ class Engine:
         self._gen[rid] = taken.generation
         self._renewed = self._fence_checked = self.clock()
         prev = taken.taken_from
-        if prev is None or prev.holder == rid and not take_held:
+        if prev is None or (prev.holder == rid and not take_held):
             event: dict[str, Any] = {"type": "lock_acquired", "lock": lock, "ttl_s": LOCK_TTL_S}
             if prev is not None:
                 event["previous_generation"] = prev.generation
@@ -763,9 +761,7 @@ class Engine:
                 why="Ansible processes of the dead run were still running",
             )
 
-    def resume(
-        self, rollout_id: str, *, force: bool = False, force_live: bool = False
-    ) -> Outcome:
+    def resume(self, rollout_id: str, *, force: bool = False, force_live: bool = False) -> Outcome:
         doc = load(self.store, rollout_id)
         status = Status(doc["status"])
         if status is Status.superseded:
@@ -1242,7 +1238,9 @@ class Engine:
 
     def _release_lock(self, doc: dict[str, Any]) -> None:
         self._fence(doc)
-        self.store.release_lock(lock_name(doc["env"]), doc["id"], generation=self._gen.get(doc["id"]))
+        self.store.release_lock(
+            lock_name(doc["env"]), doc["id"], generation=self._gen.get(doc["id"])
+        )
         self.store.delete("abort_request", doc["id"])
         self._event(doc, "lock_released", fenced=False, lock=lock_name(doc["env"]))
 

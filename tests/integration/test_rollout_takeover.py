@@ -170,9 +170,7 @@ def test_expired_lease_taken_by_a_plain_start_closes_the_dead_holder(
     assert types(store, dead["id"])[-1] == "superseded"
 
 
-def test_force_takes_over_a_dead_holder_within_its_lease(
-    fleet: FakeFleet, sqlite_url: str
-) -> None:
+def test_force_takes_over_a_dead_holder_within_its_lease(fleet: FakeFleet, sqlite_url: str) -> None:
     store = open_store(sqlite_url)
     fleet.crash_at_call = 2
     with pytest.raises(SystemExit):
@@ -281,7 +279,9 @@ def test_a_start_after_a_kill_at_the_very_end_is_not_refused(
     fleet: FakeFleet, sqlite_url: str
 ) -> None:
     store = open_store(sqlite_url)
-    dying = Engine(_DiesAt(open_store(sqlite_url), "completed"), fleet.root, executor=fleet.executor)
+    dying = Engine(
+        _DiesAt(open_store(sqlite_url), "completed"), fleet.root, executor=fleet.executor
+    )
     with pytest.raises(SystemExit):
         dying.start("lab", "edge.yml", policy())
     ended = store.list("rollout")[0]
@@ -301,7 +301,9 @@ def test_cli_resume_of_completed_exits_0_and_of_superseded_exits_2(
     from fleetctl.cli.main import app
 
     store = open_store(sqlite_url)
-    dying = Engine(_DiesAt(open_store(sqlite_url), "completed"), fleet.root, executor=fleet.executor)
+    dying = Engine(
+        _DiesAt(open_store(sqlite_url), "completed"), fleet.root, executor=fleet.executor
+    )
     with pytest.raises(SystemExit):
         dying.start("lab", "edge.yml", policy())
     rid = store.list("rollout")[0]["id"]

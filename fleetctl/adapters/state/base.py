@@ -56,8 +56,7 @@ class LockLost(LockHeld):
         )
         FleetctlError.__init__(
             self,
-            f"{name} was taken over: {holder} held it at generation {generation}, it is "
-            f"{now_held}",
+            f"{name} was taken over: {holder} held it at generation {generation}, it is {now_held}",
             hint="this process stopped before its next change; "
             "`fleetctl rollout why` shows who took over",
         )

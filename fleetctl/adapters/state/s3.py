@@ -310,8 +310,7 @@ class S3Store:
                 out = ddb.update_item(
                     TableName=self.table,
                     Key={"name": {"S": name}},
-                    UpdateExpression="SET #h = :h, #a = :now, #r = :now, #e = :exp "
-                    "ADD #g :one",
+                    UpdateExpression="SET #h = :h, #a = :now, #r = :now, #e = :exp ADD #g :one",
                     ExpressionAttributeNames=names,
                     ExpressionAttributeValues=values,
                     ReturnValues="ALL_OLD",
