@@ -249,7 +249,8 @@ def test_kill_9_mid_wave_then_resume_skips_finished_waves(lab: LabWS, tmp_path: 
     doc = lab.doc(rid)
     assert doc["status"] == "running" and doc["next_step"] == 1
     left = sorted(d.name for d in tmp.glob("fleetctl-*"))
-    assert any(n.startswith(f"fleetctl-ansible-{proc.pid}-") for n in left), left
+    # its release snapshot, and its Ansible private dir if the kill hit a batch
+    assert any(n.startswith(f"fleetctl-rollout-{proc.pid}-") for n in left), left
 
     def resume() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
