@@ -684,7 +684,15 @@ class Engine:
         it was done (between saving its final status and its last journal
         events): add the missing final events and release its lock. Idempotent."""
         status = Status(doc["status"])
-        types = {e.get("type") for e in self.store.events(doc["id"])}
+        journal = [str(e.get("type")) for e in self.store.events(doc["id"])]
+        types = set(journal)
+        # released after the lock was last taken (a rollback of a completed
+        # rollout takes it again after the first `lock_released`)
+        taken_at = max(
+            (i for i, t in enumerate(journal) if t in ("lock_acquired", "lock_taken_over")),
+            default=-1,
+        )
+        released = "lock_released" in journal[taken_at + 1 :]
         missing: list[dict[str, Any]] = []
         if status is Status.completed and "completed" not in types:
             missing.append(
@@ -707,7 +715,7 @@ class Engine:
         if info is not None and info.holder == doc["id"]:
             self.store.release_lock(lock, doc["id"], generation=info.generation)
         self.store.delete("abort_request", doc["id"])
-        if "lock_released" not in types:
+        if not released:
             ev: dict[str, Any] = {"type": "lock_released", "lock": lock}
             if lock_taken_by is not None:
                 ev["taken_over_by"] = lock_taken_by
