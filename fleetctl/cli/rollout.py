@@ -36,6 +36,7 @@ ForceOpt = Annotated[
     typer.Option(
         "--force",
         count=True,
+        show_default=False,
         help="Take over the env lock from a holder that stopped renewing its lease (dead or "
         "hung); recorded in both journals. Twice (--force --force) = --force-live.",
     ),

@@ -915,15 +915,20 @@ class Engine:
         try:
             return body()
         except LockLost as lost:
-            now = lost.info
-            if now is not None and now.holder != doc["id"]:
+            # Who took over: the record (closed by the taker) says so even when
+            # the taker has already finished and released the lock.
+            stored = self.store.get("rollout", doc["id"]) or {}
+            by = stored.get("superseded_by") if stored.get("status") == "superseded" else None
+            if by is None and lost.info is not None and lost.info.holder != doc["id"]:
+                by = lost.info.holder
+            if by is not None:
                 return Outcome(
                     doc["id"],
                     Status.superseded,
-                    f"superseded by {now.holder}, which took over {now.name} (lock generation "
-                    f"{lost.lost_generation} -> {now.generation}); this process stopped before "
+                    f"superseded by {by}, which took over {lock_name(doc['env'])} (this process "
+                    f"held lock generation {lost.lost_generation}); this process stopped before "
                     "its next change",
-                    doc,
+                    stored or doc,
                 )
             raise FleetctlError(
                 f"rollout {doc['id']} was taken over by another process ({lost.message}); "

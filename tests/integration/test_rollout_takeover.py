@@ -397,3 +397,97 @@ def test_resume_sweeps_the_dead_runs_temp_dirs(
     assert out.status is Status.completed, out.message
     assert not dead.exists()
     assert list(tmp.iterdir()) == []
+
+
+_HOLDER = r"""
+import json, sys, time
+from pathlib import Path
+from fleetctl.adapters.state import open_store
+from fleetctl.core.policy import Policy
+from fleetctl.services.rollout import Engine
+
+class Host:
+    state, changed = "changed", 1
+    def to_dict(self):
+        return {"state": self.state, "changed": self.changed}
+
+class Result:
+    def __init__(self, hosts, status="successful"):
+        self.status, self.error, self.duration_s = status, "", 0.0
+        self.hosts = {h: Host() for h in hosts}
+
+calls = []
+def executor(playbook, inventory, *, limit, check, diff, extravars, timeout_s, cancel, env=None):
+    calls.append(list(limit))
+    if len(calls) == 2:  # a long batch that polls its cancel callback, like Ansible's
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            if cancel():
+                return Result(limit, "canceled")
+            time.sleep(0.1)
+    return Result(limit)
+
+policy = Policy.model_validate(json.loads(sys.argv[3]))
+out = Engine(open_store(sys.argv[2]), Path(sys.argv[1]), executor=executor, who="p1").start(
+    "lab", "edge.yml", policy)
+print(json.dumps({"status": out.status.value, "message": out.message, "calls": len(calls)}))
+"""
+
+
+def test_a_live_holder_in_another_process_is_refused_then_stops_when_superseded(
+    fleet: FakeFleet, url: str
+) -> None:
+    """Two real processes: --force refuses a holder that is alive and renewing;
+    --force-live takes over, and the old holder cancels its running batch and
+    stops before its next side effect (no traceback, not left running)."""
+    import json
+
+    no_http = {**POLICY, "gates": {"http": {"enabled": False}}}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(fleet.root), url, json.dumps(no_http)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    store = open_store(url)
+    try:
+        deadline = time.monotonic() + 60
+        rid = None
+        while time.monotonic() < deadline:  # bounded wait for its second batch
+            docs = store.list("rollout")
+            rid = docs[0]["id"] if docs else None
+            if rid and sum(e["type"] == "step_started" for e in store.events(rid)) == 2:
+                break
+            time.sleep(0.1)
+        assert rid is not None
+        calls: list[list[str]] = []
+
+        def quick(playbook: Path, inventory: Path, **kw: Any) -> Any:
+            calls.append(list(kw["limit"]))
+            return fleet.executor(playbook, inventory, **kw)
+
+        def taker() -> Engine:
+            return Engine(open_store(url), fleet.root, executor=quick, who="bob")
+
+        with pytest.raises(LiveHolder) as refused:
+            taker().start("lab", "edge.yml", Policy.model_validate(no_http), force=True)
+        assert f"held by {rid}, which is running (pid {holder.pid} on " in refused.value.message
+        new = taker().start(
+            "lab", "edge.yml", Policy.model_validate(no_http), extravars={"v": 2}, force_live=True
+        )
+        assert new.status is Status.completed, new.message
+        out, err = holder.communicate(timeout=60)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert holder.returncode == 0, err
+    assert "Traceback" not in err
+    result = json.loads(out)
+    assert result["status"] == "superseded", result
+    assert result["calls"] == 2  # its batch was cancelled; no batch after the takeover
+    assert f"superseded by {new.id}" in result["message"]
+    old = store.get("rollout", rid)
+    assert old is not None and old["status"] == "superseded" and old["superseded_by"] == new.id
+    assert types(store, rid)[-1] == "superseded"
