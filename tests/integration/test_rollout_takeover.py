@@ -420,6 +420,9 @@ calls = []
 def executor(playbook, inventory, *, limit, check, diff, extravars, timeout_s, cancel, env=None):
     calls.append(list(limit))
     if len(calls) == 2:  # a long batch that polls its cancel callback, like Ansible's
+        import os, subprocess
+        # a worker in its own session, tagged like Ansible's (it outlives its parent)
+        subprocess.Popen(["sleep", "120"], env={**os.environ, **env}, start_new_session=True)
         end = time.monotonic() + 60
         while time.monotonic() < end:
             if cancel():
@@ -461,6 +464,7 @@ def test_a_live_holder_in_another_process_is_refused_then_stops_when_superseded(
                 break
             time.sleep(0.1)
         assert rid is not None
+        assert procs.with_environ(rollout.TAG, rid)  # its "Ansible" is running
         calls: list[list[str]] = []
 
         def quick(playbook: Path, inventory: Path, **kw: Any) -> Any:
@@ -476,12 +480,16 @@ def test_a_live_holder_in_another_process_is_refused_then_stops_when_superseded(
         new = taker().start(
             "lab", "edge.yml", Policy.model_validate(no_http), extravars={"v": 2}, force_live=True
         )
+        # the taker ended the old holder's running batch before running its own
+        assert procs.with_environ(rollout.TAG, rid) == []
         assert new.status is Status.completed, new.message
         out, err = holder.communicate(timeout=60)
     finally:
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+        if rid is not None:
+            procs.kill(procs.with_environ(rollout.TAG, rid))
     assert holder.returncode == 0, err
     assert "Traceback" not in err
     result = json.loads(out)
