@@ -503,16 +503,15 @@ class Engine:
         drained = drain_service.drained_hosts(self.store, env)
         path, plan = plan_for(self.root, env, playbook, policy, exclude=drained)
         rid = new_id()
-        lock = lock_name(env)
         _sweep_dead_workdirs()
+        # Fail fast on the lock before asking anyone to confirm; it is taken
+        # (by the same rules) only after, right before the rollout's record is
+        # written, so a kill -9 in between leaves no lock without a record.
+        self._may_take(rid, env, force=force, force_live=force_live)
+        rel = release_service.snapshot(self.store, self.root, env, extravars=extravars)
+        if confirm is not None and not confirm(plan, rel):
+            raise BadInput("rollout not started (not confirmed)")
         taken, lock_event = self._acquire(rid, env, force=force, force_live=force_live)
-        try:
-            rel = release_service.snapshot(self.store, self.root, env, extravars=extravars)
-            if confirm is not None and not confirm(plan, rel):
-                raise BadInput("rollout not started (not confirmed)")
-        except BaseException:
-            self.store.release_lock(lock, rid, generation=taken.generation)
-            raise
         group = group_of(env, path)
         lkg = last_known_good(self.store, group)
         now = self.clock()
@@ -589,36 +588,7 @@ class Engine:
         """
         lock = lock_name(env)
         now = self.clock()
-        info = self.store.lock_info(lock)
-        take_held = False
-        if info is not None and info.expires_at >= now:
-            holder = self.store.get("rollout", info.holder)
-            status = Status(holder["status"]) if holder else None
-            dead = holder is not None and not _alive(holder)
-            live = (
-                status in (Status.running, Status.rolling_back)
-                and not dead
-                and now - info.renewed_at < LIVE_WINDOW_S
-            )
-            where = f" (pid {holder.get('pid')} on {holder.get('hostname')})" if holder else ""
-            if info.holder == rid:
-                if live and not force_live:
-                    raise FleetctlError(
-                        f"rollout {rid} is still running{where}; it renewed its lease "
-                        f"{max(0.0, now - info.renewed_at):.0f}s ago",
-                        hint="watch it with `fleetctl rollout status --watch`, stop it with "
-                        "`fleetctl rollout abort`, or take it over with --force-live (the "
-                        "running process stops before its next change)",
-                    )
-                take_held = live
-            elif status in FINAL and dead:
-                take_held = True  # a leftover: its rollout ended, its process is gone
-            elif not (force or force_live):
-                raise LockHeld(info, now)
-            elif live and not force_live:
-                raise LiveHolder(info, now, where)
-            else:
-                take_held = True
+        take_held = self._may_take(rid, env, force=force, force_live=force_live)
         taken = self.store.acquire_lock(lock, rid, LOCK_TTL_S, force=take_held)
         self._gen[rid] = taken.generation
         self._renewed = self._fence_checked = self.clock()
@@ -648,6 +618,42 @@ class Engine:
             self._kill_orphans(prev_doc, journal=False)
             self._supersede(prev_doc, rid, event)
         return taken, event
+
+    def _may_take(self, rid: str, env: str, *, force: bool, force_live: bool) -> bool:
+        """May `rid` take the env lock now (the rules of `_acquire`)? Raises when
+        not; True when it must be taken from a holder whose lease still runs."""
+        now = self.clock()
+        info = self.store.lock_info(lock_name(env))
+        if info is None or info.expires_at < now:
+            return False
+        holder = self.store.get("rollout", info.holder)
+        status = Status(holder["status"]) if holder else None
+        dead = holder is not None and not _alive(holder)
+        live = (
+            status in (Status.running, Status.rolling_back)
+            and not dead
+            and now - info.renewed_at < LIVE_WINDOW_S
+        )
+        where = f" (pid {holder.get('pid')} on {holder.get('hostname')})" if holder else ""
+        if info.holder == rid:
+            if live and not force_live:
+                raise FleetctlError(
+                    f"rollout {rid} is still running{where}; it renewed its lease "
+                    f"{max(0.0, now - info.renewed_at):.0f}s ago",
+                    hint="watch it with `fleetctl rollout status --watch`, stop it with "
+                    "`fleetctl rollout abort`, or take it over with --force-live (the "
+                    "running process stops before its next change)",
+                )
+            take_held = live
+        elif status in FINAL and dead:
+            take_held = True  # a leftover: its rollout ended, its process is gone
+        elif not (force or force_live):
+            raise LockHeld(info, now)
+        elif live and not force_live:
+            raise LiveHolder(info, now, where)
+        else:
+            take_held = True
+        return take_held
 
     def _supersede(self, prev: dict[str, Any], rid: str, taken: dict[str, Any]) -> None:
         """Close the record of a rollout that lost the env lock to `rid`."""
