@@ -168,6 +168,19 @@ def test_expired_lease_taken_by_a_plain_start_closes_the_dead_holder(
     assert closed is not None and closed["status"] == "superseded"
     assert closed["superseded_by"] == out.id
     assert types(store, dead["id"])[-1] == "superseded"
+    # `rollout why` tells both sides of the story
+    from typer.testing import CliRunner
+
+    from fleetctl.cli.main import app
+
+    base = ["--root", str(fleet.root), "--state", url, "rollout", "why"]
+    old_why = CliRunner().invoke(app, [*base, dead["id"]])
+    assert old_why.exit_code == 0, old_why.output
+    assert f"superseded by {out.id} (carol took over" in " ".join(old_why.output.split())
+    new_why = CliRunner().invoke(app, [*base, out.id])
+    assert new_why.exit_code == 0, new_why.output
+    assert f"TAKEN OVER from {dead['id']} (running" in " ".join(new_why.output.split())
+    assert "(its lease had expired)" in " ".join(new_why.output.split())
 
 
 def test_force_takes_over_a_dead_holder_within_its_lease(fleet: FakeFleet, sqlite_url: str) -> None:
