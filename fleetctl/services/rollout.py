@@ -792,6 +792,7 @@ class Engine:
             pause=doc.get("pause"),
             by=self.who,
         )
+        self._recover_finished_steps(doc)
         if was == Status.rolling_back.value:
             return self._guarded(
                 doc, lambda: self._rollback(doc, reason=doc.get("message") or "resumed rollback")
@@ -800,6 +801,20 @@ class Engine:
         doc["pause"] = None
         self._save(doc)
         return self._run(doc)
+
+    def _recover_finished_steps(self, doc: dict[str, Any]) -> None:
+        """A kill -9 between saving a step as finished and journaling it leaves
+        the step done (it is not re-run) but unjournaled: add the event."""
+        journaled = {
+            e.get("step") for e in self.store.events(doc["id"]) if e.get("type") == "step_finished"
+        }
+        plan = self._plan(doc)
+        for i in range(min(doc["next_step"], len(plan.steps))):
+            if i not in journaled:
+                step = plan.steps[i]
+                self._event(
+                    doc, "step_finished", step=i, label=step.label, promoted=False, recovered=True
+                )
 
     def _resume_ended(self, doc: dict[str, Any]) -> Outcome:
         """`resume` of a rollout that already ended (a CI retry after a kill -9

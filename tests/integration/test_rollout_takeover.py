@@ -232,15 +232,18 @@ def test_a_second_process_of_the_same_rollout_fences_the_first(
 
 
 class _DiesAt:
-    """A state store that "kill -9"s its process right before journaling one event type."""
+    """A state store whose process "dies" right before journaling the nth event of a type."""
 
-    def __init__(self, inner: StateStore, event_type: str) -> None:
+    def __init__(self, inner: StateStore, event_type: str, nth: int = 1) -> None:
         self.inner = inner
         self.event_type = event_type
+        self.left = nth
 
     def append_event(self, rollout_id: str, event: dict[str, Any]) -> int:
         if event.get("type") == self.event_type:
-            raise SystemExit(f"killed before journaling {self.event_type}")
+            self.left -= 1
+            if self.left == 0:
+                raise SystemExit(f"killed before journaling {self.event_type}")
         return self.inner.append_event(rollout_id, event)
 
     def __getattr__(self, name: str) -> Any:
@@ -512,3 +515,45 @@ def test_a_live_holder_in_another_process_is_refused_then_stops_when_superseded(
     old = store.get("rollout", rid)
     assert old is not None and old["status"] == "superseded" and old["superseded_by"] == new.id
     assert types(store, rid)[-1] == "superseded"
+
+
+@pytest.mark.parametrize(
+    ("dies_at", "nth"),
+    [
+        ("created", 1),
+        ("lock_acquired", 1),
+        ("step_started", 2),
+        ("step_applied", 2),
+        ("gate", 1),
+        ("step_finished", 1),
+        ("step_finished", 3),
+        ("completed", 1),
+        ("lock_released", 1),
+    ],
+)
+def test_killed_anywhere_then_resumed_every_step_finishes_once(
+    fleet: FakeFleet, sqlite_url: str, dies_at: str, nth: int
+) -> None:
+    store = open_store(sqlite_url)
+    dying = Engine(
+        _DiesAt(open_store(sqlite_url), dies_at, nth), fleet.root, executor=fleet.executor
+    )
+    with pytest.raises(SystemExit):
+        dying.start("lab", "edge.yml", policy())
+    rid = store.list("rollout")[0]["id"]
+    out = engine(fleet, sqlite_url).resume(rid)
+    assert out.status is Status.completed, out.message
+    doc = store.get("rollout", rid)
+    assert doc is not None and doc["status"] == "completed"
+    finished = [e["step"] for e in store.events(rid) if e["type"] == "step_finished"]
+    assert sorted(finished) == list(range(doc["plan_steps"]))  # none lost, none twice
+    assert set(fleet.releases().values()) == {doc["release_id"]}
+    lkg = store.get("lkg", "lab/edge.yml")
+    assert lkg is not None and lkg["rollout"] == rid
+    assert store.lock_info(lock_name("lab")) is None
+    ev = types(store, rid)
+    assert ev.count("completed") == 1
+    assert ev[-1] in ("lock_released", "bookkeeping_finished")
+    # and a CI retry of the resume is a no-op that answers the same
+    assert engine(fleet, sqlite_url).resume(rid).status is Status.completed
+    assert types(store, rid) == ev
