@@ -331,7 +331,8 @@ def _run_once(
         procs.kill(procs.with_environ("FLEETCTL_RUN_ID", run_id))
         return True
 
-    data_dir = tempfile.mkdtemp(prefix="fleetctl-ansible-")
+    # named after this process so `rollout resume` can sweep it after a kill -9
+    data_dir = tempfile.mkdtemp(prefix=f"fleetctl-ansible-{procs.owner_tag()}-")
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     stdout_tail: tuple[str, ...] = ()
     try:

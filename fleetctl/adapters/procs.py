@@ -120,6 +120,23 @@ def with_tcp_sockets_on(endpoints: Iterable[tuple[str, int]]) -> list[Proc]:
     return out
 
 
+def owner_tag() -> str:
+    """`<pid>-<start>` of this process: part of the name of every temp dir it
+    makes, so a later sweep can tell a dead owner's dirs (a recycled pid has
+    another start time) without a registry."""
+    me = _stat(os.getpid())
+    return f"{os.getpid()}-{me.start if me else 0}"
+
+
+def owner_alive(tag: str) -> bool:
+    """Is the process named by an `owner_tag()` still running? (True when unsure.)"""
+    pid_s, _, start_s = tag.partition("-")
+    if not pid_s.isdigit() or not start_s.isdigit():
+        return True
+    now = _stat(int(pid_s))
+    return now is not None and now.start == int(start_s)
+
+
 def alive(p: Proc) -> bool:
     now = _stat(p.pid)
     return now is not None and now.start == p.start

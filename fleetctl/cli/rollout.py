@@ -31,6 +31,24 @@ PolicyOpt = Annotated[
 ]
 FormatOpt = Annotated[render.Format, typer.Option("--format", help="Output format.")]
 ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the journal).")]
+ForceOpt = Annotated[
+    int,
+    typer.Option(
+        "--force",
+        count=True,
+        show_default=False,
+        help="Take over the env lock from a holder that stopped renewing its lease (dead or "
+        "hung); recorded in both journals. Twice (--force --force) = --force-live.",
+    ),
+]
+ForceLiveOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force-live",
+        help="Take over the env lock even from a live holder: it stops before its next "
+        "change and is marked superseded.",
+    ),
+]
 
 
 def _store(ctx: typer.Context) -> Any:
@@ -129,14 +147,14 @@ def start(
         typer.Option("--extra-vars", "-x", help="KEY=VALUE extra var, part of the release."),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Take over the env lock (recorded in the journal).")
-    ] = False,
+    force: ForceOpt = 0,
+    force_live: ForceLiveOpt = False,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Snapshot the release and run the plan: canary, waves, gates, rollback on failure.
 
-    Exit 0 when complete; 1 when it failed and rolled back, or paused.
+    Exit 0 when complete; 1 when it failed and rolled back, paused, was refused
+    by the env lock, or was superseded by a --force-live takeover.
 
     Example:  fleetctl rollout start edge.yml --env lab --yes
     """
@@ -161,7 +179,8 @@ def start(
             playbook,
             pol,
             extravars=_extravars(extra or []),
-            force=force,
+            force=force >= 1,
+            force_live=force_live or force >= 2,
             policy_file=str(policy) if policy else None,
             confirm=confirm,
         )
@@ -174,16 +193,25 @@ def start(
 def resume(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id (a unique prefix is enough).")],
-    force: Annotated[bool, typer.Option("--force", help="Take over the env lock.")] = False,
+    force: ForceOpt = 0,
+    force_live: ForceLiveOpt = False,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Continue a rollout after a crash or a pause, from its first unfinished step.
+
+    A rollout that already ended is not run again: resume finishes what a
+    kill -9 at its very end left undone (final journal events, the env lock,
+    temp dirs) and exits as the rollout ended (0 when completed), so a CI
+    retry is safe. A superseded rollout is refused (exit 2).
 
     Example:  fleetctl rollout resume r-20260101-120000-ab12
     """
     store = _store(ctx)
     try:
-        _finish(_engine(ctx, store).resume(rollout_id, force=force), fmt)
+        outcome = _engine(ctx, store).resume(
+            rollout_id, force=force >= 1, force_live=force_live or force >= 2
+        )
+        _finish(outcome, fmt)
     finally:
         store.close()
 

@@ -24,6 +24,7 @@ _STATUS_STYLE = {
     "rolled_back": "red",
     "rollback_failed": "bold red",
     "failed": "bold red",
+    "superseded": "yellow",
 }
 
 
@@ -134,14 +135,30 @@ def event_line(ev: dict[str, Any], *, verbose: bool = False) -> str:
             )
         )
     if t == "lock_acquired":
-        return f"[dim]lock {ev['lock']} taken (lease {ev['ttl_s']:g}s)[/]"
+        gen = f", generation {ev['generation']}" if ev.get("generation") else ""
+        return f"[dim]lock {ev['lock']} taken (lease {ev['ttl_s']:g}s{gen})[/]"
     if t == "lock_taken_over":
+        how = {"live": "with --force-live", True: "with --force"}.get(
+            ev.get("forced", True), "(its lease had expired)" if ev.get("expired") else ""
+        )
         return (
             f"[yellow]lock {ev['lock']} TAKEN OVER from {ev['previous_holder']} "
-            f"(held {ev['held_for_s']}s) by {ev['by']} with --force[/]"
+            f"({ev.get('previous_status') or 'holder'}, held {ev['held_for_s']}s) by "
+            f"{ev['by']} {how}[/]"
         )
     if t == "lock_released":
-        return f"[dim]lock {ev['lock']} released[/]"
+        taken = f" (taken over by {ev['taken_over_by']})" if ev.get("taken_over_by") else ""
+        return f"[dim]lock {ev['lock']} released{taken}[/]"
+    if t == "superseded":
+        return (
+            f"[bold yellow]superseded[/] by {ev['by_rollout']} ({ev['by']} took over the env "
+            f"lock while this rollout was {ev['previous_status']}); it will not run again"
+        )
+    if t == "bookkeeping_finished":
+        return (
+            f"[dim]bookkeeping of the dead run finished by {ev['by']}: added "
+            f"{', '.join(ev['added']) or 'nothing'}; temp dirs swept: {len(ev['swept_dirs'])}[/]"
+        )
     if t == "step_started":
         return f"[bold cyan]▶ {ev['label']}[/]: {len(ev['hosts'])} host(s) {_hosts(ev['hosts'])}"
     if t == "step_applied":

@@ -43,7 +43,9 @@ _SEVERITY_RANK = {CRITICAL: 2, WARNING: 1}
 SERVING_ROLES = frozenset({"edge"})
 
 # Rollout states (same strings as services.rollout.Status).
-FINAL_ROLLOUT_STATES = frozenset({"completed", "rolled_back", "rollback_failed", "failed"})
+FINAL_ROLLOUT_STATES = frozenset(
+    {"completed", "rolled_back", "rollback_failed", "failed", "superseded"}
+)
 UNKNOWN_RELEASE = "unknown"
 
 

@@ -9,7 +9,7 @@ Switching is a URL (`--state` / FLEETCTL_STATE), never a code change.
 
 from __future__ import annotations
 
-from fleetctl.adapters.state.base import LockHeld, LockInfo, StateStore
+from fleetctl.adapters.state.base import LockHeld, LockInfo, LockLost, StateStore
 
 
 def open_store(url: str) -> StateStore:
@@ -23,4 +23,4 @@ def open_store(url: str) -> StateStore:
     return SqliteStore(url.removeprefix("sqlite://"))
 
 
-__all__ = ["LockHeld", "LockInfo", "StateStore", "open_store"]
+__all__ = ["LockHeld", "LockInfo", "LockLost", "StateStore", "open_store"]

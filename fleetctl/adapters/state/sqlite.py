@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from fleetctl.adapters.state.base import LockHeld, LockInfo
+from fleetctl.adapters.state.base import LockHeld, LockInfo, LockLost
 from fleetctl.errors import BadInput, FleetctlError, OutsideError
 
 _SCHEMA = """
@@ -47,7 +47,22 @@ CREATE TABLE IF NOT EXISTS locks (
     acquired_at REAL NOT NULL,
     expires_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    acquired_at REAL NOT NULL,
+    renewed_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    generation INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO leases (name, holder, acquired_at, renewed_at, expires_at, generation)
+    SELECT name, holder, acquired_at, acquired_at, expires_at, 1 FROM locks;
+DELETE FROM locks;
 """
+# `leases` replaced `locks` (which had no fencing token); a lock held in the old
+# table is carried over once. A released lease keeps its row (holder '') so its
+# generation never goes back.
+_LEASE = "SELECT name, holder, acquired_at, expires_at, generation, renewed_at FROM leases"
 _BLOB_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
 
@@ -162,64 +177,79 @@ class SqliteStore:
 
     # -- locks ----------------------------------------------------------------
 
+    def _lease(self, db: sqlite3.Connection, name: str) -> LockInfo | None:
+        return _row_info(db.execute(f"{_LEASE} WHERE name = ?", (name,)).fetchone())
+
     def acquire_lock(
         self, name: str, holder: str, ttl_s: float, *, force: bool = False
     ) -> LockInfo:
         now = time.time()
-        info = LockInfo(name=name, holder=holder, acquired_at=now, expires_at=now + ttl_s)
         with self._tx() as db:
-            current = _row_info(
-                db.execute(
-                    "SELECT name, holder, acquired_at, expires_at FROM locks WHERE name = ?",
-                    (name,),
-                ).fetchone()
-            )
+            row = db.execute("SELECT generation FROM leases WHERE name = ?", (name,)).fetchone()
+            current = self._lease(db, name)
             free = current is None or current.expires_at < now or current.holder == holder
             if not (free or force):
                 assert current is not None
                 raise LockHeld(current, now)
+            info = LockInfo(
+                name=name,
+                holder=holder,
+                acquired_at=now,
+                expires_at=now + ttl_s,
+                generation=(int(row[0]) if row else 0) + 1,
+                renewed_at=now,
+                taken_from=current,
+            )
             db.execute(
-                "INSERT INTO locks (name, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?) "
+                "INSERT INTO leases (name, holder, acquired_at, renewed_at, expires_at, "
+                "generation) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
-                "acquired_at = excluded.acquired_at, expires_at = excluded.expires_at",
-                (name, holder, info.acquired_at, info.expires_at),
+                "acquired_at = excluded.acquired_at, renewed_at = excluded.renewed_at, "
+                "expires_at = excluded.expires_at, generation = excluded.generation",
+                (name, holder, now, now, info.expires_at, info.generation),
             )
         return info
 
-    def renew_lock(self, name: str, holder: str, ttl_s: float) -> LockInfo:
+    def renew_lock(
+        self, name: str, holder: str, ttl_s: float, *, generation: int | None = None
+    ) -> LockInfo:
         now = time.time()
         with self._tx() as db:
-            current = _row_info(
-                db.execute(
-                    "SELECT name, holder, acquired_at, expires_at FROM locks WHERE name = ?",
-                    (name,),
-                ).fetchone()
-            )
+            current = self._lease(db, name)
             if current is None:
+                if generation is not None:
+                    raise LockLost(name, holder, generation, None)
                 raise FleetctlError(
                     f"{name} is not locked by {holder} any more (the lock was released)",
                     hint="take the lock again before continuing",
                 )
-            if current.holder != holder:
+            if current.holder != holder or generation not in (None, current.generation):
+                if generation is not None:
+                    raise LockLost(name, holder, generation, current)
                 raise LockHeld(current, now)
-            db.execute("UPDATE locks SET expires_at = ? WHERE name = ?", (now + ttl_s, name))
-        return LockInfo(name, holder, current.acquired_at, now + ttl_s)
+            db.execute(
+                "UPDATE leases SET expires_at = ?, renewed_at = ? WHERE name = ?",
+                (now + ttl_s, now, name),
+            )
+        return LockInfo(name, holder, current.acquired_at, now + ttl_s, current.generation, now)
 
-    def release_lock(self, name: str, holder: str) -> None:
-        self._db.execute("DELETE FROM locks WHERE name = ? AND holder = ?", (name, holder))
+    def release_lock(self, name: str, holder: str, *, generation: int | None = None) -> None:
+        self._db.execute(
+            "UPDATE leases SET holder = '', expires_at = 0 "
+            "WHERE name = ? AND holder = ? AND (? IS NULL OR generation = ?)",
+            (name, holder, generation, generation),
+        )
 
     def lock_info(self, name: str) -> LockInfo | None:
-        return _row_info(
-            self._db.execute(
-                "SELECT name, holder, acquired_at, expires_at FROM locks WHERE name = ?", (name,)
-            ).fetchone()
-        )
+        return self._lease(self._db, name)
 
     def close(self) -> None:
         self._db.close()
 
 
 def _row_info(row: tuple[Any, ...] | None) -> LockInfo | None:
-    if row is None:
+    if row is None or not row[1]:  # no row, or released (holder '')
         return None
-    return LockInfo(str(row[0]), str(row[1]), float(row[2]), float(row[3]))
+    return LockInfo(
+        str(row[0]), str(row[1]), float(row[2]), float(row[3]), int(row[4]), float(row[5])
+    )
