@@ -65,10 +65,14 @@ def _extravars(pairs: list[str]) -> dict[str, Any]:
         if "=" not in pair:
             raise BadInput(f"extra var {pair!r} is not KEY=VALUE")
         key, value = pair.split("=", 1)
+        if len(value) > 64 * 1024:
+            raise BadInput(f"extra var --extra-vars {key} is larger than 64 KiB")
         try:
             out[key] = json.loads(value)
         except ValueError:
             out[key] = value
+        except RecursionError:
+            raise BadInput(f"extra var --extra-vars {key}: nested too deeply") from None
     return out
 
 
