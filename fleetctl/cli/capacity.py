@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import StackEnv
 from fleetctl.cli.state import workspace
 
 _STYLE = {"ok": "green", "at-risk": "yellow", "short": "bold red"}
@@ -47,7 +48,7 @@ def capacity(
             "--peak-gbps", help="Shortcut: global edge peak, Gbit/s, split by traffic weights."
         ),
     ] = None,
-    env: Annotated[str, typer.Option("--env", "-e", help="Environment.")] = "prod",
+    env: StackEnv = "prod",
     growth: Annotated[
         str,
         typer.Option(

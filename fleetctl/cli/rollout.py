@@ -16,7 +16,8 @@ from typing import Annotated, Any
 import typer
 
 from fleetctl.cli import render
-from fleetctl.cli.state import state_url, workspace
+from fleetctl.cli.options import Env, HostsEnv
+from fleetctl.cli.state import open_state, state_url, workspace
 from fleetctl.errors import BadInput
 
 app = typer.Typer(
@@ -24,7 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment (inventories/<env>/).")]
+EnvOpt = Env
 PolicyOpt = Annotated[
     Path | None,
     typer.Option("--policy", "-p", help="Rollout policy YAML (default: built-in defaults)."),
@@ -33,10 +34,8 @@ FormatOpt = Annotated[render.Format, typer.Option("--format", help="Output forma
 ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the journal).")]
 
 
-def _store(ctx: typer.Context) -> Any:
-    from fleetctl.adapters.state import open_store
-
-    return open_store(state_url(ctx))
+def _store(ctx: typer.Context, *, write: bool = True) -> Any:
+    return open_state(ctx, write=write)
 
 
 def _engine(ctx: typer.Context, store: Any, *, quiet: bool = False) -> Any:
@@ -100,7 +99,7 @@ def plan(
     drained: frozenset[str] = frozenset()
     # Planning touches nothing: read drains only from state that already exists.
     if url.startswith("s3://") or Path(url.removeprefix("sqlite://")).exists():
-        store = _store(ctx)
+        store = _store(ctx, write=False)
         try:
             drained = drained_hosts(store, env)
         finally:
@@ -282,7 +281,7 @@ def _pick(store: Any, rollout_id: str | None, env: str | None) -> dict[str, Any]
 def status(
     ctx: typer.Context,
     rollout_id: Annotated[str | None, typer.Argument(help="Rollout id (default: latest).")] = None,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Latest of this env.")] = None,
+    env: HostsEnv = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow it live.")] = False,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
@@ -295,7 +294,7 @@ def status(
     from fleetctl.services import rollout as svc
     from fleetctl.services.rollout import FINAL, Status
 
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         doc = _pick(store, rollout_id, env)
         if fmt is render.Format.json:
@@ -339,7 +338,7 @@ def status(
 @app.command("list")
 def list_rollouts(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this env.")] = None,
+    env: HostsEnv = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Every rollout, newest first.
@@ -348,7 +347,7 @@ def list_rollouts(
     """
     from fleetctl.cli.rollout_render import list_table
 
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         docs = [d for d in store.list("rollout") if env is None or d["env"] == env]
         docs.sort(key=lambda d: d.get("created_at", 0), reverse=True)
@@ -389,7 +388,7 @@ def history(
 
     Example:  fleetctl rollout history --env lab
     """
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         lkg = {d["group"]: d for d in store.list("lkg") if d["group"].startswith(f"{env}/")}
         good = {d["release"] for d in lkg.values()}
@@ -450,7 +449,7 @@ def why(
     """
     from fleetctl.cli.rollout_render import why_lines
 
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         doc = _pick(store, rollout_id, None)
         events = store.events(doc["id"])

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from fleetctl.adapters import aws_session
 from fleetctl.adapters.aws_session import aws_errors, error_code
-from fleetctl.adapters.state.base import LockHeld, LockInfo
+from fleetctl.adapters.state.base import LockHeld, LockInfo, decode_doc
 from fleetctl.errors import BadInput, FleetctlError, OutsideError
 
 DEFAULT_TABLE = "fleetctl-locks"
@@ -192,8 +192,9 @@ class S3Store:
     # -- documents ------------------------------------------------------------
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
-        raw = self._get(self._key("docs", _q(kind), _q(key) + ".json"))
-        return None if raw is None else dict(json.loads(raw))
+        k = self._key("docs", _q(kind), _q(key) + ".json")
+        raw = self._get(k)
+        return None if raw is None else decode_doc(raw, f"s3://{self.bucket}/{k}")
 
     def put(self, kind: str, key: str, doc: dict[str, Any]) -> None:
         data = json.dumps(doc, sort_keys=True, default=str).encode()
@@ -205,7 +206,11 @@ class S3Store:
             return []
         with ThreadPoolExecutor(max_workers=min(_READERS, len(keys))) as pool:
             raws = list(pool.map(self._get, keys))
-        return [dict(json.loads(raw)) for raw in raws if raw is not None]
+        return [
+            decode_doc(raw, f"s3://{self.bucket}/{k}")
+            for k, raw in zip(keys, raws, strict=True)
+            if raw is not None
+        ]
 
     def list(self, kind: str) -> list[dict[str, Any]]:
         return self._read_all(sorted(self._keys(self._key("docs", _q(kind)) + "/")))
