@@ -82,7 +82,7 @@ def check_env(ctx: typer.Context, env: str, *, lab: bool = True) -> str:
     if env not in known:
         where = "" if lab else " (this command works on stack envs; the lab has no stacks)"
         raise BadInput(
-            f"unknown environment {env!r} (--env){where if env == LAB_ENV else ''}",
-            hint=f"known environments: {', '.join(known) or 'none'}",
+            f"unknown env {env!r} (--env){where if env == LAB_ENV else ''}",
+            hint=f"known envs: {', '.join(known) or 'none'}",
         )
     return env

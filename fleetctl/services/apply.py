@@ -26,11 +26,20 @@ def resolve_playbook(ws: Workspace, name: str) -> Path:
 
 
 def resolve_inventory(ws: Workspace, env: str, lab_dir: Path | None = None) -> Path:
-    """lab: the running lab's generated inventory; other envs: inventories/<env>/."""
+    """lab: the running lab's generated inventory; other envs: inventories/<env>/.
+
+    Its YAML files are read through our input limits first (Ansible has none).
+    """
+    from fleetctl.adapters.ansible_hosts import check_inventory_files
+
     if env == "lab":
         lab = lab_service.require(lab_service.resolve_dir(lab_dir, ws.root))
-        return Path(lab.inventory)
-    return env_inventory(ws, env)
+        inv = Path(lab.inventory)
+    else:
+        inv = env_inventory(ws, env)
+    if inv.exists():
+        check_inventory_files(inv)
+    return inv
 
 
 def env_inventory(ws: Workspace, env: str) -> Path:

@@ -321,6 +321,16 @@ def _load_stack(path: Path, project: Project, problems: list[Problem]) -> _Loade
     return _Loaded(stack, sources)
 
 
+MAX_PROBLEMS_SHOWN = 100  # a file of 50,000 unknown keys should not print 50,000 lines
+
+
+def capped(lines: list[str]) -> list[str]:
+    """The first MAX_PROBLEMS_SHOWN lines and a count of the rest."""
+    if len(lines) <= MAX_PROBLEMS_SHOWN:
+        return lines
+    return [*lines[:MAX_PROBLEMS_SHOWN], f"... and {len(lines) - MAX_PROBLEMS_SHOWN} more"]
+
+
 def stack_files(stacks_dir: Path) -> list[Path]:
     return sorted(p for p in stacks_dir.glob("Pulumi.*.y*ml") if p.name != "Pulumi.yaml")
 
@@ -369,7 +379,7 @@ def load_fleet(stacks_dir: Path, paths: Sequence[Path] = ()) -> Fleet:
         raise SpecError(
             f"{n} problem{'s' if n != 1 else ''} in the fleet spec",
             hint="fix the lines above and run `fleetctl validate` again",
-            details=[str(p) for p in problems],
+            details=capped([str(p) for p in problems]),
         )
     if not loaded and not wanted:
         raise SpecError(
