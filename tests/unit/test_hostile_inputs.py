@@ -177,7 +177,6 @@ def test_bool_is_not_a_number_anywhere_in_the_spec(runner: CliRunner, proj: Path
         b"- 1\n- 2\n",
         b"just text\n",
         b"regions: " + b"[" * 50_000,
-        BOMB.encode(),
         b"regions: {eu-west-1: {peak_egress_gbps: true}}\n",
     ],
 )
@@ -198,13 +197,24 @@ def test_policy_file_bool_count_exit_2(runner: CliRunner, proj: Path) -> None:
     assert code == 2 and "pol.yaml:1:" in err and "max_failed_hosts" in err
 
 
-def test_policy_file_alias_bomb_exit_2(runner: CliRunner, proj: Path) -> None:
-    pol = proj / "pol.yaml"
-    pol.write_text(BOMB)
-    code, err = _invoke(
-        runner, proj, "rollout", "plan", "edge.yml", "--env", "staging", "-p", str(pol)
-    )
-    assert code == 2 and "alias" in err
+@pytest.mark.parametrize(
+    ("cmd", "rc"),
+    [
+        (["capacity", "--env", "prod", "--demand", "{f}"], 2),
+        (["rollout", "plan", "edge.yml", "--env", "staging", "-p", "{f}"], 2),
+        (["cost", "--prices", "{f}"], 2),
+        # preview shows the changes even when the cost cannot be had (a warning)
+        (["preview", "--stack", "staging-us-east-2", "--prices", "{f}"], 0),
+    ],
+    ids=["capacity", "rollout-policy", "cost-prices", "preview-prices"],
+)
+def test_alias_bomb_in_any_input_file_refused_quickly(proj: Path, cmd: list[str], rc: int) -> None:
+    bomb = proj / "bomb.yaml"
+    bomb.write_text(BOMB)
+    proc = _cli(proj, *(a.format(f=bomb) for a in cmd))
+    assert proc.returncode == rc, proc.stderr
+    assert "alias" in proc.stderr and "bomb.yaml:" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_extra_var_alias_bomb_refused() -> None:
