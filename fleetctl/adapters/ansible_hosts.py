@@ -44,7 +44,12 @@ def check_inventory_files(inventory: Path) -> None:
     """Read every YAML file of an inventory (hosts.yml, group_vars/, host_vars/)
     through our limits first: Ansible's own loader has none, so an alias bomb
     or a 5 MB file would hang it."""
-    files = [inventory] if inventory.is_file() else sorted(inventory.rglob("*"))
+    if inventory.is_file():  # Ansible also reads group_vars/ and host_vars/ beside it
+        files = [inventory]
+        for sub in ("group_vars", "host_vars"):
+            files += sorted((inventory.parent / sub).rglob("*"))
+    else:
+        files = sorted(inventory.rglob("*"))
     for path in files:
         if path.is_file() and path.suffix in (".yml", ".yaml"):
             load_yaml_file(path, typ="safe")

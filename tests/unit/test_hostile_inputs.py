@@ -297,3 +297,13 @@ def test_lab_env_is_valid_where_the_lab_applies(
 def test_lab_env_refused_for_stack_commands(runner: CliRunner, proj: Path) -> None:
     code, err = _invoke(runner, proj, "stacks", "list", "--env", "lab")
     assert code == 2 and "unknown env 'lab'" in err
+
+
+def test_alias_bomb_in_an_inventory_refused_before_ansible_reads_it(proj: Path) -> None:
+    (proj / "playbooks").symlink_to(REPO / "playbooks")
+    group_vars = proj / "inventories" / "staging" / "group_vars"
+    group_vars.mkdir(parents=True, exist_ok=True)
+    (group_vars / "bomb.yml").write_text(BOMB)
+    proc = _cli(proj, "rollout", "plan", "edge.yml", "--env", "staging")
+    assert proc.returncode == 2, proc.stderr
+    assert "alias" in proc.stderr and "bomb.yml:" in proc.stderr
