@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from fleetctl.adapters import aws_session
 from fleetctl.adapters.aws_session import aws_errors, error_code
-from fleetctl.adapters.state.base import LockHeld, LockInfo, decode_doc
+from fleetctl.adapters.state.base import LockHeld, LockInfo, StateCorrupt, decode_doc
 from fleetctl.errors import BadInput, FleetctlError, OutsideError
 
 DEFAULT_TABLE = "fleetctl-locks"
@@ -382,9 +382,13 @@ def _lock_item(info: LockInfo) -> dict[str, Any]:
 
 
 def _lock_info(item: dict[str, Any]) -> LockInfo:
-    return LockInfo(
-        name=item["name"]["S"],
-        holder=item["holder"]["S"],
-        acquired_at=float(item["acquired_at"]["N"]),
-        expires_at=float(item["expires_at"]["N"]),
-    )
+    try:
+        return LockInfo(
+            name=str(item["name"]["S"]),
+            holder=str(item["holder"]["S"]),
+            acquired_at=float(item["acquired_at"]["N"]),
+            expires_at=float(item["expires_at"]["N"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        where = f"lock table item {item.get('name', '?')}"
+        raise StateCorrupt(where, "a lock item lacks name/holder/acquired_at/expires_at") from None
