@@ -64,16 +64,7 @@ LAB_ENV = "lab"
 def known_envs(ws: Workspace, *, lab: bool) -> list[str]:
     """Envs with a stack config (stacks/Pulumi.<env>-<region>.yaml); with `lab`,
     also those with an inventory (inventories/<env>/, which includes the lab)."""
-    from fleetctl.spec.loader import STACK_FILE, stack_files
-
-    envs = set()
-    for path in stack_files(ws.stacks_dir):
-        m = STACK_FILE.match(path.name)
-        if m:
-            envs.add(m["env"])
-    if lab and ws.inventories_dir.is_dir():
-        envs |= {p.name for p in ws.inventories_dir.iterdir() if p.is_dir()}
-    return sorted(envs)
+    return sorted(ws.stack_envs() | (ws.inventory_envs() if lab else set()))
 
 
 def check_env(ctx: typer.Context, env: str, *, lab: bool = True) -> str:
