@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import Env
 from fleetctl.cli.state import workspace
 
 
@@ -16,7 +17,7 @@ def apply(
     playbook: Annotated[
         str, typer.Argument(help="Playbook name in playbooks/ (site, edge) or a path.")
     ],
-    env: Annotated[str, typer.Option("--env", "-e", help="Environment: lab, staging, prod.")],
+    env: Env,
     limit: Annotated[
         str | None, typer.Option("--limit", "-l", help="Ansible host pattern.")
     ] = None,

@@ -8,9 +8,31 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.state import check_env
 
-Env = Annotated[str, typer.Option("--env", "-e", help="Environment.")]
-OnlyEnv = Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")]
+
+def _any_env(ctx: typer.Context, value: str | None) -> str | None:
+    """--env of commands on hosts and state: a stack env or an inventory env (lab)."""
+    return None if value is None or ctx.resilient_parsing else check_env(ctx, value, lab=True)
+
+
+def _stack_env(ctx: typer.Context, value: str | None) -> str | None:
+    """--env of commands on the spec: an env with stack configs."""
+    return None if value is None or ctx.resilient_parsing else check_env(ctx, value, lab=False)
+
+
+# Every --env is checked against the project before the command runs: an
+# unknown env is bad input (exit 2), never an empty answer.
+Env = Annotated[str, typer.Option("--env", "-e", help="Environment.", callback=_any_env)]
+OnlyEnv = Annotated[
+    str | None,
+    typer.Option("--env", "-e", help="Only this environment.", callback=_stack_env),
+]
+StackEnv = Annotated[str, typer.Option("--env", "-e", help="Environment.", callback=_stack_env)]
+HostsEnv = Annotated[
+    str | None,
+    typer.Option("--env", "-e", help="Only this environment.", callback=_any_env),
+]
 OnlyStacks = Annotated[
     list[str] | None,
     typer.Option("--stack", "-s", help="Only this stack (repeatable), e.g. prod-eu-west-1."),

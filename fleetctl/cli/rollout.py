@@ -16,7 +16,8 @@ from typing import Annotated, Any
 import typer
 
 from fleetctl.cli import render
-from fleetctl.cli.state import state_url, workspace
+from fleetctl.cli.options import Env, HostsEnv
+from fleetctl.cli.state import open_state, state_url, workspace
 from fleetctl.errors import BadInput
 
 app = typer.Typer(
@@ -24,7 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment (inventories/<env>/).")]
+EnvOpt = Env
 PolicyOpt = Annotated[
     Path | None,
     typer.Option("--policy", "-p", help="Rollout policy YAML (default: built-in defaults)."),
@@ -51,10 +52,8 @@ ForceLiveOpt = Annotated[
 ]
 
 
-def _store(ctx: typer.Context) -> Any:
-    from fleetctl.adapters.state import open_store
-
-    return open_store(state_url(ctx))
+def _store(ctx: typer.Context, *, write: bool = True) -> Any:
+    return open_state(ctx, write=write)
 
 
 def _engine(ctx: typer.Context, store: Any, *, quiet: bool = False) -> Any:
@@ -83,10 +82,14 @@ def _extravars(pairs: list[str]) -> dict[str, Any]:
         if "=" not in pair:
             raise BadInput(f"extra var {pair!r} is not KEY=VALUE")
         key, value = pair.split("=", 1)
+        if len(value) > 64 * 1024:
+            raise BadInput(f"extra var --extra-vars {key} is larger than 64 KiB")
         try:
             out[key] = json.loads(value)
         except ValueError:
             out[key] = value
+        except RecursionError:
+            raise BadInput(f"extra var --extra-vars {key}: nested too deeply") from None
     return out
 
 
@@ -114,7 +117,7 @@ def plan(
     drained: frozenset[str] = frozenset()
     # Planning touches nothing: read drains only from state that already exists.
     if url.startswith("s3://") or Path(url.removeprefix("sqlite://")).exists():
-        store = _store(ctx)
+        store = _store(ctx, write=False)
         try:
             drained = drained_hosts(store, env)
         finally:
@@ -306,7 +309,7 @@ def _pick(store: Any, rollout_id: str | None, env: str | None) -> dict[str, Any]
 def status(
     ctx: typer.Context,
     rollout_id: Annotated[str | None, typer.Argument(help="Rollout id (default: latest).")] = None,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Latest of this env.")] = None,
+    env: HostsEnv = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow it live.")] = False,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
@@ -319,7 +322,7 @@ def status(
     from fleetctl.services import rollout as svc
     from fleetctl.services.rollout import FINAL, Status
 
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         doc = _pick(store, rollout_id, env)
         if fmt is render.Format.json:
@@ -363,7 +366,7 @@ def status(
 @app.command("list")
 def list_rollouts(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this env.")] = None,
+    env: HostsEnv = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Every rollout, newest first.
@@ -372,7 +375,7 @@ def list_rollouts(
     """
     from fleetctl.cli.rollout_render import list_table
 
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         docs = [d for d in store.list("rollout") if env is None or d["env"] == env]
         docs.sort(key=lambda d: d.get("created_at", 0), reverse=True)
@@ -413,7 +416,7 @@ def history(
 
     Example:  fleetctl rollout history --env lab
     """
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         lkg = {d["group"]: d for d in store.list("lkg") if d["group"].startswith(f"{env}/")}
         good = {d["release"] for d in lkg.values()}
@@ -474,7 +477,7 @@ def why(
     """
     from fleetctl.cli.rollout_render import why_lines
 
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         doc = _pick(store, rollout_id, None)
         events = store.events(doc["id"])

@@ -10,6 +10,7 @@ from fleetctl.core.ansible_result import PlaybookResult
 from fleetctl.errors import BadInput
 from fleetctl.services import lab as lab_service
 from fleetctl.services.workspace import Workspace
+from fleetctl.spec.safe_yaml import MAX_BYTES, YamlLimitError, load_yaml_text
 
 
 def resolve_playbook(ws: Workspace, name: str) -> Path:
@@ -25,11 +26,20 @@ def resolve_playbook(ws: Workspace, name: str) -> Path:
 
 
 def resolve_inventory(ws: Workspace, env: str, lab_dir: Path | None = None) -> Path:
-    """lab: the running lab's generated inventory; other envs: inventories/<env>/."""
+    """lab: the running lab's generated inventory; other envs: inventories/<env>/.
+
+    Its YAML files are read through our input limits first (Ansible has none).
+    """
+    from fleetctl.adapters.ansible_hosts import check_inventory_files
+
     if env == "lab":
         lab = lab_service.require(lab_service.resolve_dir(lab_dir, ws.root))
-        return Path(lab.inventory)
-    return env_inventory(ws, env)
+        inv = Path(lab.inventory)
+    else:
+        inv = env_inventory(ws, env)
+    if inv.exists():
+        check_inventory_files(inv)
+    return inv
 
 
 def env_inventory(ws: Workspace, env: str) -> Path:
@@ -49,18 +59,21 @@ def parse_extravars(pairs: list[str]) -> dict[str, Any]:
     """-e key=value (value parsed as YAML: numbers, lists, booleans)."""
     if not pairs:
         return {}
-    from ruamel.yaml import YAML
-
     out: dict[str, Any] = {}
-    yaml = YAML(typ="safe")
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.isidentifier():
-            raise BadInput(f"bad extra var {pair!r}", hint="use -e name=value")
+            raise BadInput(f"bad extra var {pair!r}", hint="use -x name=value")
+        if len(value.encode()) > MAX_BYTES:
+            raise BadInput(f"extra var {key!r} is larger than {MAX_BYTES // 1024} KiB")
         try:
-            out[key] = yaml.load(value) if value else ""
-        except Exception:
-            out[key] = value
+            out[key] = load_yaml_text(value, f"-x {key}", typ="safe") if value else ""
+        except YamlLimitError as exc:
+            if not exc.syntax:  # depth, alias bomb, control characters: refuse
+                raise BadInput(
+                    f"extra var --extra-var {key}: {exc.problem}", hint="pass a plain value"
+                ) from None
+            out[key] = value  # not YAML: the text itself
     return out
 
 
