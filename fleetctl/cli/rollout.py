@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
 from fleetctl.cli.state import state_url, workspace
 from fleetctl.errors import BadInput
 
@@ -31,6 +31,8 @@ PolicyOpt = Annotated[
 ]
 FormatOpt = Annotated[render.Format, typer.Option("--format", help="Output format.")]
 ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the journal).")]
+SecretOpt = options.SecretVars
+AllowPlainOpt = options.AllowPlainSecrets
 
 
 def _store(ctx: typer.Context) -> Any:
@@ -39,11 +41,17 @@ def _store(ctx: typer.Context) -> Any:
     return open_store(state_url(ctx))
 
 
-def _engine(ctx: typer.Context, store: Any, *, quiet: bool = False) -> Any:
+def _engine(
+    ctx: typer.Context, store: Any, *, quiet: bool = False, secret_vars: list[str] | None = None
+) -> Any:
     from fleetctl.cli.rollout_render import print_event
+    from fleetctl.services import secrets
     from fleetctl.services.rollout import Engine
 
-    return Engine(store, workspace(ctx).root, on_event=None if quiet else print_event)
+    values = secrets.read(secret_vars or [], prompt=options.secret_prompt())
+    return Engine(
+        store, workspace(ctx).root, on_event=None if quiet else print_event, secrets=values
+    )
 
 
 def _finish(outcome: Any, fmt: render.Format) -> None:
@@ -128,6 +136,8 @@ def start(
         list[str] | None,
         typer.Option("--extra-vars", "-x", help="KEY=VALUE extra var, part of the release."),
     ] = None,
+    secret_var: SecretOpt = None,
+    allow_plain_secrets: AllowPlainOpt = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Take over the env lock (recorded in the journal).")
@@ -137,14 +147,24 @@ def start(
     """Snapshot the release and run the plan: canary, waves, gates, rollback on failure.
 
     Exit 0 when complete; 1 when it failed and rolled back, or paused.
+    Secrets go in with --secret-var (never -x): only their name and a keyed
+    fingerprint are kept.
 
     Example:  fleetctl rollout start edge.yml --env lab --yes
+
+    Example:  FLEETCTL_SECRET_DB_PASSWORD=... fleetctl rollout start edge.yml --env lab
+    --secret-var db_password --yes
     """
     from fleetctl.cli.rollout_render import plan_table
     from fleetctl.services.rollout_policy import load_policy
 
     pol = load_policy(policy)
     store = _store(ctx)
+    try:
+        engine = _engine(ctx, store, secret_vars=secret_var)
+    except BaseException:
+        store.close()
+        raise
 
     def confirm(p: Any, rel: Any) -> bool:
         if yes or not sys.stdin.isatty():
@@ -156,12 +176,13 @@ def start(
         return typer.confirm(f"Roll out release {rel.id} to {p.host_count} hosts on {env}?")
 
     try:
-        outcome = _engine(ctx, store).start(
+        outcome = engine.start(
             env,
             playbook,
             pol,
             extravars=_extravars(extra or []),
             force=force,
+            allow_plain_secrets=allow_plain_secrets,
             policy_file=str(policy) if policy else None,
             confirm=confirm,
         )
@@ -175,15 +196,18 @@ def resume(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id (a unique prefix is enough).")],
     force: Annotated[bool, typer.Option("--force", help="Take over the env lock.")] = False,
+    secret_var: SecretOpt = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Continue a rollout after a crash or a pause, from its first unfinished step.
+
+    A rollout started with --secret-var needs the same secret vars again (exit 2 if not).
 
     Example:  fleetctl rollout resume r-20260101-120000-ab12
     """
     store = _store(ctx)
     try:
-        _finish(_engine(ctx, store).resume(rollout_id, force=force), fmt)
+        _finish(_engine(ctx, store, secret_vars=secret_var).resume(rollout_id, force=force), fmt)
     finally:
         store.close()
 
@@ -193,6 +217,7 @@ def promote(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt,
+    secret_var: SecretOpt = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Pass a paused step (manual approval, inconclusive gate) and continue; records who and why.
@@ -201,7 +226,7 @@ def promote(
     """
     store = _store(ctx)
     try:
-        _finish(_engine(ctx, store).promote(rollout_id, reason), fmt)
+        _finish(_engine(ctx, store, secret_vars=secret_var).promote(rollout_id, reason), fmt)
     finally:
         store.close()
 
@@ -211,6 +236,7 @@ def abort(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt = "aborted by hand",
+    secret_var: SecretOpt = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Stop a rollout after its running batch and roll back to the last known-good release.
@@ -221,7 +247,7 @@ def abort(
 
     store = _store(ctx)
     try:
-        outcome = _engine(ctx, store).abort(rollout_id, reason)
+        outcome = _engine(ctx, store, secret_vars=secret_var).abort(rollout_id, reason)
         if outcome.status in (Status.running, Status.rolling_back):
             if fmt is render.Format.json:
                 render.emit_json(
@@ -239,6 +265,7 @@ def rollback(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt = "rollback by hand",
+    secret_var: SecretOpt = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Re-apply the release before this rollout to every host it touched, and prove it.
@@ -247,7 +274,7 @@ def rollback(
     """
     store = _store(ctx)
     try:
-        outcome = _engine(ctx, store).rollback(rollout_id, reason)
+        outcome = _engine(ctx, store, secret_vars=secret_var).rollback(rollout_id, reason)
         if fmt is render.Format.json:
             render.emit_json(
                 {"id": outcome.id, "status": outcome.status.value, "message": outcome.message}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from fleetctl.core.ansible_result import PlaybookResult
 from fleetctl.errors import BadInput
 from fleetctl.services import lab as lab_service
+from fleetctl.services import secrets as secrets_service
+from fleetctl.services.secrets import SecretVar
 from fleetctl.services.workspace import Workspace
 
 
@@ -75,6 +77,8 @@ def apply(
     forks: int | None = None,
     strategy: str = "auto",
     extravars: dict[str, Any] | None = None,
+    secrets: Sequence[SecretVar] = (),
+    allow_plain_secrets: bool = False,
     inventory: Path | None = None,
     lab_dir: Path | None = None,
     timeout_s: float | None = None,
@@ -86,6 +90,9 @@ def apply(
         raise BadInput(f"unknown strategy {strategy!r}", hint="auto, linear or mitogen")
     if forks is not None and forks < 1:
         raise BadInput("--forks must be at least 1")
+    secrets_service.refuse_plain(extravars or {}, allow=allow_plain_secrets)
+    secrets_service.check_names(extravars or {}, secrets)
+    extravars = {**(extravars or {}), **{s.name: s.value for s in secrets}}
     return run_playbook(
         resolve_playbook(ws, playbook),
         inventory or resolve_inventory(ws, env, lab_dir),
@@ -93,7 +100,7 @@ def apply(
         check=check,
         diff=diff,
         forks=forks,
-        extravars=extravars,
+        extravars=extravars or None,
         strategy=strategy,  # type: ignore[arg-type]
         timeout_s=timeout_s,
         on_event=on_event,

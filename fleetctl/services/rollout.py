@@ -45,7 +45,9 @@ from fleetctl.errors import BadInput, FleetctlError, JobFailed
 from fleetctl.services import drain as drain_service
 from fleetctl.services import freeze as freeze_service
 from fleetctl.services import release as release_service
+from fleetctl.services import secrets as secrets_service
 from fleetctl.services.release import Release
+from fleetctl.services.secrets import SecretVar
 
 TAG = "FLEETCTL_ROLLOUT_ID"  # in the environment of every Ansible run of a rollout
 LOCK_TTL_S = 120.0  # renewed while running; a dead process's lock goes stale
@@ -334,8 +336,11 @@ class Engine:
         clock: Callable[[], float] = time.time,
         on_event: Callable[[dict[str, Any]], None] | None = None,
         who: str | None = None,
+        secrets: Sequence[SecretVar] = (),
     ) -> None:
         self.store = store
+        # `--secret-var` values of this command: in memory only, never stored
+        self.secrets = {s.name: s for s in secrets}
         self.root = root
         self.executor: Executor = executor or ansible_executor
         self.prober: Prober = prober or http_prober
@@ -398,6 +403,20 @@ class Engine:
             )
         return release_service.restore(self.store, release, dest)
 
+    def _secret_values(self, release: Release, *, same: bool) -> dict[str, str]:
+        """The secret vars `release` was made with, from this command's --secret-var."""
+        return secrets_service.values_for(
+            self.root, release.secret_vars, self.secrets, what=f"release {release.id}", same=same
+        )
+
+    def _check_secrets(self, doc: dict[str, Any], *, forward: bool) -> None:
+        """Before taking a rollout over: are the secret vars its releases need given?
+        (`forward`: its own release runs again; a rollback needs the last known-good's.)"""
+        if forward:
+            self._secret_values(release_service.get(self.store, doc["release"]), same=True)
+        if doc.get("rollback_to"):
+            self._secret_values(release_service.get(self.store, doc["rollback_to"]), same=False)
+
     # -- start -----------------------------------------------------------------------
 
     def start(
@@ -408,6 +427,7 @@ class Engine:
         *,
         extravars: dict[str, Any] | None = None,
         force: bool = False,
+        allow_plain_secrets: bool = False,
         policy_file: str | None = None,
         confirm: Callable[[Plan, Release], bool] | None = None,
     ) -> Outcome:
@@ -418,8 +438,13 @@ class Engine:
                 hint=f"no rollout starts while frozen; `fleetctl freeze off --env {env}` "
                 "when it is safe",
             )
+        secrets_service.refuse_plain(extravars or {}, allow=allow_plain_secrets)
+        secrets_service.check_names(extravars or {}, self.secrets.values())
         drained = drain_service.drained_hosts(self.store, env)
         path, plan = plan_for(self.root, env, playbook, policy, exclude=drained)
+        lkg_before = last_known_good(self.store, group_of(env, path))
+        if lkg_before is not None:  # a rollback would need its secret vars too
+            self._secret_values(release_service.get(self.store, lkg_before["release"]), same=False)
         rid = new_id()
         lock = lock_name(env)
         previous = self.store.lock_info(lock)
@@ -434,7 +459,13 @@ class Engine:
             taken_from = previous
         self._renewed = self.clock()
         try:
-            rel = release_service.snapshot(self.store, self.root, env, extravars=extravars)
+            rel = release_service.snapshot(
+                self.store,
+                self.root,
+                env,
+                extravars=extravars,
+                secret_vars=secrets_service.fingerprints(self.root, self.secrets.values()),
+            )
             if confirm is not None and not confirm(plan, rel):
                 self.store.release_lock(lock, rid)
                 raise BadInput("rollout not started (not confirmed)")
@@ -487,6 +518,7 @@ class Engine:
             git_sha=rel.git_sha,
             git_dirty=rel.git_dirty,
             extravars=rel.extravars,
+            secret_vars=rel.secret_vars,
             steps=len(plan.steps),
             hosts=plan.host_count,
             plan_digest=plan.digest(),
@@ -572,6 +604,7 @@ class Engine:
 
     def resume(self, rollout_id: str, *, force: bool = False) -> Outcome:
         doc = load(self.store, rollout_id)
+        self._check_secrets(doc, forward=doc["status"] != Status.rolling_back.value)
         self._take_over(doc, force=force)
         was = doc["status"]
         self._event(
@@ -603,6 +636,7 @@ class Engine:
                 f"rollout {doc['id']} waits for the {pause['kind']}, not for an approval",
                 hint="`fleetctl rollout resume` it when the freeze ends / inside the window",
             )
+        self._check_secrets(doc, forward=True)
         self._take_over(doc)
         step = self._plan(doc).steps[pause["step"]].to_dict()
         self._event(
@@ -650,6 +684,7 @@ class Engine:
                 "and rolls back",
                 doc,
             )
+        self._check_secrets(doc, forward=False)
         self._take_over(doc)
         return self._guarded(
             doc, lambda: self._rollback(doc, reason=f"aborted by {self.who}: {reason}")
@@ -663,6 +698,7 @@ class Engine:
             raise BadInput(f"rollout {doc['id']} is already {status.value}")
         if status is Status.completed or status is Status.rollback_failed:
             doc["status"] = Status.paused.value  # let _take_over accept it
+        self._check_secrets(doc, forward=False)
         self._take_over(doc)
         return self._guarded(
             doc, lambda: self._rollback(doc, reason=f"rollback by {self.who}: {reason}")
@@ -702,7 +738,11 @@ class Engine:
         rel = release_service.get(self.store, doc["release"])
         restored = self._restore(rel)
         playbook = restored.playbooks_dir / doc["playbook"]
-        extravars = {**restored.extravars, "fleet_release": rel.id}
+        extravars = {
+            **restored.extravars,
+            **self._secret_values(rel, same=True),
+            "fleet_release": rel.id,
+        }
         while doc["next_step"] < len(plan.steps):
             step = plan.steps[doc["next_step"]]
             self._renew(doc, force=True)
@@ -1033,7 +1073,11 @@ class Engine:
             playbook = restored.playbooks_dir / doc["playbook"]
             if not playbook.is_file():
                 raise FleetctlError(f"release {lkg.id} has no playbook {doc['playbook']}")
-            extravars = {**restored.extravars, "fleet_release": lkg.id}
+            extravars = {
+                **restored.extravars,
+                **self._secret_values(lkg, same=False),
+                "fleet_release": lkg.id,
+            }
             policy = Policy.model_validate(doc["policy"])
             plan = self._plan(doc)
 

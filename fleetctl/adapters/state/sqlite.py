@@ -8,6 +8,10 @@
 - Blobs (release snapshots) are files beside the database
   (`.fleetctl/releases/<hash>` for the key `releases/<hash>`), written to a
   temp file, fsynced and renamed, so a crash never leaves half a snapshot.
+- Private: the database (and SQLite's -wal/-shm files, which take its mode)
+  is created 0600 and the blob dir 0700 whatever the umask; an existing
+  database or blob dir open to others is tightened when it is opened. The
+  journal and the releases hold what was rolled out where, and extra vars.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ class SqliteStore:
         self.path = Path(path)
         self.blob_dir = self.path.parent
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _make_private(self.path)
             self._db = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
@@ -141,7 +145,9 @@ class SqliteStore:
 
     def put_blob(self, key: str, data: bytes) -> None:
         path = self._blob_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            path.parent.mkdir(mode=0o700, parents=True)
+            path.parent.chmod(0o700)  # mkdir's mode is masked by the umask
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -217,6 +223,27 @@ class SqliteStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _make_private(db: Path) -> None:
+    """Create the database file 0600 (its dir 0700 when we create it), or tighten
+    an existing one (and its blob dirs) that others could read."""
+    if not db.parent.is_dir():
+        db.parent.mkdir(mode=0o700, parents=True)
+        db.parent.chmod(0o700)  # mkdir's mode is masked by the umask
+    os.close(os.open(db, os.O_RDWR | os.O_CREAT, 0o600))
+    for path in (db, *(db.with_name(db.name + s) for s in ("-wal", "-shm"))):
+        _tighten(path, 0o600)
+    _tighten(db.parent / "releases", 0o700)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        path.chmod(mode)
 
 
 def _row_info(row: tuple[Any, ...] | None) -> LockInfo | None:
