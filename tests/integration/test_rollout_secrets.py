@@ -152,7 +152,7 @@ def test_a_changed_secret_is_a_new_release_and_the_same_is_the_same(
 def test_plain_extra_vars_that_look_secret_are_refused(
     fleet: FakeFleet, cli: tuple[CliRunner, list[str], Path, Path], tmp_path: Path
 ) -> None:
-    runner, base, state, policy = cli
+    runner, base, _state, policy = cli
     start = [*base, "rollout", "start", "edge.yml", "--env", "lab", "--policy", str(policy), "-y"]
     r = runner.invoke(app, [*start, "-x", f"db_password={SECRET}"])
     assert r.exit_code == 2, r.output
