@@ -354,15 +354,19 @@ class Engine:
 
     # -- bookkeeping -----------------------------------------------------------------
 
+    def _scrub(self, value: Any) -> Any:
+        """What Ansible said back may quote a secret var: never journal or print it."""
+        return secrets_service.scrub(value, (s.value for s in self.secrets.values()))
+
     def _event(self, doc: dict[str, Any], type_: str, **data: Any) -> None:
-        ev = {"type": type_, "at": self.clock(), **data}
+        ev = self._scrub({"type": type_, "at": self.clock(), **data})
         self.store.append_event(doc["id"], ev)
         if self.on_event is not None:
             self.on_event(ev)
 
     def _save(self, doc: dict[str, Any]) -> None:
         doc["updated_at"] = self.clock()
-        self.store.put("rollout", doc["id"], doc)
+        self.store.put("rollout", doc["id"], self._scrub(doc))
 
     def _renew(self, doc: dict[str, Any], *, force: bool = False) -> None:
         now = self.clock()
@@ -673,6 +677,8 @@ class Engine:
             and info.expires_at > self.clock()
             and _alive(doc)
         )
+        if not running_elsewhere:  # this process rolls back: it needs the secret vars
+            self._check_secrets(doc, forward=False)
         request = {"by": self.who, "reason": reason, "at": self.clock()}
         self.store.put("abort_request", doc["id"], request)
         self.store.append_event(doc["id"], {"type": "abort_requested", **request})
@@ -684,7 +690,6 @@ class Engine:
                 "and rolls back",
                 doc,
             )
-        self._check_secrets(doc, forward=False)
         self._take_over(doc)
         return self._guarded(
             doc, lambda: self._rollback(doc, reason=f"aborted by {self.who}: {reason}")
@@ -713,7 +718,8 @@ class Engine:
         """Run `body` as the live runner of `doc`; always remove temp snapshots."""
         _ACTIVE.add(doc["id"])
         try:
-            return body()
+            out = body()
+            return Outcome(out.id, out.status, self._scrub(out.message), self._scrub(out.doc))
         finally:
             _ACTIVE.discard(doc["id"])
             self._cleanup()

@@ -166,3 +166,28 @@ def values_for(
                 ".fleetctl/cache/preview/fingerprint.key), or start a new rollout",
             )
     return {n: given[n].value for n in sorted(needed)}
+
+
+MIN_SCRUB_LEN = 4  # shorter values would blank out ordinary words
+
+
+def scrub(value: Any, secrets: Iterable[str]) -> Any:
+    """`value` (str / dict / list, nested) with every secret value replaced by
+    `[secret]`: for what Ansible says back (a failed task's message, a diff),
+    which can quote a secret var, before it is journaled or printed."""
+    needles = sorted((s for s in secrets if len(s) >= MIN_SCRUB_LEN), key=len, reverse=True)
+    if not needles:
+        return value
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            for n in needles:
+                v = v.replace(n, "[secret]")
+            return v
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return type(v)(walk(x) for x in v)
+        return v
+
+    return walk(value)

@@ -15,6 +15,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rollout_fleet import SEGMENT, FakeFleet
@@ -263,3 +264,40 @@ def test_an_existing_world_readable_state_db_is_tightened(
         assert stat.S_IMODE((db.parent / "releases").stat().st_mode) == 0o700
     finally:
         os.umask(old)
+
+
+def test_what_ansible_says_back_is_scrubbed_of_secret_values(
+    fleet: FakeFleet, tmp_path: Path
+) -> None:
+    """A failed task's message (or a diff) can quote a secret var: the journal,
+    the rollout document and the outcome show `[secret]` instead."""
+    from rollout_fleet import Result
+
+    class Quoting:
+        def __init__(self, msg: str) -> None:
+            self.msg = msg
+
+        def to_dict(self) -> dict[str, Any]:
+            return {"state": "failed", "changed": 0, "failed_msgs": [self.msg]}
+
+    def executor(playbook: Path, inventory: Path, **kw: Any) -> Result:
+        fleet.executor(playbook, inventory, **kw)
+        pw = kw["extravars"]["db_password"]
+        quoted = {h: Quoting(f"mysql -p{pw}: access denied") for h in kw["limit"]}
+        return Result("error", quoted, error=f"ERROR! cannot log in with {pw}")  # type: ignore[arg-type]
+
+    store = SqliteStore(tmp_path / "state.db")
+    try:
+        out = Engine(
+            store, fleet.root, executor=executor, secrets=[SecretVar("db_password", SECRET)]
+        ).start("lab", "edge.yml", Policy.model_validate(POLICY))
+        events = store.events(out.id)
+        doc = store.get("rollout", out.id)
+    finally:
+        store.close()
+    assert out.status is Status.failed
+    assert "cannot log in with [secret]" in out.message and SECRET not in out.message
+    assert SECRET not in json.dumps(events) and SECRET not in json.dumps(doc)
+    applied = next(e for e in events if e["type"] == "step_applied")
+    assert applied["hosts"]["a-e0"]["failed_msgs"] == ["mysql -p[secret]: access denied"]
+    assert not leaks(tmp_path)
