@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,7 @@ def apply(
     secrets_service.refuse_plain(extravars or {}, allow=allow_plain_secrets)
     secrets_service.check_names(extravars or {}, secrets)
     extravars = {**(extravars or {}), **{s.name: s.value for s in secrets}}
-    return run_playbook(
+    result = run_playbook(
         resolve_playbook(ws, playbook),
         inventory or resolve_inventory(ws, env, lab_dir),
         limit=limit,
@@ -104,4 +105,23 @@ def apply(
         strategy=strategy,  # type: ignore[arg-type]
         timeout_s=timeout_s,
         on_event=on_event,
+    )
+    return _scrubbed(result, [s.value for s in secrets])
+
+
+def _scrubbed(result: PlaybookResult, values: list[str]) -> PlaybookResult:
+    """What Ansible said back (failed tasks' messages, diffs, its output) may
+    quote a secret var: never print it."""
+    if not values:
+        return result
+
+    def scrub(v: Any) -> Any:
+        return secrets_service.scrub(v, values)
+
+    hosts = {
+        h: replace(o, failed_msgs=scrub(o.failed_msgs), diffs=scrub(o.diffs))
+        for h, o in result.hosts.items()
+    }
+    return replace(
+        result, hosts=hosts, error=scrub(result.error), stdout_tail=scrub(result.stdout_tail)
     )

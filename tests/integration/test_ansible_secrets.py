@@ -132,3 +132,36 @@ def test_a_vars_file_is_private_whatever_the_umask(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_apply_with_a_secret_var_prints_no_plaintext(tmp_path: Path) -> None:
+    """`fleetctl apply --secret-var`: the play gets the value; a failed task that
+    quotes it is shown with `[secret]`, in the table and in JSON."""
+    from typer.testing import CliRunner
+
+    from fleetctl.cli.main import app
+
+    root = Path(__file__).resolve().parents[2]
+    secret_file = tmp_path / "pw"
+    secret_file.write_text(SECRET + "\n")
+    out = tmp_path / "out.txt"
+    playbook = tmp_path / "quote.yml"
+    playbook.write_text(
+        "- hosts: all\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        f"    - ansible.builtin.copy: {{content: '{{{{ db_password }}}}', dest: '{out}'}}\n"
+        "    - ansible.builtin.fail: {msg: 'cannot log in with {{ db_password }}'}\n"
+    )
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        f"me ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+    )
+    args = ["--root", str(root), "apply", str(playbook), "--env", "lab", "-i", str(inventory)]
+    args += ["--strategy", "linear", "--secret-var", f"db_password=@{secret_file}"]
+    for fmt in ("table", "json"):
+        r = CliRunner().invoke(app, [*args, "--format", fmt])
+        assert r.exit_code == 1, r.output
+        assert SECRET not in r.stdout + r.stderr
+        assert "cannot log in with [secret]" in r.stdout + r.stderr
+    assert out.read_text() == SECRET
