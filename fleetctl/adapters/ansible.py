@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fleetctl.adapters import procs
+from fleetctl.adapters.ansible_hosts import inventory_env
 from fleetctl.core.ansible_result import (
     HostOutcome,
     PlaybookResult,
@@ -338,6 +339,9 @@ def _run_once(
         "FLEETCTL_RUN_ID": run_id,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_ROLES_PATH": str(playbook.parent / "roles"),
+        # an inventory that fails to parse stops the run (not "no hosts matched")
+        "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "true",
+        **inventory_env(),
     }
     if env:
         envvars.update(env)

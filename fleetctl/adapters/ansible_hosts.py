@@ -7,12 +7,40 @@ group_vars/host_vars resolve exactly as `ansible-playbook` resolves them.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from fleetctl.errors import BadInput, OutsideError
 
 _IMPORT_KEYS = ("import_playbook", "ansible.builtin.import_playbook")
+
+# inventories/<env>/fleetctl-inventory runs `$FLEETCTL_PYTHON -m fleetctl`: the
+# fleetctl that is running, wherever it is installed (a venv elsewhere, pipx).
+PYTHON_ENV = "FLEETCTL_PYTHON"
+
+
+def inventory_env() -> dict[str, str]:
+    """What an inventory script needs to find this fleetctl (for ansible-playbook runs)."""
+    return {PYTHON_ENV: sys.executable}
+
+
+@contextlib.contextmanager
+def _inventory_env() -> Iterator[None]:
+    """inventory_env() in os.environ while Ansible runs inventory scripts in-process."""
+    saved = {k: os.environ.get(k) for k in inventory_env()}
+    os.environ.update(inventory_env())
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def play_patterns(playbook: Path, _seen: frozenset[Path] = frozenset()) -> list[str]:
@@ -67,7 +95,7 @@ def hosts_matching(inventory: Path, patterns: list[str]) -> dict[str, dict[str, 
     if not inventory.exists():
         raise BadInput(f"no inventory at {inventory}")
     loader = DataLoader()
-    inv = InventoryManager(loader=loader, sources=[str(inventory.resolve())])
+    inv = load_inventory(InventoryManager, loader, inventory)
     variables = VariableManager(loader=loader, inventory=inv)
     out: dict[str, dict[str, Any]] = {}
     for pattern in patterns:
@@ -81,3 +109,62 @@ def hosts_matching(inventory: Path, patterns: list[str]) -> dict[str, dict[str, 
                 if isinstance(v, str | int | float | bool) and not k.startswith("ansible_facts")
             }
     return dict(sorted(out.items()))
+
+
+def check_inventory(inventory: Path) -> None:
+    """Parse the inventory once (running its script): OutsideError with the cause
+    when it fails, before a playbook run would only say 'failed to parse'."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+
+    if not inventory.exists():
+        raise BadInput(f"no inventory at {inventory}")
+    load_inventory(InventoryManager, DataLoader(), inventory)
+
+
+def load_inventory(manager_cls: Any, loader: Any, inventory: Path) -> Any:
+    """Ansible's InventoryManager for `inventory`, but a source that fails to
+    parse (e.g. an inventory script that exits non-zero) is an OutsideError
+    with its cause, not a warning followed by an empty inventory."""
+    import ansible.inventory.manager as manager_mod
+
+    failures: list[tuple[str, str]] = []  # (plugin, why)
+    unparsed: list[str] = []
+    real = manager_mod.display
+
+    class _Recorder:
+        """Ansible's display, except that parse failures are kept, not printed."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def error_as_warning(self, msg: str, exception: BaseException, **_kw: Any) -> None:
+            plugin = msg.split("'")[1] if msg.count("'") >= 2 else ""
+            why = str(getattr(exception, "message", "") or exception)
+            detail = getattr(exception, "_help_text", None)
+            if detail:
+                why += " " + " ".join(str(detail).split())
+            failures.append((plugin, why))
+
+        def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
+            if msg.startswith(("Unable to parse", "No inventory was parsed")):
+                unparsed.append(msg)
+                return
+            real.warning(msg, *args, **kwargs)
+
+    manager_mod.display = _Recorder()
+    try:
+        with _inventory_env():
+            inv = manager_cls(loader=loader, sources=[str(inventory.resolve())])
+    finally:
+        manager_mod.display = real
+    if unparsed:
+        # an executable is an inventory script: the other plugins' complaints are noise
+        scripts = [why for plugin, why in failures if plugin == "script"]
+        causes = scripts or [f"{plugin}: {why}" for plugin, why in failures] or unparsed
+        raise OutsideError(
+            f"inventory {inventory} could not be read: {causes[0]}",
+            hint=f"run the inventory by hand to see why: ansible-inventory -i {inventory} --list",
+            details=causes[1:],
+        )
+    return inv

@@ -102,3 +102,28 @@ def show(root: Path, commit: str, path: str) -> str | None:
     """The text of `path` (relative to the repo root) at `commit`; None when absent."""
     proc = _git(root, "show", f"{commit}:{path}", check=False)
     return proc.stdout if proc.returncode == 0 else None
+
+
+def commit_all(root: Path, message: str) -> str:
+    """Make `root` a repository (when it is not one) and commit everything in it;
+    the commit's sha. For scratch copies (`event plan` previews a patched copy
+    of the spec against the copy as it was)."""
+    if not (root / ".git").exists():
+        _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(
+        root,
+        "-c",
+        "user.name=fleetctl",
+        "-c",
+        "user.email=fleetctl@localhost.invalid",
+        "-c",
+        "commit.gpgsign=false",
+        "commit",
+        "-q",
+        "--no-verify",
+        "--allow-empty",
+        "-m",
+        message,
+    )
+    return resolve(root, "HEAD")

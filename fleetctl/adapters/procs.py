@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
+import struct
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -82,6 +84,40 @@ def with_environ(key: str, value: str) -> list[Proc]:
 
 def with_cmdline_containing(text: str) -> list[Proc]:
     return [p for p in all_procs() if p.pid != os.getpid() and text in cmdline(p.pid)]
+
+
+def with_tcp_sockets_on(endpoints: Iterable[tuple[str, int]]) -> list[Proc]:
+    """Processes holding an IPv4 TCP socket whose local address is one of
+    `endpoints` ((ip, port)): listeners and the connections they accepted (an
+    sshd session keeps its client's connection on the listener's address)."""
+    wanted = set(endpoints)
+    inodes: set[str] = set()
+    try:
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split()
+        ip_hex, port_hex = fields[1].split(":")
+        ip = socket.inet_ntoa(struct.pack("<I", int(ip_hex, 16)))
+        if (ip, int(port_hex, 16)) in wanted and fields[9] != "0":
+            inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return []
+    out = []
+    for p in all_procs():
+        try:
+            fds = os.listdir(f"/proc/{p.pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{p.pid}/fd/{fd}") in inodes:
+                    out.append(p)
+                    break
+            except OSError:
+                continue
+    return out
 
 
 def alive(p: Proc) -> bool:

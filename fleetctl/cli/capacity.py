@@ -58,7 +58,11 @@ def capacity(
     ] = "0",
     utilisation: Annotated[
         float | None,
-        typer.Option("--utilisation", help="Share of a node's Gbit/s used at peak (default 0.7)."),
+        typer.Option(
+            "--utilisation",
+            help="Share of a node's Gbit/s used at peak "
+            "(default: the demand file's, else the model's, docs/capacity.md).",
+        ),
     ] = None,
     plot: Annotated[
         Path | None,
@@ -101,13 +105,15 @@ def capacity(
             param_hint="--demand/--peak-gbps",
         )
     g = parse_growth(growth)
+    if utilisation is not None and not 0 < utilisation <= 1:
+        raise typer.BadParameter("must be in (0, 1]", param_hint="--utilisation")
     if demand is not None:
         _demand_mode(ctx, demand, env, g, utilisation, plot, fail_on or "never", fmt)
     else:
         if plot is not None:
             raise typer.BadParameter("--plot needs --demand", param_hint="--plot")
         assert peak_gbps is not None
-        _peak_mode(ctx, peak_gbps, env, g, utilisation or 0.7, fail_on or "short", fmt)
+        _peak_mode(ctx, peak_gbps, env, g, utilisation, fail_on or "short", fmt)
 
 
 def _demand_mode(
@@ -127,8 +133,6 @@ def _demand_mode(
 
     if not demand.is_file():
         raise BadInput(f"no demand file {demand}", hint="see examples/demand-prod.yaml")
-    if utilisation is not None and not 0 < utilisation <= 1:
-        raise typer.BadParameter("must be in (0, 1]", param_hint="--utilisation")
     fleet = fleet_service.load(workspace(ctx))
     report = capacity_service.demand_capacity(fleet, env, demand, growth, utilisation=utilisation)
     if fmt is render.Format.json:
@@ -150,7 +154,7 @@ def _peak_mode(
     peak_gbps: float,
     env: str,
     growth: float,
-    utilisation: float,
+    utilisation: float | None,
     fail_on: str,
     fmt: render.Format,
 ) -> None:
@@ -158,7 +162,8 @@ def _peak_mode(
     from fleetctl.services import fleet as fleet_service
 
     fleet = fleet_service.load(workspace(ctx))
-    rows = capacity_service.edge_capacity(fleet, env, peak_gbps, growth, utilisation)
+    model = capacity_service.throughput_model(utilisation=utilisation)
+    rows = capacity_service.edge_capacity(fleet, env, peak_gbps, growth, model=model)
     if fmt is render.Format.json:
         render.emit_json(
             [
@@ -170,7 +175,7 @@ def _peak_mode(
         render.out.print(
             render.table(
                 f"edge capacity, {env}: peak {peak_gbps:g} Gbit/s, growth {growth:.0%}, "
-                f"utilisation {utilisation:.0%}",
+                f"utilisation {model.utilisation:.0%}",
                 [
                     "stack",
                     "demand Gbit/s",

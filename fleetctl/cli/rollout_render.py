@@ -90,6 +90,30 @@ _KEY_NUMBERS = {
         "changed_latency_n",
         "baseline_latency_n",
     ),
+    "hls_playback": (
+        "changed_startup_p95_s",
+        "baseline_startup_p95_s",
+        "changed_rebuffer_ratio",
+        "baseline_rebuffer_ratio",
+        "changed_rebuffer_events",
+        "changed_segments",
+        "changed_min_download_ratio",
+        "changed_failed_sessions",
+        "startup_p",
+        "stall_p",
+    ),
+    "cache": (
+        "changed_hit_ratio",
+        "baseline_hit_ratio",
+        "changed_origin_per_request",
+        "baseline_origin_per_request",
+        "region_peak_rps",
+        "projected_origin_rps",
+        "baseline_origin_rps",
+        "origin_capacity_rps",
+        "miss_p",
+    ),
+    "slo_burn": ("slo", "window_scale", "min_requests"),
 }
 
 
@@ -239,6 +263,13 @@ def _brief(gate: str, n: dict[str, Any]) -> str:
         )
     if gate == "canary_analysis" and "errors" in n:
         return f"errors {n['errors']}, p={n.get('error_p')}"
+    if gate == "hls_playback" and "changed_rebuffer_ratio" in n:
+        return (
+            f"rebuffer {n.get('changed_rebuffer_ratio')}, "
+            f"startup p95 {n.get('changed_startup_p95_s')} s"
+        )
+    if gate == "cache" and "changed_hit_ratio" in n:
+        return f"hit {n.get('changed_hit_ratio')} vs {n.get('baseline_hit_ratio')}"
     return ""
 
 

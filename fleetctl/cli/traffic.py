@@ -87,7 +87,7 @@ def _done(result: TrafficResult, fmt: render.Format) -> None:
     render.ok(f"{plan.region} {verb} in {plan.env}{extra}")
 
 
-def drain(
+def region_drain(
     ctx: typer.Context,
     region: Region,
     env: Env,
@@ -104,8 +104,9 @@ def drain(
         Path | None,
         typer.Option(
             "--demand",
-            help="Take the peak from a demand file (the sum of its regions' peak egress, "
-            "as `fleetctl capacity --demand` plans it).",
+            help="Take the peak (the sum of its regions' peak egress) and the node "
+            "throughput parameters from a demand file, as `fleetctl capacity --demand` "
+            "plans them.",
             exists=True,
             dir_okay=False,
         ),
@@ -132,12 +133,14 @@ def drain(
     if demand is not None and peak_gbps is not None:
         raise BadInput("give --peak-gbps or --demand, not both")
     ws = workspace(ctx)
-    if demand is not None:
-        peak_gbps = svc.peak_from_demand(ws, env, demand)
+    model = None
+    if demand is not None:  # the peak and the node figures `capacity --demand` uses
+        basis = svc.basis_from_demand(ws, env, demand)
+        peak_gbps, model = basis.peak_gbps, basis.model
     store = open_store(state_url(ctx))
     try:
         plan = svc.plan_change(
-            ws, store, env, region, drain=True, peak_gbps=peak_gbps, lab_dir=lab_dir
+            ws, store, env, region, drain=True, peak_gbps=peak_gbps, lab_dir=lab_dir, model=model
         )
         if plan.noop:
             render.note(f"{region} is already drained in {env}; nothing to do")
@@ -157,7 +160,7 @@ def drain(
     _done(result, fmt)
 
 
-def undrain(
+def region_undrain(
     ctx: typer.Context,
     region: Region,
     env: Env,

@@ -86,6 +86,7 @@ def apply(
     on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> PlaybookResult:
     from fleetctl.adapters.ansible import run_playbook
+    from fleetctl.adapters.ansible_hosts import check_inventory
 
     if strategy not in ("auto", "linear", "mitogen"):
         raise BadInput(f"unknown strategy {strategy!r}", hint="auto, linear or mitogen")
@@ -94,9 +95,12 @@ def apply(
     secrets_service.refuse_plain(extravars or {}, allow=allow_plain_secrets)
     secrets_service.check_names(extravars or {}, secrets)
     extravars = {**(extravars or {}), **{s.name: s.value for s in secrets}}
+    path = resolve_playbook(ws, playbook)
+    inventory = inventory or resolve_inventory(ws, env, lab_dir)
+    check_inventory(inventory)
     result = run_playbook(
-        resolve_playbook(ws, playbook),
-        inventory or resolve_inventory(ws, env, lab_dir),
+        path,
+        inventory,
         limit=limit,
         check=check,
         diff=diff,

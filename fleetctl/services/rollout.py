@@ -46,6 +46,7 @@ from fleetctl.services import drain as drain_service
 from fleetctl.services import freeze as freeze_service
 from fleetctl.services import release as release_service
 from fleetctl.services import secrets as secrets_service
+from fleetctl.services import video_gates
 from fleetctl.services.release import Release
 from fleetctl.services.secrets import SecretVar
 
@@ -989,6 +990,14 @@ class Engine:
                 for q, (value, errors) in zip(cfg.prometheus.queries, raw, strict=True)
             ]
             results.append(prometheus_gate(readings, cfg.consecutive_error_limit))
+        results += video_gates.run(
+            gates,
+            policy,
+            plan.hosts,
+            changed,
+            touched | set(doc["failed_hosts"]),
+            keepalive=lambda fn: self._keepalive(doc, fn),
+        )
         for r in results:
             self._event(doc, "gate", phase=phase, **r.to_dict())
         return results
