@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -42,3 +44,28 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmat
 LabDir = Annotated[
     Path | None, typer.Option("--lab-dir", envvar="FLEETCTL_LAB_DIR", help="Lab directory.")
 ]
+SecretVars = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--secret-var",
+        metavar="NAME[=@FILE]",
+        help="Secret extra var (repeatable): value from $FLEETCTL_SECRET_<NAME>, from FILE, "
+        "or a prompt; never stored or printed (only its name and a keyed fingerprint).",
+    ),
+]
+AllowPlainSecrets = Annotated[
+    bool,
+    typer.Option(
+        "--allow-plain-secrets",
+        help="Accept -x vars whose names look secret (password, token, key...) as plain vars.",
+    ),
+]
+
+
+def secret_prompt() -> Callable[[str], str] | None:
+    """A hidden prompt for secret values, when there is a terminal to ask on."""
+    if not sys.stdin.isatty():
+        return None
+    import getpass
+
+    return getpass.getpass

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
 from fleetctl.cli.options import Env, HostsEnv
 from fleetctl.cli.state import open_state, state_url, workspace
 from fleetctl.errors import BadInput
@@ -50,17 +50,25 @@ ForceLiveOpt = Annotated[
         "change and is marked superseded.",
     ),
 ]
+SecretOpt = options.SecretVars
+AllowPlainOpt = options.AllowPlainSecrets
 
 
 def _store(ctx: typer.Context, *, write: bool = True) -> Any:
     return open_state(ctx, write=write)
 
 
-def _engine(ctx: typer.Context, store: Any, *, quiet: bool = False) -> Any:
+def _engine(
+    ctx: typer.Context, store: Any, *, quiet: bool = False, secret_vars: list[str] | None = None
+) -> Any:
     from fleetctl.cli.rollout_render import print_event
+    from fleetctl.services import secrets
     from fleetctl.services.rollout import Engine
 
-    return Engine(store, workspace(ctx).root, on_event=None if quiet else print_event)
+    values = secrets.read(secret_vars or [], prompt=options.secret_prompt())
+    return Engine(
+        store, workspace(ctx).root, on_event=None if quiet else print_event, secrets=values
+    )
 
 
 def _finish(outcome: Any, fmt: render.Format) -> None:
@@ -149,6 +157,8 @@ def start(
         list[str] | None,
         typer.Option("--extra-vars", "-x", help="KEY=VALUE extra var, part of the release."),
     ] = None,
+    secret_var: SecretOpt = None,
+    allow_plain_secrets: AllowPlainOpt = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
     force: ForceOpt = 0,
     force_live: ForceLiveOpt = False,
@@ -158,14 +168,24 @@ def start(
 
     Exit 0 when complete; 1 when it failed and rolled back, paused, was refused
     by the env lock, or was superseded by a --force-live takeover.
+    Secrets go in with --secret-var (never -x): only their name and a keyed
+    fingerprint are kept.
 
     Example:  fleetctl rollout start edge.yml --env lab --yes
+
+    Example:  FLEETCTL_SECRET_DB_PASSWORD=... fleetctl rollout start edge.yml --env lab
+    --secret-var db_password --yes
     """
     from fleetctl.cli.rollout_render import plan_table
     from fleetctl.services.rollout_policy import load_policy
 
     pol = load_policy(policy)
     store = _store(ctx)
+    try:
+        engine = _engine(ctx, store, secret_vars=secret_var)
+    except BaseException:
+        store.close()
+        raise
 
     def confirm(p: Any, rel: Any) -> bool:
         if yes or not sys.stdin.isatty():
@@ -177,13 +197,14 @@ def start(
         return typer.confirm(f"Roll out release {rel.id} to {p.host_count} hosts on {env}?")
 
     try:
-        outcome = _engine(ctx, store).start(
+        outcome = engine.start(
             env,
             playbook,
             pol,
             extravars=_extravars(extra or []),
             force=force >= 1,
             force_live=force_live or force >= 2,
+            allow_plain_secrets=allow_plain_secrets,
             policy_file=str(policy) if policy else None,
             confirm=confirm,
         )
@@ -198,6 +219,7 @@ def resume(
     rollout_id: Annotated[str, typer.Argument(help="Rollout id (a unique prefix is enough).")],
     force: ForceOpt = 0,
     force_live: ForceLiveOpt = False,
+    secret_var: SecretOpt = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Continue a rollout after a crash or a pause, from its first unfinished step.
@@ -207,11 +229,13 @@ def resume(
     temp dirs) and exits as the rollout ended (0 when completed), so a CI
     retry is safe. A superseded rollout is refused (exit 2).
 
+    A rollout started with --secret-var needs the same secret vars again (exit 2 if not).
+
     Example:  fleetctl rollout resume r-20260101-120000-ab12
     """
     store = _store(ctx)
     try:
-        outcome = _engine(ctx, store).resume(
+        outcome = _engine(ctx, store, secret_vars=secret_var).resume(
             rollout_id, force=force >= 1, force_live=force_live or force >= 2
         )
         _finish(outcome, fmt)
@@ -224,6 +248,7 @@ def promote(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt,
+    secret_var: SecretOpt = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Pass a paused step (manual approval, inconclusive gate) and continue; records who and why.
@@ -232,7 +257,7 @@ def promote(
     """
     store = _store(ctx)
     try:
-        _finish(_engine(ctx, store).promote(rollout_id, reason), fmt)
+        _finish(_engine(ctx, store, secret_vars=secret_var).promote(rollout_id, reason), fmt)
     finally:
         store.close()
 
@@ -242,6 +267,7 @@ def abort(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt = "aborted by hand",
+    secret_var: SecretOpt = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Stop a rollout after its running batch and roll back to the last known-good release.
@@ -252,7 +278,7 @@ def abort(
 
     store = _store(ctx)
     try:
-        outcome = _engine(ctx, store).abort(rollout_id, reason)
+        outcome = _engine(ctx, store, secret_vars=secret_var).abort(rollout_id, reason)
         if outcome.status in (Status.running, Status.rolling_back):
             if fmt is render.Format.json:
                 render.emit_json(
@@ -270,6 +296,7 @@ def rollback(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt = "rollback by hand",
+    secret_var: SecretOpt = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Re-apply the release before this rollout to every host it touched, and prove it.
@@ -278,7 +305,7 @@ def rollback(
     """
     store = _store(ctx)
     try:
-        outcome = _engine(ctx, store).rollback(rollout_id, reason)
+        outcome = _engine(ctx, store, secret_vars=secret_var).rollback(rollout_id, reason)
         if fmt is render.Format.json:
             render.emit_json(
                 {"id": outcome.id, "status": outcome.status.value, "message": outcome.message}

@@ -8,6 +8,10 @@
 - Blobs (release snapshots) are files beside the database
   (`.fleetctl/releases/<hash>` for the key `releases/<hash>`), written to a
   temp file, fsynced and renamed, so a crash never leaves half a snapshot.
+- Private: the database (and SQLite's -wal/-shm files, which take its mode)
+  is created 0600 and the blob dir 0700 whatever the umask; an existing
+  database or blob dir open to others is tightened when it is opened. The
+  journal and the releases hold what was rolled out where, and extra vars.
 """
 
 from __future__ import annotations
@@ -129,8 +133,7 @@ class SqliteStore:
                 self._db = sqlite3.connect(":memory:", isolation_level=None)
                 self._create_schema()
                 return
-            if not self.exists:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+            _make_private(self.path)
             self._db = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None)
             self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
             tables = self._check_integrity() if self.exists else set()
@@ -244,7 +247,9 @@ class SqliteStore:
 
     def put_blob(self, key: str, data: bytes) -> None:
         path = self._blob_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            path.parent.mkdir(mode=0o700, parents=True)
+            path.parent.chmod(0o700)  # mkdir's mode is masked by the umask
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -363,6 +368,27 @@ def _check_file(path: Path) -> bool:
     if st.st_size == 0:
         raise StateCorrupt(str(path), "the file is empty (zero bytes), not an empty state")
     return True
+
+
+def _make_private(db: Path) -> None:
+    """Create the database file 0600 (its dir 0700 when we create it), or tighten
+    an existing one (and its blob dirs) that others could read."""
+    if not db.parent.is_dir():
+        db.parent.mkdir(mode=0o700, parents=True)
+        db.parent.chmod(0o700)  # mkdir's mode is masked by the umask
+    os.close(os.open(db, os.O_RDWR | os.O_CREAT, 0o600))
+    for path in (db, *(db.with_name(db.name + s) for s in ("-wal", "-shm"))):
+        _tighten(path, 0o600)
+    _tighten(db.parent / "releases", 0o700)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        path.chmod(mode)
 
 
 def _row_info(row: tuple[Any, ...] | None) -> LockInfo | None:
