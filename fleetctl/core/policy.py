@@ -121,6 +121,10 @@ class HttpGate(_Model):
     paths: list[str] = ["/healthz"]
     port: Annotated[StrictInt, Field(ge=1, le=65535)] = 80
     port_var: str | None = "http_port"  # host var holding the port, wins over `port`
+    # https: every probe (http, hls_playback, cache) verifies the chain
+    # against `ca_file` (the system trust store when unset), never skips it
+    scheme: Literal["http", "https"] = "http"
+    ca_file: str | None = None
     samples: Annotated[StrictInt, Field(ge=1, le=10_000)] = 20  # per host and path
     warmup: Annotated[StrictInt, Field(ge=0, le=100)] = 1  # requests per host+path not counted
     timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 2.0

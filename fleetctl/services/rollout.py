@@ -168,7 +168,7 @@ def http_prober(
     cfg = policy.gates.http
 
     def target(h: Host) -> Target:
-        return Target(h.name, f"http://{h.address or h.name}:{h.port or cfg.port}")
+        return Target(h.name, video_gates.base_url(h, cfg), cfg.ca_file)
 
     names = {h.name for h in changed}
     readings = sample(
