@@ -31,6 +31,7 @@ from fleetctl.cli import (
     traffic,
     validate,
 )
+from fleetctl.cli import certs as certs_cli
 from fleetctl.cli import cost as cost_cli
 from fleetctl.cli import deploy as deploy_cli
 from fleetctl.cli import drift as drift_cli
@@ -132,6 +133,7 @@ app.command("capacity", short_help="Capacity vs demand per region: N+1, growth, 
 )
 app.add_typer(event_cli.app, name="event", short_help="Plan a peak event: pre-scale, freeze.")
 app.command("status", short_help="The env at a glance: health, releases, rollout.")(status.status)
+app.add_typer(certs_cli.app, name="certs", short_help="Edges' TLS certificates: status, rotate.")
 app.add_typer(metrics.app, name="metrics", short_help="Prometheus endpoint for fleet status.")
 app.add_typer(lab.app, name="lab", short_help="A real fleet on this machine (sshd + nginx).")
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # core.certs builds on Problem below
+    from fleetctl.core.certs import CertReading
 
 # Host health, worst last. `drained` is deliberate (out of load balancing on
 # purpose), so it is not a problem; `unhealthy` answered but badly;
@@ -244,6 +247,7 @@ class FleetStatus:
     rollout: RolloutState | None  # the env's latest rollout (active or not)
     freeze: FreezeState | None
     env_problems: tuple[Problem, ...] = field(default=())
+    certs: tuple[CertReading, ...] = field(default=())  # edges' TLS certificates
 
     @property
     def problems(self) -> tuple[Problem, ...]:
@@ -282,6 +286,7 @@ class FleetStatus:
             "rollout": self.rollout.to_dict() if self.rollout else None,
             "freeze": self.freeze.to_dict() if self.freeze else None,
             "regions": [r.to_dict() for r in self.regions],
+            "certs": [c.to_dict() for c in self.certs],
         }
 
 
