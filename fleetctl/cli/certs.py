@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -79,3 +81,103 @@ def status(
             f"{len(problems)} certificate problem(s) in {env}",
             hint="rotate: fleetctl certs rotate --env ENV --cert FILE --key FILE",
         )
+
+
+@app.command("rotate")
+def rotate(
+    ctx: typer.Context,
+    env: Env,
+    cert: Annotated[Path, typer.Option("--cert", help="The new certificate (one PEM).")],
+    key: Annotated[
+        Path,
+        typer.Option("--key", help="Its private key (PEM); passed as a secret var, never kept."),
+    ],
+    policy: Annotated[
+        Path | None,
+        typer.Option("--policy", "-p", help="Rollout policy YAML (default: built-in defaults)."),
+    ] = None,
+    ca_file: Annotated[
+        str | None,
+        typer.Option(
+            "--ca-file",
+            help="CA to verify edges against (default: the lab's / the inventory's tls_ca_file).",
+        ),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
+    lab_dir: LabDirOpt = None,
+    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
+        render.Format.table
+    ),
+) -> None:
+    """Roll a new certificate out to the env's edges as a rollout of
+    playbooks/certs.yml: canary, waves, and after each step the `tls_cert`
+    gate (each changed edge presents the new SHA-256 fingerprint in a
+    verified handshake) beside the HTTP gates over https. A failure rolls
+    back to the previous certificate, proven the same way. The key goes in
+    as the secret var edge_tls_key: it is in no output, journal or release.
+
+    The first rotation of an env first records the edges' current
+    (bootstrap) certificates as the group's last known-good, so there is
+    always something to roll back to.
+
+    Example:  fleetctl certs rotate --env lab --cert new.crt --key new.key --yes
+    """
+    from fleetctl.cli.rollout_render import print_event
+    from fleetctl.cli.state import open_state
+    from fleetctl.services import certs as svc
+    from fleetctl.services import secrets
+    from fleetctl.services.rollout import (
+        Engine,
+        group_of,
+        last_known_good,
+        raise_for,
+        resolve_playbook,
+    )
+    from fleetctl.services.rollout_policy import load_policy
+
+    ws = workspace(ctx)
+    new = svc.read_pair(cert, key)
+    pol = svc.rotate_policy(load_policy(policy), ca_file or svc.ca_of(ws, env, lab_dir))
+    values = secrets.read([f"{svc.KEY_VAR}=@{key}"], prompt=None)
+    render.note(f"new certificate {new.subject}, sha256 {new.sha256[:16]}, until {new.not_after}")
+
+    def confirm(p: Any, rel: Any) -> bool:
+        route = " → ".join(f"{s.label} ({len(s.hosts)})" for s in p.steps[:6])
+        render.note(f"release {rel.id}, plan {p.digest()}: {route}")
+        if yes or not sys.stdin.isatty():
+            return True
+        return typer.confirm(f"Rotate the certificate of {p.host_count} edges on {env}?")
+
+    store = open_state(ctx, write=True)
+    try:
+        group = group_of(env, resolve_playbook(ws.root, svc.PLAYBOOK))
+        if last_known_good(store, group) is None:
+            render.note(
+                f"{group} has no last known-good release: first recording the edges' "
+                "current certificates (certs.yml without a certificate) to roll back to"
+            )
+            base = Engine(store, ws.root, on_event=print_event).start(
+                env, svc.PLAYBOOK, pol, extravars={}, confirm=confirm
+            )
+            raise_for(base)
+        outcome = Engine(store, ws.root, on_event=print_event, secrets=values).start(
+            env,
+            svc.PLAYBOOK,
+            pol,
+            extravars={svc.CERT_VAR: new.pem},
+            policy_file=str(policy) if policy else None,
+            confirm=confirm,
+        )
+        if fmt is render.Format.json:
+            render.emit_json(
+                {
+                    "id": outcome.id,
+                    "status": outcome.status.value,
+                    "message": outcome.message,
+                    "sha256": new.sha256,
+                }
+            )
+        raise_for(outcome)
+        render.ok(f"certificate {new.sha256[:16]} rolled out: rollout {outcome.id}")
+    finally:
+        store.close()

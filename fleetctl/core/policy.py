@@ -48,6 +48,7 @@ class GateName(StrEnum):
     hls_playback = "hls_playback"
     cache = "cache"
     slo_burn = "slo_burn"
+    tls_cert = "tls_cert"
 
 
 class Day(StrEnum):
@@ -331,6 +332,17 @@ class SloBurnGate(_Model):
         return self
 
 
+class TlsCertGate(_Model):
+    """After a certificate change: each changed edge presents, in a verified
+    TLS handshake (gates.http's port, scheme https, ca_file), the fingerprint
+    of the release's `cert_var` (a rollback: the restored release's). Off by
+    default; `fleetctl certs rotate` turns it on."""
+
+    enabled: StrictBool = False
+    cert_var: str = "edge_tls_cert_pem"  # the extra var holding the served certificate
+    timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 3.0
+
+
 class Gates(_Model):
     http: HttpGate = HttpGate()
     canary_analysis: CanaryAnalysis = CanaryAnalysis()
@@ -338,6 +350,7 @@ class Gates(_Model):
     hls_playback: HlsPlaybackGate = HlsPlaybackGate()
     cache: CacheGate = CacheGate()
     slo_burn: SloBurnGate = SloBurnGate()
+    tls_cert: TlsCertGate = TlsCertGate()
     consecutive_error_limit: Annotated[StrictInt, Field(ge=1)] = DEFAULT_CONSECUTIVE_ERROR_LIMIT
 
     def enabled(self) -> list[GateName]:
@@ -354,6 +367,8 @@ class Gates(_Model):
             on.append(GateName.cache)
         if self.slo_burn.enabled:
             on.append(GateName.slo_burn)
+        if self.tls_cert.enabled:
+            on.append(GateName.tls_cert)
         return on
 
 

@@ -45,7 +45,7 @@ from fleetctl.services import drain as drain_service
 from fleetctl.services import freeze as freeze_service
 from fleetctl.services import release as release_service
 from fleetctl.services import secrets as secrets_service
-from fleetctl.services import video_gates
+from fleetctl.services import cert_gate, video_gates
 from fleetctl.services.release import Release
 from fleetctl.services.secrets import SecretVar
 
@@ -1252,6 +1252,7 @@ class Engine:
             touched | set(doc["failed_hosts"]),
             keepalive=lambda fn: self._keepalive(doc, fn),
         )
+        results += cert_gate.run(self.store, doc, gates, policy, changed, phase=phase)
         for r in results:
             self._event(doc, "gate", phase=phase, **r.to_dict())
         return results

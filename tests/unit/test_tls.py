@@ -39,7 +39,9 @@ def tls_server(cert: Path, key: Path) -> Iterator[int]:
             try:
                 with ctx.wrap_socket(conn, server_side=True) as s:
                     s.recv(4096)
-                    s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                    s.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                    )
             except (ssl.SSLError, OSError):
                 conn.close()
 
