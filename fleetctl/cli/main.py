@@ -33,6 +33,7 @@ from fleetctl.cli import (
 )
 from fleetctl.cli import certs as certs_cli
 from fleetctl.cli import cost as cost_cli
+from fleetctl.cli import report as report_cli
 from fleetctl.cli import deploy as deploy_cli
 from fleetctl.cli import drift as drift_cli
 from fleetctl.cli import event as event_cli
@@ -122,6 +123,10 @@ app.command("inventory", short_help="Ansible dynamic inventory from the spec or 
     inventory.inventory
 )
 app.command("apply", short_help="Run a playbook on an env; per-host results.")(apply.apply)
+# `rollout report` lives in cli/report.py (its own module beside the rollout commands)
+rollout.app.command("report", short_help="A rollout as one HTML page: timeline, gate plots.")(
+    report_cli.report
+)
 app.add_typer(rollout.app, name="rollout", short_help="Safe rollouts: canary, waves, gates.")
 app.command("freeze", short_help="Stop new rollout steps in an env (emergency).")(freeze.freeze)
 app.command("drain", short_help="Move a region's viewers to the others.")(traffic.region_drain)
