@@ -181,3 +181,28 @@ def rotate(
         render.ok(f"certificate {new.sha256[:16]} rolled out: rollout {outcome.id}")
     finally:
         store.close()
+
+
+@app.command("issue")
+def issue(
+    ctx: typer.Context,
+    cert: Annotated[Path, typer.Option("--cert", help="Where to write the certificate.")],
+    key: Annotated[Path, typer.Option("--key", help="Where to write its key (mode 0600).")],
+    days: Annotated[float, typer.Option("--days", min=0.01, help="Validity in days.")] = 90.0,
+    lab_dir: LabDirOpt = None,
+) -> None:
+    """Lab only: a new certificate from the lab CA for every edge's address
+    (what a real CA would hand you), ready for `certs rotate`.
+
+    Example:  fleetctl certs issue --cert new.crt --key new.key --days 60
+    """
+    from fleetctl.adapters import tls
+    from fleetctl.services import lab as lab_service
+
+    lab = lab_service.require(lab_service.resolve_dir(lab_dir, workspace(ctx).root))
+    addresses = [h.address for h in lab.by_role("edge")]
+    pem, key_pem = tls.issue(
+        Path(lab.dir) / lab_service.TLS_DIR, "edges.lab", addresses=addresses, days=days
+    )
+    tls.write_pair(cert, key, pem, key_pem)
+    render.ok(f"wrote {cert} (sha256 {tls.fingerprint(pem)[:16]}, {days:g} days) and {key} (0600)")
