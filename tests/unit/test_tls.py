@@ -121,3 +121,25 @@ def test_no_code_path_skips_certificate_verification() -> None:
                 if _SKIPS.search(line):
                     hits.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert hits == []
+
+
+def test_player_and_cache_probes_verify_https(tmp_path: Path) -> None:
+    from fleetctl.adapters import cache_probe, hls_client
+    from fleetctl.core.policy import CacheGate, HlsPlaybackGate
+
+    d = tmp_path / "tls"
+    tls.write_pair(
+        tmp_path / "e.crt", tmp_path / "e.key", *tls.issue(d, "e", addresses=["127.0.0.1"])
+    )
+    other = str(tls.ensure_ca(tmp_path / "other"))
+    with tls_server(tmp_path / "e.crt", tmp_path / "e.key") as port:
+        url = f"https://127.0.0.1:{port}"
+        cfg = HlsPlaybackGate(enabled=True, sessions=1, timeout_s=3)
+        (s,) = hls_client.sessions([hls_client.Edge("e", url, other)], cfg)
+        assert s.failure == "master SSLCertVerificationError"
+        (s,) = hls_client.sessions([hls_client.Edge("e", url, str(d / tls.CA_CERT))], cfg)
+        assert s.failure == "bad media playlist (no segments)"  # verified; "ok" is no playlist
+        reads, problems = cache_probe.read(
+            [hls_client.Edge("e", url, other)], CacheGate(enabled=True, timeout_s=3)
+        )
+        assert not reads and "CERTIFICATE_VERIFY_FAILED" in problems[0]
