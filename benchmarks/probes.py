@@ -56,14 +56,23 @@ def main() -> None:
     hls_cfg = HlsPlaybackGate(enabled=True, sessions=5, segments=3)
     cache_cfg = CacheGate(enabled=True, passes=2, min_requests=18)
     probes: dict[str, Callable[[str], Callable[[], Any]]] = {
-        "http": lambda s: lambda: http_sampler.sample(
-            [http_sampler.Target(name, u, ca) for name, u in urls(s)], PATHS, samples=20, warmup=1
+        "http": lambda s: (
+            lambda: http_sampler.sample(
+                [http_sampler.Target(name, u, ca) for name, u in urls(s)],
+                PATHS,
+                samples=20,
+                warmup=1,
+            )
         ),
-        "hls_playback": lambda s: lambda: hls_client.sessions(
-            [hls_client.Edge(name, u, ca) for name, u in urls(s)], hls_cfg
+        "hls_playback": lambda s: (
+            lambda: hls_client.sessions(
+                [hls_client.Edge(name, u, ca) for name, u in urls(s)], hls_cfg
+            )
         ),
-        "cache": lambda s: lambda: cache_probe.read(
-            [hls_client.Edge(name, u, ca) for name, u in urls(s)], cache_cfg
+        "cache": lambda s: (
+            lambda: cache_probe.read(
+                [hls_client.Edge(name, u, ca) for name, u in urls(s)], cache_cfg
+            )
         ),
     }
     print(f"{n} edges of the lab in {lab.dir}; CPU = this process (all probe threads)")
@@ -86,7 +95,9 @@ def main() -> None:
     worst = max(worst, c / n * 10)
     print(f"{'tls_cert':<13} {'https':<6} {wall:7.2f} {c / n:11.3f} {c / n * 10:16.2f}")
     verdict = "meets" if worst <= 4.0 else "MISSES"
-    print(f"\nworst gate for 10 edges: {worst:.2f} CPU s ({verdict} the target of <= 4 s of 2 cores)")
+    print(
+        f"\nworst gate for 10 edges: {worst:.2f} CPU s ({verdict} the target of <= 4 s of 2 cores)"
+    )
 
 
 if __name__ == "__main__":

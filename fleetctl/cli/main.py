@@ -33,12 +33,12 @@ from fleetctl.cli import (
 )
 from fleetctl.cli import certs as certs_cli
 from fleetctl.cli import cost as cost_cli
-from fleetctl.cli import report as report_cli
 from fleetctl.cli import deploy as deploy_cli
 from fleetctl.cli import drift as drift_cli
 from fleetctl.cli import event as event_cli
 from fleetctl.cli import policy as policy_cli
 from fleetctl.cli import preview as preview_cli
+from fleetctl.cli import report as report_cli
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
 

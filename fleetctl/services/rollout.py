@@ -41,11 +41,11 @@ from fleetctl.core.gates import (
 from fleetctl.core.planner import Host, Plan, PlanError, Step, make_plan
 from fleetctl.core.policy import Policy
 from fleetctl.errors import BadInput, FleetctlError, JobFailed
+from fleetctl.services import cert_gate, video_gates
 from fleetctl.services import drain as drain_service
 from fleetctl.services import freeze as freeze_service
 from fleetctl.services import release as release_service
 from fleetctl.services import secrets as secrets_service
-from fleetctl.services import cert_gate, video_gates
 from fleetctl.services.release import Release
 from fleetctl.services.secrets import SecretVar
 

@@ -90,9 +90,11 @@ def test_wrong_address_fails_verification(tmp_path: Path) -> None:
     tls.write_pair(
         tmp_path / "e.crt", tmp_path / "e.key", *tls.issue(d, "e", addresses=["127.0.0.2"])
     )
-    with tls_server(tmp_path / "e.crt", tmp_path / "e.key") as port:
-        with pytest.raises(ssl.SSLCertVerificationError):
-            tls.handshake("e", "127.0.0.1", port, ca_file=d / tls.CA_CERT)
+    with (
+        tls_server(tmp_path / "e.crt", tmp_path / "e.key") as port,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        tls.handshake("e", "127.0.0.1", port, ca_file=d / tls.CA_CERT)
 
 
 def test_provision_edge_reissues_only_for_a_new_address(tmp_path: Path) -> None:
