@@ -3,11 +3,13 @@
 The head side is the working tree; the base side (with `--base REF`) is the
 same program and configs at REF. A stack runs only when its *input key*
 differs between the two sides: a hash of every program file (stacks/**/*.py,
-stacks/Pulumi.yaml, fleetctl/spec/**, fleetctl/core/**, fleetctl/errors.py), the stack's config
+stacks/Pulumi.yaml and the fleetctl files the program imports, transitively,
+as its source says: `fleetctl.core.program_imports`), the stack's config
 file, the fleetctl/worker/pulumi versions and the fingerprint key id. That one
 key is both the "did this stack change?" test (a change to stacks/__main__.py,
 components/ or fleetctl/spec/ changes every key; a change to one stack config
-changes one) and the cache key. Base keys come from `git ls-tree` blob ids, so
+changes one; a change to a fleetctl module the program does not import changes
+none) and the cache key. Base keys come from `git ls-tree` blob ids, so
 a base that is fully cached never even gets checked out.
 """
 
@@ -27,6 +29,7 @@ from pathlib import Path
 from fleetctl import __version__
 from fleetctl.adapters import git
 from fleetctl.adapters import pulumi_preview as engine
+from fleetctl.core import program_imports
 from fleetctl.core.diff import diff_graphs, resource_count
 from fleetctl.core.guardrails import Rule
 from fleetctl.core.preview_model import (
@@ -50,6 +53,7 @@ from fleetctl.spec.loader import STACK_FILE
 CACHE_DIR = "cache/preview"
 KEY_FILE = "fingerprint.key"
 PRELOAD_FILE = "preload.json"  # library modules programs imported last time
+WARM_FILE = "warm.json"  # SDK classes whose type hints programs resolved
 PRELOAD_MAX = 5000
 CACHE_MAX_ENTRIES = 2000  # oldest graphs beyond this are pruned after a run
 
@@ -97,34 +101,63 @@ def default_jobs() -> int:
 # --- input keys ----------------------------------------------------------------------------
 
 
-def is_program_file(rel: str) -> bool:
-    """Files (relative to the project root) whose content changes what the program does."""
+def _is_stack_config(rel: str) -> bool:
+    return rel.startswith("stacks/Pulumi.") and rel.count("/") == 1 and rel != "stacks/Pulumi.yaml"
+
+
+def _is_candidate(rel: str) -> bool:
+    """Files that may be part of a program: stacks/ and the fleetctl package's sources."""
+    if "__pycache__" in rel:
+        return False
     if rel.startswith("stacks/"):
-        if "__pycache__" in rel:
-            return False
-        return rel.endswith(".py") or rel == "stacks/Pulumi.yaml"
-    if rel.startswith(("fleetctl/spec/", "fleetctl/core/")):
-        # The program may import the pure layers (spec, core: e.g. core.naming); never
-        # adapters, services or cli (import-linter keeps those out of core/spec).
-        return rel.endswith(".py") and "__pycache__" not in rel
-    return rel in ("fleetctl/errors.py", "fleetctl/__init__.py")
+        return rel.endswith(".py") or rel.startswith("stacks/Pulumi.")
+    return rel.startswith("fleetctl/") and rel.endswith(".py")
 
 
-def _head_blobs(root: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    candidates = [*root.glob("stacks/**/*.py"), root / "stacks" / "Pulumi.yaml"]
-    candidates += [*root.glob("fleetctl/spec/**/*.py"), *root.glob("fleetctl/core/**/*.py")]
-    candidates.append(root / "fleetctl" / "errors.py")
-    candidates.append(root / "fleetctl" / "__init__.py")
-    for path in candidates:
-        if path.is_file():
-            rel = path.relative_to(root).as_posix()
-            if is_program_file(rel):
-                out[rel] = git.blob_sha(path)
-    for path in root.glob("stacks/Pulumi.*.y*ml"):
-        if path.name != "Pulumi.yaml":
-            out[path.relative_to(root).as_posix()] = git.blob_sha(path)
-    return out
+@dataclass(frozen=True)
+class ProgramFiles:
+    """One side's program: {file: blob sha} of what a stack's key covers (stacks/**/*.py,
+    Pulumi.yaml, the fleetctl files the program imports) plus every stack config, and
+    the fleetctl modules the program imports (warmed in the worker)."""
+
+    blobs: dict[str, str]
+    modules: tuple[str, ...]
+
+
+def program_files(candidates: dict[str, str], read: program_imports.Read) -> ProgramFiles:
+    """`candidates`: {file: blob sha} of one side; `read` gives a file's text."""
+    entries = sorted(p for p in candidates if p.startswith("stacks/") and p.endswith(".py"))
+    closure = program_imports.import_closure(
+        entries, lambda rel: read(rel) if rel in candidates else None, candidates
+    )
+    keep = set(entries) | closure | {"stacks/Pulumi.yaml"}
+    blobs = {p: b for p, b in candidates.items() if p in keep or _is_stack_config(p)}
+    modules = sorted(
+        p.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for p in closure
+    )
+    return ProgramFiles(blobs, tuple(modules))
+
+
+def _head_program(root: Path) -> ProgramFiles:
+    paths = [*root.glob("stacks/**/*.py"), *root.glob("stacks/Pulumi.*y*ml")]
+    paths += root.glob("fleetctl/**/*.py")
+    rels = {p.relative_to(root).as_posix(): p for p in paths if p.is_file()}
+    rels = {r: p for r, p in rels.items() if _is_candidate(r)}
+
+    def read(rel: str) -> str | None:
+        try:
+            return rels[rel].read_text(encoding="utf-8", errors="replace")
+        except (KeyError, OSError):
+            return None
+
+    found = program_files(dict.fromkeys(rels, ""), read)
+    return ProgramFiles({r: git.blob_sha(rels[r]) for r in found.blobs}, found.modules)
+
+
+def _base_program(repo: Path, blobs: dict[str, str]) -> ProgramFiles:
+    candidates = {p: b for p, b in blobs.items() if _is_candidate(p)}
+    texts = git.cat_blobs(repo, (b for p, b in candidates.items() if p.endswith(".py")))
+    return program_files(candidates, lambda rel: texts.get(candidates.get(rel, "")))
 
 
 @cache
@@ -152,7 +185,7 @@ def stack_key(blobs: dict[str, str], stack: str, key_id: str) -> str | None:
     )
     if cfg is None:
         return None
-    program = sorted((p, b) for p, b in blobs.items() if is_program_file(p))
+    program = sorted((p, b) for p, b in blobs.items() if not _is_stack_config(p))
     blob = json.dumps([_engine_tag(), key_id, program, cfg], separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -187,7 +220,7 @@ def fingerprint_key(ws: Workspace) -> bytes:
 
 def _prune_cache(ws: Workspace) -> None:
     entries = list((ws.state_dir / CACHE_DIR).glob("*.json"))
-    entries = [p for p in entries if p.name != PRELOAD_FILE]
+    entries = [p for p in entries if p.name not in (PRELOAD_FILE, WARM_FILE)]
     if len(entries) <= CACHE_MAX_ENTRIES:
         return
     entries.sort(key=lambda p: p.stat().st_mtime)
@@ -209,6 +242,27 @@ def _preload_put(ws: Workspace, names: set[str]) -> None:
     tmp = d / f".{PRELOAD_FILE}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(sorted(names)[:PRELOAD_MAX]))
     os.replace(tmp, d / PRELOAD_FILE)
+
+
+def _warm_get(ws: Workspace) -> list[str]:
+    """SDK classes ("module:Class") whose type hints the worker resolves before forking."""
+    try:
+        doc = json.loads((ws.state_dir / CACHE_DIR / WARM_FILE).read_text())
+        return [str(n) for n in doc["hints"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def _warm_put(ws: Workspace, hints: set[str]) -> None:
+    d = ws.state_dir / CACHE_DIR
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / f".{WARM_FILE}.{os.getpid()}.tmp"
+        doc = {"hints": sorted(hints)[:PRELOAD_MAX]}
+        tmp.write_text(json.dumps(doc))
+        os.replace(tmp, d / WARM_FILE)
+    except OSError:  # only a speed-up: a read-only cache still previews
+        return
 
 
 def _cache_get(ws: Workspace, key: str) -> ResourceGraph | None:
@@ -262,7 +316,9 @@ def run_preview(
     rules = _policy_rules(ws, opts)  # a broken pack fails before any program runs
     key = fingerprint_key(ws)
     key_id = hashlib.sha256(key).hexdigest()[:16]
-    head_blobs = _head_blobs(ws.root)
+    head = _head_program(ws.root)
+    head_blobs = head.blobs
+    base_modules: tuple[str, ...] = ()
     head_names = [s.name for s in fleet.stacks]
 
     base_commit: str | None = None
@@ -290,9 +346,8 @@ def run_preview(
         cut = len(prefix) + 1 if prefix else 0
         base_blobs = {p[cut:]: b for p, b in raw.items()}
         pack_changed = rules is not None and _pack_changed(ws, base_blobs)
-        base_blobs = {
-            p: b for p, b in base_blobs.items() if is_program_file(p) or p.startswith("stacks/")
-        }
+        base = _base_program(repo, base_blobs)
+        base_blobs, base_modules = base.blobs, base.modules
     if snapshot is not None:
         base_names = sorted(snapshot)
     else:
@@ -354,10 +409,12 @@ def run_preview(
                     stack=name,
                     project=project,
                     config=stack_config(root / "stacks", name),
+                    warm=head.modules if side == "head" else base_modules,
                 )
             )
         done = 0
         preload = _preload_get(ws) if jobs else []
+        hints = _warm_get(ws) if jobs else []
 
         def _done(res: engine.JobResult) -> None:
             nonlocal done
@@ -374,6 +431,7 @@ def run_preview(
             on_done=_done,
             stats=run.stats,
             preload=preload,
+            hints=hints,
         )
     for (name, side), res_key in ((m, keys[m]) for m in misses):
         res = results[f"{name} ({side})"]
@@ -389,7 +447,7 @@ def run_preview(
             res.data.get("seconds", 0.0)
         )
         seconds[name] = seconds.get(name, 0.0) + float(res.data.get("seconds", 0.0))
-        outside = [p for p in res.data.get("imports", ()) if not is_program_file(p)]
+        outside = [p for p in res.data.get("imports", ()) if p not in head_blobs]
         if outside and side == "head":
             run.warnings.append(
                 f"{name}: the program imports {', '.join(outside)}, which the preview cache "
@@ -403,6 +461,9 @@ def run_preview(
     learned = {m for r in results.values() if r.data for m in r.data.get("new_modules", ()) if m}
     if learned - set(preload):
         _preload_put(ws, set(preload) | learned)
+    new_hints = {h for r in results.values() if r.data for h in r.data.get("hints", ())}
+    if new_hints - set(hints):
+        _warm_put(ws, set(hints) | new_hints)
     if misses and opts.use_cache:
         _prune_cache(ws)
 
