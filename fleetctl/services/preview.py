@@ -51,6 +51,7 @@ from fleetctl.spec.config import stack_config
 from fleetctl.spec.loader import STACK_FILE
 
 CACHE_DIR = "cache/preview"
+SPEC_CACHE = "cache/spec.json"  # parsed stack files (fleetctl.spec.parse_cache)
 KEY_FILE = "fingerprint.key"
 PRELOAD_FILE = "preload.json"  # library modules programs imported last time
 WARM_FILE = "warm.json"  # SDK classes whose type hints programs resolved
@@ -311,7 +312,8 @@ def run_preview(
     ws: Workspace, opts: PreviewOptions, progress: Progress | None = None
 ) -> PreviewRun:
     started = time.monotonic()
-    fleet = load_fleet(ws.stacks_dir)  # SpecError (exit 2, file:line) for a broken head
+    # SpecError (exit 2, file:line) for a broken head; unchanged files come parsed.
+    fleet = load_fleet(ws.stacks_dir, parse_cache=ws.state_dir / SPEC_CACHE)
     project = fleet.project.name
     rules = _policy_rules(ws, opts)  # a broken pack fails before any program runs
     key = fingerprint_key(ws)

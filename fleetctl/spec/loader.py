@@ -22,6 +22,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from fleetctl.errors import SpecError
 from fleetctl.spec.checks import cross_stack_problems, stack_problems
 from fleetctl.spec.models import FleetSpec, Stack, StackId
+from fleetctl.spec.parse_cache import ParseCache, commented, file_key
 from fleetctl.spec.regions import KNOWN_REGIONS
 
 STACK_FILE = re.compile(r"^Pulumi\.(?P<env>[a-z][a-z0-9]*)-(?P<region>[a-z]{2}-[a-z]+-\d)\.ya?ml$")
@@ -96,6 +97,7 @@ class Fleet:
 class _Loaded:
     stack: Stack
     sources: list[_Source] = field(default_factory=list)
+    doc: Any = None  # the whole file as read
 
 
 def _yaml() -> YAML:
@@ -236,7 +238,10 @@ def load_project(stacks_dir: Path) -> tuple[Project, list[Problem]]:
     return Project(name, stacks_dir, defaults, source), problems
 
 
-def _load_stack(path: Path, project: Project, problems: list[Problem]) -> _Loaded | None:
+def _load_stack(
+    path: Path, project: Project, problems: list[Problem], doc: Any = None
+) -> _Loaded | None:
+    """One stack file, checked; `doc` = its data already parsed (else read round-trip)."""
     file = str(path)
     match = STACK_FILE.match(path.name)
     if not match:
@@ -250,7 +255,8 @@ def _load_stack(path: Path, project: Project, problems: list[Problem]) -> _Loade
             )
         )
         return None
-    doc = _read_yaml(path, problems)
+    if doc is None:
+        doc = _read_yaml(path, problems)
     if doc is None:
         return None
     if not isinstance(doc, CommentedMap):
@@ -327,20 +333,37 @@ def _load_stack(path: Path, project: Project, problems: list[Problem]) -> _Loade
     for loc, message in stack_problems(stack):
         where, line, prefix = _locate(sources, loc)
         problems.append(Problem(where, line, f"{prefix}.{_key_path(loc)}", message))
-    return _Loaded(stack, sources)
+    return _Loaded(stack, sources, doc)
+
+
+def _load_stack_cached(path: Path, project: Project, cache: ParseCache) -> _Loaded | None:
+    """The stack from the parse cache when its file has no problem at all; else None."""
+    data = cache.get(file_key(path))
+    if data is None:
+        return None
+    scratch: list[Problem] = []
+    try:
+        item = _load_stack(path, project, scratch, doc=commented(data))
+    except (TypeError, AttributeError, KeyError):  # a check that wanted a line mark
+        return None
+    return item if item is not None and not scratch else None
 
 
 def stack_files(stacks_dir: Path) -> list[Path]:
     return sorted(p for p in stacks_dir.glob("Pulumi.*.y*ml") if p.name != "Pulumi.yaml")
 
 
-def load_fleet(stacks_dir: Path, paths: Sequence[Path] = ()) -> Fleet:
+def load_fleet(
+    stacks_dir: Path, paths: Sequence[Path] = (), *, parse_cache: Path | None = None
+) -> Fleet:
     """Load every stack config (or just `paths`) and validate them together.
 
     Cross-stack checks always see the whole project, so validating one file
     still checks its replication targets against the other regions.
-    Raises SpecError listing every problem.
+    `parse_cache`: a file keeping the parsed data of unchanged stack files
+    (see parse_cache.py). Raises SpecError listing every problem.
     """
+    cache = ParseCache(parse_cache)
     project, problems = load_project(stacks_dir)
     all_files = stack_files(stacks_dir)
     wanted = {p.resolve() for p in paths}
@@ -351,10 +374,18 @@ def load_fleet(stacks_dir: Path, paths: Sequence[Path] = ()) -> Fleet:
         p for p in paths if p.exists() and p.resolve() not in set(f.resolve() for f in all_files)
     ]
     loaded: list[_Loaded] = []
+    from_cache: set[str] = set()
     for path in files:
-        item = _load_stack(path, project, problems)
+        item = _load_stack_cached(path, project, cache)
+        if item is not None:
+            from_cache.add(item.stack.name)
+        else:
+            item = _load_stack(path, project, problems)
+            if item is not None:
+                cache.put(file_key(path), _plain(item.doc))
         if item is not None:
             loaded.append(item)
+    cache.save()
     by_name = {item.stack.name: item for item in loaded}
     declared: dict[str, set[str]] = {}
     for path in files:
@@ -363,6 +394,9 @@ def load_fleet(stacks_dir: Path, paths: Sequence[Path] = ()) -> Fleet:
             declared.setdefault(m["env"], set()).add(m["region"])
     for name, loc, message in cross_stack_problems([i.stack for i in loaded], declared):
         item = by_name[name]
+        if name in from_cache:  # read it round-trip after all, for the line
+            by_name[name] = item = _load_stack(Path(item.stack.source), project, []) or item
+            from_cache.discard(name)
         where, line, prefix = _locate(item.sources, loc)
         problems.append(Problem(where, line, f"{prefix}.{_key_path(loc)}", message))
     if wanted:
