@@ -20,7 +20,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -69,6 +69,23 @@ class PreviewOptions:
     timeout: float = 300.0
     prices: Path | None = None  # price table for the cost estimate (default: the shipped one)
     policy: bool = True  # check the workspace's policy pack (policies/) on the heads
+    # `--shard K/N`: run only this shard's share of the stacks that need running.
+    shard: tuple[int, int] | None = None
+    # `preview merge`: graphs and errors the shards produced, by input key; nothing runs.
+    supplied: Mapping[str, Entry] | None = None
+    key_id: str | None = None  # the shards' fingerprint key id (merge)
+    plan_only: bool = False  # `--plan`: say which stacks would run, run nothing
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What one stack side's input key resolved to: a graph or an error, and
+    whether it was run (and how long) or came from the cache."""
+
+    graph: ResourceGraph | None = None
+    error: StackError | None = None
+    ran: bool = False
+    seconds: float = 0.0
 
 
 @dataclass
@@ -87,6 +104,9 @@ class PreviewRun:
     base_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
     # Skipped stacks (identical at the base) whose graph the cache holds: their cost.
     unchanged_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
+    entries: dict[str, Entry] = field(default_factory=dict)  # input key -> what it gave
+    shard_stacks: list[str] = field(default_factory=list)  # --shard: the stacks of this shard
+    to_run: list[str] = field(default_factory=list)  # stacks with a side to run (not cached)
 
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
@@ -317,7 +337,7 @@ def run_preview(
     project = fleet.project.name
     rules = _policy_rules(ws, opts)  # a broken pack fails before any program runs
     key = fingerprint_key(ws)
-    key_id = hashlib.sha256(key).hexdigest()[:16]
+    key_id = opts.key_id or hashlib.sha256(key).hexdigest()[:16]
     head = _head_program(ws.root)
     head_blobs = head.blobs
     base_modules: tuple[str, ...] = ()
@@ -362,7 +382,16 @@ def run_preview(
     keys: dict[tuple[str, str], str] = {}
     skipped: set[str] = set()
     misses: list[tuple[str, str]] = []
+    ran_elsewhere: set[tuple[str, str]] = set()  # merge: run by a shard
     seconds: dict[str, float] = {}
+
+    def lookup(k: str) -> Entry | None:
+        if opts.supplied is not None and k in opts.supplied:
+            return opts.supplied[k]
+        hit = _cache_get(ws, k) if opts.use_cache else None
+        return None if hit is None else Entry(graph=hit)
+
+    pairs: dict[str, tuple[str | None, str | None]] = {}
     for name in chosen:
         hk = stack_key(head_blobs, name, key_id) if name in head_names else None
         bk = None
@@ -371,11 +400,25 @@ def run_preview(
                 graphs[(name, "base")] = snapshot[name]
         elif opts.base is not None:
             bk = stack_key(base_blobs, name, key_id)
+        pairs[name] = (hk, bk)
+    need = [n for n, (hk, bk) in pairs.items() if not (bk is not None and hk == bk)]
+    if pack_changed:  # unchanged stacks too: the new pack must see their heads
+        need = list(pairs)
+    others: set[str] = set()
+    if opts.shard is not None:
+        from fleetctl.services import preview_shard
+
+        run.shard_stacks = preview_shard.share(need, fleet, *opts.shard)
+        others = set(need) - set(run.shard_stacks)
+    for name, (hk, bk) in pairs.items():
+        if name in others:
+            continue
         if bk is not None and hk == bk:
             skipped.add(name)
-            cached = _cache_get(ws, hk) if opts.use_cache and hk is not None else None
-            if cached is not None:
-                run.unchanged_graphs[name] = cached
+            entry = lookup(hk) if hk is not None else None
+            if entry is not None and entry.graph is not None:
+                run.unchanged_graphs[name] = entry.graph
+                run.entries[hk] = replace(entry, ran=False, seconds=0.0)
             if not pack_changed:
                 continue
             bk = None  # unchanged, but the new pack must see its head (cache or run)
@@ -383,13 +426,31 @@ def run_preview(
             if k is None:
                 continue
             keys[(name, side)] = k
-            hit = _cache_get(ws, k) if opts.use_cache else None
-            if hit is not None:
-                graphs[(name, side)] = hit
-                run.cache_hits += 1
-            else:
+            entry = lookup(k)
+            if entry is None:
                 misses.append((name, side))
+                continue
+            run.entries[k] = entry
+            if entry.error is not None:
+                errors[(name, side)] = entry.error
+            elif entry.graph is not None:
+                graphs[(name, side)] = entry.graph
+            if entry.ran:
+                ran_elsewhere.add((name, side))
+                seconds[name] = seconds.get(name, 0.0) + entry.seconds
+            else:
+                run.cache_hits += 1
+    if opts.supplied is not None and misses:
+        missing = ", ".join(f"{n} ({side})" for n, side in misses)
+        raise BadInput(
+            f"the shard outputs do not cover {missing}",
+            hint="merge the outputs of every shard 1..N of one run (same commit, same flags)",
+        )
 
+    run.to_run = sorted({name for name, _ in misses})
+    if opts.plan_only:
+        run.seconds = time.monotonic() - started
+        return run
     total = len(misses)
     if progress is not None:
         progress(f"{len(chosen)} stack(s), {total} to run", 0, total)
@@ -443,6 +504,7 @@ def run_preview(
         raw_error = res.error
         if raw_error is not None:
             errors[(name, side)] = error_from_json({**raw_error, "log": res.log})
+            run.entries[res_key] = Entry(error=errors[(name, side)], ran=True)
             continue
         assert res.data is not None
         run.stats["program_s"] = run.stats.get("program_s", 0.0) + float(
@@ -457,6 +519,9 @@ def run_preview(
             )
         graph = graph_from_json({"stack": name, "project": project, **res.data})
         graphs[(name, side)] = graph
+        run.entries[res_key] = Entry(
+            graph=graph, ran=True, seconds=round(float(res.data.get("seconds", 0.0)), 4)
+        )
         if opts.use_cache:
             _cache_put(ws, res_key, graph)
 
@@ -469,8 +534,12 @@ def run_preview(
     if misses and opts.use_cache:
         _prune_cache(ws)
 
+    ran_keys = set(misses) | ran_elsewhere
+    run.ran += [f"{n} ({side})" for n, side in sorted(ran_elsewhere)]
     previews: list[StackPreview] = []
     for name in chosen:
+        if name in others:
+            continue
         if name in skipped:
             previews.append(StackPreview(name, Status.skipped))
             if (name, "head") in graphs:  # only when the policy pack changed
@@ -502,7 +571,9 @@ def run_preview(
                 resources=resource_count(head),
                 seconds=round(seconds.get(name, 0.0), 3),
                 cached=all(
-                    (name, side) not in misses for side in ("head", "base") if (name, side) in keys
+                    (name, side) not in ran_keys
+                    for side in ("head", "base")
+                    if (name, side) in keys
                 ),
             )
         )
