@@ -5,6 +5,7 @@ violation in the change. Through the real CLI on a copy of the real fleet."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -79,8 +80,12 @@ def test_the_single_run_fails_on_the_program_and_the_policy(
 ) -> None:
     out = single["json"]
     assert out.returncode == 1, out.stderr
-    assert '"status": "failed"' in out.stdout and "no edge capacity left" in out.stdout
-    assert "mandatory violation" in out.stderr
+    data = json.loads(out.stdout)
+    status = {s["stack"]: s["status"] for s in data["stacks"]}
+    assert status[FAILING] == "failed" and "no edge capacity left" in out.stdout
+    assert sorted(status) == sorted(STACKS) and set(status.values()) == {"changed", "failed"}
+    assert data["policy"]["blocking"] is True
+    assert {v["level"] for v in data["policy"]["violations"]} == {"mandatory"}
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
