@@ -83,7 +83,7 @@ def test_the_single_run_fails_on_the_program_and_the_policy(
     data = json.loads(out.stdout)
     status = {s["stack"]: s["status"] for s in data["stacks"]}
     assert status[FAILING] == "failed" and "no edge capacity left" in out.stdout
-    assert sorted(status) == sorted(STACKS) and set(status.values()) == {"changed", "failed"}
+    assert sorted(status) == sorted(STACKS) and {"changed", "failed"} <= set(status.values())
     assert data["policy"]["blocking"] is True
     assert {v["level"] for v in data["policy"]["violations"]} == {"mandatory"}
 
