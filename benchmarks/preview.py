@@ -207,11 +207,14 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path, default=Path("/work/main"))
     ap.add_argument("--no-world", action="store_true", help="skip the 5,000-resource fleet")
     ap.add_argument("--bytecode-venv", type=Path, help="a venv synced with --compile-bytecode")
+    ap.add_argument("--cli-only", action="store_true", help="only CLI start-up and byte code")
     args = ap.parse_args()
     cores = len(os.sched_getaffinity(0))
     print(f"machine: {cores} cores, load average {os.getloadavg()[0]:.2f} at start")
     sides = {"before": args.baseline.resolve(), "after": REPO}
-    fleets = ["prod", "scaled"] + ([] if args.no_world else ["world"])
+    fleets = (
+        ["prod"] if args.cli_only else ["prod", "scaled"] + ([] if args.no_world else ["world"])
+    )
     with tempfile.TemporaryDirectory(prefix="fleetctl-bench-") as tmp:
         roots = {
             (side, fleet): make_project(Path(tmp) / side / fleet, code, fleet)
@@ -225,6 +228,9 @@ def main() -> None:
             print(f"warm-up {side}/{fleet}: {time.perf_counter() - t0:.1f}s (not counted)")
 
         results: dict[str, dict[str, dict[str, Any]]] = {}
+        if args.cli_only:
+            startup(roots, args.bytecode_venv)
+            return
 
         def case(name: str, fleet: str, runs: int, prepare: Any = None, **kw: Any) -> None:
             results[name] = {}
@@ -279,26 +285,30 @@ def main() -> None:
                     f"x{r['cpu'] / base_case['cpu']:.1f} cpu"
                 )
 
-        print("\n== CLI start-up (best of 3)")
-        for args_ in (("--help",), ("validate",)):
-            b = min(cli(roots[("before", "prod")], *args_) for _ in range(3))
-            a = min(cli(roots[("after", "prod")], *args_) for _ in range(3))
-            print(
-                f"fleetctl {' '.join(args_):<10} before {b:.2f}s after {a:.2f}s ratio {a / b:.2f}"
-            )
-
-        if args.bytecode_venv is not None:
-            py = str(args.bytecode_venv / "bin" / "python")
-            root = roots[("after", "prod")]
-            print("\n== byte code (after; same code, venv without vs with compiled .pyc)")
-            for args_ in (("--help",), ("validate",), ("preview", "--env", "prod")):
-                no = min(cli(root, *args_) for _ in range(3))
-                yes = min(cli(root, *args_, python=py) for _ in range(3))
-                print(
-                    f"fleetctl {' '.join(args_):<20} without {no:.2f}s with {yes:.2f}s "
-                    f"ratio {yes / no:.2f}"
-                )
+        startup(roots, args.bytecode_venv)
     print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
+
+
+def startup(roots: dict[tuple[str, str], Path], bytecode_venv: Path | None) -> None:
+    print("\n== CLI start-up (best of 3)")
+    for args_ in (("--help",), ("validate",), ("preview", "--env", "prod")):
+        b = min(cli(roots[("before", "prod")], *args_) for _ in range(3))
+        a = min(cli(roots[("after", "prod")], *args_) for _ in range(3))
+        cmd = " ".join(args_)
+        print(f"fleetctl {cmd:<20} before {b:.2f}s after {a:.2f}s ratio {a / b:.2f}")
+    if bytecode_venv is None:
+        return
+    py = str(bytecode_venv / "bin" / "python")
+    print("\n== byte code (same code, the venv without vs with compiled .pyc; best of 3)")
+    for side in ("before", "after"):
+        for args_ in (("--help",), ("validate",), ("preview", "--env", "prod")):
+            no = min(cli(roots[(side, "prod")], *args_) for _ in range(3))
+            yes = min(cli(roots[(side, "prod")], *args_, python=py) for _ in range(3))
+            cmd = " ".join(args_)
+            print(
+                f"{side:<6} fleetctl {cmd:<20} without {no:.2f}s with {yes:.2f}s "
+                f"ratio {yes / no:.2f}"
+            )
 
 
 if __name__ == "__main__":
