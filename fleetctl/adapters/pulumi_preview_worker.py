@@ -108,7 +108,9 @@ def encode(value: Any, key: bytes) -> Any:
             if inner == {"$unknown": True}:
                 return inner
             return {"$secret": fingerprint(key, inner)}
-        return {str(k): encode(v, key) for k, v in value.items()}
+        # Sorted: inputs arrive through a protobuf Struct, whose map order varies from
+        # process to process; the same program must give the same bytes every time.
+        return {str(k): encode(v, key) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, list | tuple):
         return [encode(v, key) for v in value]
     if isinstance(value, float) and value.is_integer():
@@ -234,7 +236,8 @@ def run_job(job: dict[str, Any], key: bytes, timeout: float) -> dict[str, Any]:
                     "inputs": encode(inputs, key),
                     "deps": sorted(set(request.dependencies)),
                     "property_deps": {
-                        k: sorted(set(v.urns)) for k, v in request.propertyDependencies.items()
+                        k: sorted(set(v.urns))
+                        for k, v in sorted(request.propertyDependencies.items())
                     },
                     "provider": request.provider.rsplit("::", 1)[0] if request.provider else None,
                     "protect": bool(request.protect),

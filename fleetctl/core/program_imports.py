@@ -4,8 +4,8 @@ The preview cache key of a stack covers the program (stacks/**) and the
 fleetctl modules it imports, transitively: an edit elsewhere in fleetctl
 (a planner, the rollout code) leaves every stack's key and cache alone.
 Computed from the import statements of the files themselves (every `import`
-anywhere in a file counts, also inside functions and TYPE_CHECKING blocks:
-too much is safe, too little is not). An import the text does not show
+anywhere in a file counts, also inside functions and TYPE_CHECKING blocks, and
+in strings: too much is safe, too little is not). An import the text does not show
 (importlib with a computed name) is caught at run time: the worker reports
 the project files a program imported and preview warns about any outside
 this set.
@@ -13,7 +13,7 @@ this set.
 
 from __future__ import annotations
 
-import ast
+import re
 from collections.abc import Callable, Iterable
 
 PACKAGE = "fleetctl"
@@ -35,26 +35,43 @@ def _package_of(rel: str) -> str:
     return ".".join(rel.split("/")[:-1])
 
 
-def imported_modules(rel: str, text: str) -> set[str] | None:
-    """Dotted names a file imports (with `from X import y`, also X.y); None if unparsable."""
-    try:
-        tree = ast.parse(text, filename=rel)
-    except (SyntaxError, ValueError):
-        return None
+# `import a.b as c, d` and `from .a import (b, c)`, at a line start or after `;`.
+_IMPORT = re.compile(r"(?:^|;)[ \t]*import[ \t]+([^\n;#]+)", re.M)
+_FROM = re.compile(
+    r"(?:^|;)[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]*(\([^)]*\)|[^\n;#]*)", re.M
+)
+
+
+def imported_modules(rel: str, text: str) -> set[str]:
+    """Dotted names a file imports (with `from X import y`, also X.y).
+
+    Read from the text, not a parse: a file is scanned in microseconds, and a
+    match inside a string or comment only adds a file to the key (safe).
+    """
+    text = text.replace("\\\n", " ")  # backslash continuations
     names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                pkg = _package_of(rel).split(".")
-                pkg = pkg[: len(pkg) - (node.level - 1)] if node.level > 1 else pkg
-                base = ".".join([*pkg, node.module] if node.module else pkg)
-            else:
-                base = node.module or ""
-            if base:
-                names.add(base)
-                names.update(f"{base}.{alias.name}" for alias in node.names)
+    for m in _IMPORT.finditer(text):
+        for part in m.group(1).split(","):
+            name = part.split(" as ")[0].strip()
+            if name:
+                names.add(name)
+    for m in _FROM.finditer(text):
+        module = m.group(1)
+        level = len(module) - len(module.lstrip("."))
+        if level:
+            pkg = _package_of(rel).split(".")
+            pkg = pkg[: len(pkg) - (level - 1)] if level > 1 else pkg
+            rest = module[level:]
+            base = ".".join([*pkg, rest] if rest else pkg)
+        else:
+            base = module
+        if not base:
+            continue
+        names.add(base)
+        for part in re.sub(r"#[^\n]*", "", m.group(2)).strip("()").split(","):
+            name = part.split(" as ")[0].strip()
+            if name.isidentifier():
+                names.add(f"{base}.{name}")
     return names
 
 
@@ -63,10 +80,9 @@ def _with_parents(name: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def import_closure(entries: Iterable[str], read: Read, all_files: Iterable[str]) -> set[str]:
+def import_closure(entries: Iterable[str], read: Read) -> set[str]:
     """Files of the `fleetctl` package that `entries` import, transitively, with the
-    `__init__.py` of every package on the way. A file that does not parse makes
-    the answer every file of the package (`all_files`): safe, never too small."""
+    `__init__.py` of every package on the way."""
     seen: set[str] = set()
     todo = list(entries)
     found: set[str] = set()
@@ -78,10 +94,7 @@ def import_closure(entries: Iterable[str], read: Read, all_files: Iterable[str])
         text = read(rel)
         if text is None:
             continue
-        names = imported_modules(rel, text)
-        if names is None:
-            return {f for f in all_files if f.startswith(f"{PACKAGE}/")}
-        for name in names:
+        for name in imported_modules(rel, text):
             if name != PACKAGE and not name.startswith(f"{PACKAGE}."):
                 continue
             for mod in _with_parents(name):

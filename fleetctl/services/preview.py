@@ -149,7 +149,7 @@ def program_files(candidates: dict[str, str], read: program_imports.Read) -> Pro
     """`candidates`: {file: blob sha} of one side; `read` gives a file's text."""
     entries = sorted(p for p in candidates if p.startswith("stacks/") and p.endswith(".py"))
     closure = program_imports.import_closure(
-        entries, lambda rel: read(rel) if rel in candidates else None, candidates
+        entries, lambda rel: read(rel) if rel in candidates else None
     )
     keep = set(entries) | closure | {"stacks/Pulumi.yaml"}
     blobs = {p: b for p, b in candidates.items() if p in keep or _is_stack_config(p)}

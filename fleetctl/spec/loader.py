@@ -200,7 +200,9 @@ def parse_spec(
         raise SpecError(f"invalid {where}", details=lines) from None
 
 
-def load_project(stacks_dir: Path) -> tuple[Project, list[Problem]]:
+def load_project(
+    stacks_dir: Path, cache: ParseCache | None = None
+) -> tuple[Project, list[Problem]]:
     problems: list[Problem] = []
     path = stacks_dir / "Pulumi.yaml"
     if not path.is_file():
@@ -208,7 +210,10 @@ def load_project(stacks_dir: Path) -> tuple[Project, list[Problem]]:
             f"no Pulumi project at {stacks_dir}",
             hint="run fleetctl from the repository root or pass --stacks-dir",
         )
-    doc = _read_yaml(path, problems)
+    cached = cache.get(file_key(path)) if cache is not None else None
+    doc = commented(cached) if cached is not None else _read_yaml(path, problems)
+    if cache is not None and cached is None and doc is not None:
+        cache.put(file_key(path), _plain(doc))
     name = "fleet"
     defaults: dict[str, Any] = {}
     source = None
@@ -360,11 +365,21 @@ def load_fleet(
 
     Cross-stack checks always see the whole project, so validating one file
     still checks its replication targets against the other regions.
-    `parse_cache`: a file keeping the parsed data of unchanged stack files
-    (see parse_cache.py). Raises SpecError listing every problem.
+    `parse_cache`: a file keeping the parsed data of unchanged files (see
+    parse_cache.py); when anything has a problem, everything is read again
+    round-trip, so every problem keeps its line. Raises SpecError listing
+    every problem.
     """
-    cache = ParseCache(parse_cache)
-    project, problems = load_project(stacks_dir)
+    if parse_cache is not None:
+        try:
+            return _load_fleet(stacks_dir, paths, ParseCache(parse_cache))
+        except SpecError:
+            pass
+    return _load_fleet(stacks_dir, paths, None)
+
+
+def _load_fleet(stacks_dir: Path, paths: Sequence[Path], cache: ParseCache | None) -> Fleet:
+    project, problems = load_project(stacks_dir, cache)
     all_files = stack_files(stacks_dir)
     wanted = {p.resolve() for p in paths}
     for p in paths:
@@ -374,18 +389,14 @@ def load_fleet(
         p for p in paths if p.exists() and p.resolve() not in set(f.resolve() for f in all_files)
     ]
     loaded: list[_Loaded] = []
-    from_cache: set[str] = set()
     for path in files:
-        item = _load_stack_cached(path, project, cache)
-        if item is not None:
-            from_cache.add(item.stack.name)
-        else:
+        item = _load_stack_cached(path, project, cache) if cache is not None else None
+        if item is None:
             item = _load_stack(path, project, problems)
-            if item is not None:
+            if item is not None and cache is not None:
                 cache.put(file_key(path), _plain(item.doc))
         if item is not None:
             loaded.append(item)
-    cache.save()
     by_name = {item.stack.name: item for item in loaded}
     declared: dict[str, set[str]] = {}
     for path in files:
@@ -394,11 +405,10 @@ def load_fleet(
             declared.setdefault(m["env"], set()).add(m["region"])
     for name, loc, message in cross_stack_problems([i.stack for i in loaded], declared):
         item = by_name[name]
-        if name in from_cache:  # read it round-trip after all, for the line
-            by_name[name] = item = _load_stack(Path(item.stack.source), project, []) or item
-            from_cache.discard(name)
         where, line, prefix = _locate(item.sources, loc)
         problems.append(Problem(where, line, f"{prefix}.{_key_path(loc)}", message))
+    if cache is not None and not problems:
+        cache.save()
     if wanted:
         problems = [
             p
