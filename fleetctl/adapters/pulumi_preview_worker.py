@@ -490,35 +490,56 @@ def serve(request: dict[str, Any]) -> int:
     timeout = float(request.get("timeout") or 300)
     jobs = list(request["jobs"])
     # Jobs grouped by checkout root (head, base): each group runs in a fork that
-    # first imports that root's project modules, so children share them.
+    # first imports that root's project modules, so its children share them. The
+    # groups run side by side, the `parallel` slots shared out by their sizes.
     groups: dict[str, list[dict[str, Any]]] = {}
     for job in jobs:
         groups.setdefault(str(job["root"]), []).append(job)
+    gc.collect()
+    gc.freeze()
     sys.stdout.write(json.dumps({"ready": round(time.perf_counter() - t0, 4)}) + "\n")
     sys.stdout.flush()
-    for group in groups.values():
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            code = 70
-            try:
-                before = set(sys.modules)  # warmed modules still count as the program's
-                warm = list(group[0].get("warm") or [])
-                if warm:
-                    warm_modules(warm, str(group[0]["root"]), str(group[0]["stacks_dir"]))
-                code = _serve_group(group, key, parallel, timeout, before)
-            finally:
-                sys.stdout.flush()
-                os._exit(code)
-        os.waitpid(pid, 0)
+    pending = list(groups.values())
+    for batch in _batches(pending, parallel):
+        pids = []
+        for group, slots in batch:
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                code = 70
+                try:
+                    before = set(sys.modules)  # warmed modules still count as the program's
+                    warm = list(group[0].get("warm") or [])
+                    if warm:
+                        warm_modules(warm, str(group[0]["root"]), str(group[0]["stacks_dir"]))
+                    code = _serve_group(group, key, slots, timeout, before)
+                finally:
+                    sys.stdout.flush()
+                    os._exit(code)
+            pids.append(pid)
+        for pid in pids:
+            os.waitpid(pid, 0)
     return 0
+
+
+def _batches(
+    groups: list[list[dict[str, Any]]], parallel: int
+) -> list[list[tuple[list[dict[str, Any]], int]]]:
+    """Groups to run at once with their slots: all together when there are enough
+    slots (one each, the rest to the groups with most jobs per slot), else one by one."""
+    if parallel < len(groups):
+        return [[(g, parallel)] for g in groups]
+    slots = [1] * len(groups)
+    for _ in range(parallel - len(groups)):
+        i = max(range(len(groups)), key=lambda j: len(groups[j]) / slots[j])
+        slots[i] += 1
+    return [list(zip(groups, slots, strict=True))]
 
 
 def _serve_group(
     jobs: list[dict[str, Any]], key: bytes, parallel: int, timeout: float, before: set[str]
 ) -> int:
-    gc.collect()
-    gc.freeze()
+    gc.freeze()  # the warmed modules too: children never scan them
     running: dict[int, dict[str, Any]] = {}
     while jobs or running:
         while jobs and len(running) < parallel:
