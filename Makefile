@@ -5,7 +5,7 @@ UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY := .venv/bin/python
 FLEETCTL := .venv/bin/fleetctl
 
-.PHONY: help bootstrap install demo test test-fast lint format typecheck bench clean
+.PHONY: help bootstrap install system-deps demo test test-fast lint format typecheck bench clean
 
 help:
 	@echo "make demo   - the main job on the embedded default fleet"
@@ -17,9 +17,13 @@ bootstrap:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 
 install: bootstrap
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --quiet --compile-bytecode
 
-demo: install
+# nginx, sshd, ... from apt when missing (the list lives in the script).
+system-deps:
+	@bash scripts/system-deps.sh
+
+demo: system-deps install
 	@bash scripts/demo.sh
 
 lint: install
@@ -33,11 +37,11 @@ format: install
 	$(PY) -m ruff format fleetctl stacks policies tests benchmarks
 	$(PY) -m ruff check --fix fleetctl stacks policies tests benchmarks
 
-test: lint
+test: system-deps lint
 	$(PY) -m pytest -q
 
 # Unit + integration only: the quick loop while developing.
-test-fast: install
+test-fast: system-deps install
 	$(PY) -m pytest -q -m "not e2e"
 
 bench: install

@@ -130,3 +130,28 @@ def cat_blobs(root: Path, shas: Iterable[str]) -> dict[str, str]:
         out[header[0].decode()] = data[pos : pos + size].decode("utf-8", errors="replace")
         pos += size + 1
     return out
+
+
+def commit_all(root: Path, message: str) -> str:
+    """Make `root` a repository (when it is not one) and commit everything in it;
+    the commit's sha. For scratch copies (`event plan` previews a patched copy
+    of the spec against the copy as it was)."""
+    if not (root / ".git").exists():
+        _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(
+        root,
+        "-c",
+        "user.name=fleetctl",
+        "-c",
+        "user.email=fleetctl@localhost.invalid",
+        "-c",
+        "commit.gpgsign=false",
+        "commit",
+        "-q",
+        "--no-verify",
+        "--allow-empty",
+        "-m",
+        message,
+    )
+    return resolve(root, "HEAD")

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import socket
+import struct
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -82,6 +86,93 @@ def with_environ(key: str, value: str) -> list[Proc]:
 
 def with_cmdline_containing(text: str) -> list[Proc]:
     return [p for p in all_procs() if p.pid != os.getpid() and text in cmdline(p.pid)]
+
+
+def with_tcp_sockets_on(endpoints: Iterable[tuple[str, int]]) -> list[Proc]:
+    """Processes holding an IPv4 TCP socket whose local address is one of
+    `endpoints` ((ip, port)): listeners and the connections they accepted (an
+    sshd session keeps its client's connection on the listener's address)."""
+    wanted = set(endpoints)
+    inodes: set[str] = set()
+    try:
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split()
+        ip_hex, port_hex = fields[1].split(":")
+        ip = socket.inet_ntoa(struct.pack("<I", int(ip_hex, 16)))
+        if (ip, int(port_hex, 16)) in wanted and fields[9] != "0":
+            inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return []
+    out = []
+    for p in all_procs():
+        try:
+            fds = os.listdir(f"/proc/{p.pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{p.pid}/fd/{fd}") in inodes:
+                    out.append(p)
+                    break
+            except OSError:
+                continue
+    return out
+
+
+def owner_tag() -> str:
+    """`<pid>-<start>` of this process: part of the name of every temp dir it
+    makes, so a later sweep can tell a dead owner's dirs (a recycled pid has
+    another start time) without a registry."""
+    me = _stat(os.getpid())
+    return f"{os.getpid()}-{me.start if me else 0}"
+
+
+def private_temp_dir(kind: str) -> Path:
+    """A new 0700 temp dir `fleetctl-<kind>-<pid>-<start>-*`: the name tells a
+    later `sweep_dead_temp_dirs` whether its owner is still running."""
+    return Path(tempfile.mkdtemp(prefix=f"fleetctl-{kind}-{owner_tag()}-"))
+
+
+def sweep_dead_temp_dirs(*kinds: str) -> list[str]:
+    """Remove the temp dirs of `kinds` whose fleetctl process died (kill -9):
+    release snapshots, Ansible private data dirs (extra vars, ansible-runner's
+    record of the environment). Returns the names removed."""
+    removed = []
+    tmp = Path(tempfile.gettempdir())
+    for kind in kinds:
+        for path in tmp.glob(f"fleetctl-{kind}-*-*"):
+            parts = path.name.split("-")
+            # fleetctl-KIND-PID-START-RANDOM; before: fleetctl-KIND-PID-RANDOM
+            if len(parts) == 5:
+                if owner_alive(f"{parts[2]}-{parts[3]}"):
+                    continue
+            elif len(parts) != 4 or not parts[2].isdigit() or _pid_alive(int(parts[2])):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return sorted(removed)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def owner_alive(tag: str) -> bool:
+    """Is the process named by an `owner_tag()` still running? (True when unsure.)"""
+    pid_s, _, start_s = tag.partition("-")
+    if not pid_s.isdigit() or not start_s.isdigit():
+        return True
+    now = _stat(int(pid_s))
+    return now is not None and now.start == int(start_s)
 
 
 def alive(p: Proc) -> bool:

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fleetctl.adapters import procs
 from fleetctl.errors import OutsideError
+
+# Set in supervisord's environment (so in every program's and their children's):
+# the lab directory a process belongs to. `lab down` finds the lab's processes
+# by it even when supervisord is gone, and those whose command line does not
+# name the lab directory (the delay helper, the transcode worker's children).
+OWNER_ENV = "FLEETCTL_LAB_OWNER"
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,7 @@ class Supervisor:
             capture_output=True,
             text=True,
             check=False,
+            env={**os.environ, OWNER_ENV: str(self.lab_dir)},
         )
         if proc.returncode != 0:
             raise OutsideError(
@@ -196,6 +204,23 @@ class Supervisor:
             time.sleep(0.1)
         if _alive(pid):
             os.kill(pid, 9)
+
+    def owned_processes(self, endpoints: Iterable[tuple[str, int]] = ()) -> list[procs.Proc]:
+        """Every living process of this lab, whatever died before it: those
+        carrying the lab's mark in their environment, naming the lab directory
+        on their command line, or holding a socket on one of the lab's
+        `endpoints` (sshd and nginx overwrite their environment with their
+        process title; an sshd session names nothing), and all their descendants."""
+        found = {p.pid: p for p in procs.with_environ(OWNER_ENV, str(self.lab_dir))}
+        for p in procs.with_cmdline_containing(str(self.lab_dir) + "/"):
+            found.setdefault(p.pid, p)
+        for p in procs.with_tcp_sockets_on(endpoints):
+            found.setdefault(p.pid, p)
+        every = procs.all_procs()
+        for p in list(found.values()):
+            for d in procs.descendants(p.pid, every):
+                found.setdefault(d.pid, d)
+        return sorted(found.values(), key=lambda p: p.pid)
 
     # -- programs --------------------------------------------------------
     def processes(self) -> dict[str, ProcessInfo]:

@@ -10,14 +10,19 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import StackEnv
 from fleetctl.cli.state import workspace
 
 _STYLE = {"ok": "green", "at-risk": "yellow", "short": "bold red"}
 _FAIL_ON = ("short", "at-risk", "under", "never")
 
 
+MAX_GROWTH = 10.0  # 1000 % a year: beyond it the answer is "now" anyway
+MAX_PEAK_GBPS = 1e6  # 1 Pbit/s, far above any real fleet
+
+
 def parse_growth(text: str) -> float:
-    """'30%' -> 0.3, '0.3' -> 0.3; refuses negatives and nonsense."""
+    """'30%' -> 0.3, '0.3' -> 0.3; refuses negatives, nan/inf and nonsense."""
     raw = text.strip()
     try:
         value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
@@ -25,8 +30,26 @@ def parse_growth(text: str) -> float:
         raise typer.BadParameter(
             f"{text!r}: expected e.g. 30% or 0.3", param_hint="--growth"
         ) from None
-    if value < 0 or not math.isfinite(value):
-        raise typer.BadParameter(f"{text!r}: growth must be >= 0", param_hint="--growth")
+    if not math.isfinite(value) or not 0 <= value <= MAX_GROWTH:
+        raise typer.BadParameter(
+            f"{text!r}: growth must be between 0 and {MAX_GROWTH:.0%} a year",
+            param_hint="--growth",
+        )
+    return value
+
+
+def _check_number(
+    ctx: typer.Context, param: typer.CallbackParam, value: float | None
+) -> float | None:
+    """Finite and in range (Click's float ranges let nan through)."""
+    if value is None:
+        return value
+    limit = MAX_PEAK_GBPS if param.name == "peak_gbps" else 1.0
+    if not math.isfinite(value) or not 0 < value <= limit:
+        flag = (param.opts or [param.name or "?"])[0]
+        raise typer.BadParameter(
+            f"{value!r}: expected a number > 0 and <= {limit:g}", param_hint=flag
+        )
     return value
 
 
@@ -44,10 +67,12 @@ def capacity(
     peak_gbps: Annotated[
         float | None,
         typer.Option(
-            "--peak-gbps", help="Shortcut: global edge peak, Gbit/s, split by traffic weights."
+            "--peak-gbps",
+            help="Shortcut: global edge peak, Gbit/s, split by traffic weights.",
+            callback=_check_number,
         ),
     ] = None,
-    env: Annotated[str, typer.Option("--env", "-e", help="Environment.")] = "prod",
+    env: StackEnv = "prod",
     growth: Annotated[
         str,
         typer.Option(
@@ -58,7 +83,12 @@ def capacity(
     ] = "0",
     utilisation: Annotated[
         float | None,
-        typer.Option("--utilisation", help="Share of a node's Gbit/s used at peak (default 0.7)."),
+        typer.Option(
+            "--utilisation",
+            help="Share of a node's Gbit/s used at peak "
+            "(default: the demand file's, else the model's, docs/capacity.md).",
+            callback=_check_number,
+        ),
     ] = None,
     plot: Annotated[
         Path | None,
@@ -101,13 +131,15 @@ def capacity(
             param_hint="--demand/--peak-gbps",
         )
     g = parse_growth(growth)
+    if utilisation is not None and not 0 < utilisation <= 1:
+        raise typer.BadParameter("must be in (0, 1]", param_hint="--utilisation")
     if demand is not None:
         _demand_mode(ctx, demand, env, g, utilisation, plot, fail_on or "never", fmt)
     else:
         if plot is not None:
             raise typer.BadParameter("--plot needs --demand", param_hint="--plot")
         assert peak_gbps is not None
-        _peak_mode(ctx, peak_gbps, env, g, utilisation or 0.7, fail_on or "short", fmt)
+        _peak_mode(ctx, peak_gbps, env, g, utilisation, fail_on or "short", fmt)
 
 
 def _demand_mode(
@@ -127,8 +159,6 @@ def _demand_mode(
 
     if not demand.is_file():
         raise BadInput(f"no demand file {demand}", hint="see examples/demand-prod.yaml")
-    if utilisation is not None and not 0 < utilisation <= 1:
-        raise typer.BadParameter("must be in (0, 1]", param_hint="--utilisation")
     fleet = fleet_service.load(workspace(ctx))
     report = capacity_service.demand_capacity(fleet, env, demand, growth, utilisation=utilisation)
     if fmt is render.Format.json:
@@ -150,7 +180,7 @@ def _peak_mode(
     peak_gbps: float,
     env: str,
     growth: float,
-    utilisation: float,
+    utilisation: float | None,
     fail_on: str,
     fmt: render.Format,
 ) -> None:
@@ -158,7 +188,8 @@ def _peak_mode(
     from fleetctl.services import fleet as fleet_service
 
     fleet = fleet_service.load(workspace(ctx))
-    rows = capacity_service.edge_capacity(fleet, env, peak_gbps, growth, utilisation)
+    model = capacity_service.throughput_model(utilisation=utilisation)
+    rows = capacity_service.edge_capacity(fleet, env, peak_gbps, growth, model=model)
     if fmt is render.Format.json:
         render.emit_json(
             [
@@ -170,7 +201,7 @@ def _peak_mode(
         render.out.print(
             render.table(
                 f"edge capacity, {env}: peak {peak_gbps:g} Gbit/s, growth {growth:.0%}, "
-                f"utilisation {utilisation:.0%}",
+                f"utilisation {model.utilisation:.0%}",
                 [
                     "stack",
                     "demand Gbit/s",

@@ -264,14 +264,24 @@ def headline(result: PreviewResult) -> str | None:
         reasons = [s.cost.error for s in result.stacks if s.cost and s.cost.error]
         why = f": {reasons[0]}" if reasons else ""
         return f"💰 **Monthly cost:** unknown{why}"
-    head = f"💰 **Monthly cost:** {_signed(t.delta)}"
-    if t.complete:
-        head += f"{_pct(t.delta, t.before)} → {usd(t.after)}"
+    estimated = len(result.stacks) - len(t.not_estimated) - len(t.unknown)
+    if t.unknown:
+        # Any unknown cost makes the change's cost unknown: lead with that, never with a
+        # sum that reads like the answer (+$0.00 when the changed stacks are the unknown ones).
+        reasons = [s.cost.error for s in result.stacks if s.cost and s.cost.error]
+        why = f": {reasons[0]}" if reasons else ""
+        head = f"💰 **Monthly cost:** unknown ({len(t.unknown)} stack(s) not priced{why})"
+        if estimated:
+            head += (
+                f" · {_signed(t.delta)}{_pct(t.delta, t.before)} for the {estimated} "
+                f"estimated stack(s) ({usd(t.before)} → {usd(t.after)})"
+            )
+    elif t.complete:
+        head = f"💰 **Monthly cost:** {_signed(t.delta)}{_pct(t.delta, t.before)} → {usd(t.after)}"
     else:
-        changed = len(result.stacks) - len(t.not_estimated) - len(t.unknown)
-        head += (
-            f" ({usd(t.before)} → {usd(t.after)} for the {changed} estimated stack(s)"
-            f"{_pct(t.delta, t.before)})"
+        head = (
+            f"💰 **Monthly cost:** {_signed(t.delta)} ({usd(t.before)} → {usd(t.after)} "
+            f"for the {estimated} estimated stack(s){_pct(t.delta, t.before)})"
         )
     extras = []
     if t.after_max != t.after or t.before_max != t.before:

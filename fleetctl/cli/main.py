@@ -34,6 +34,7 @@ from fleetctl.cli import (
 from fleetctl.cli import cost as cost_cli
 from fleetctl.cli import deploy as deploy_cli
 from fleetctl.cli import drift as drift_cli
+from fleetctl.cli import event as event_cli
 from fleetctl.cli import policy as policy_cli
 from fleetctl.cli import preview as preview_cli
 from fleetctl.cli.state import Globals
@@ -121,13 +122,14 @@ app.command("inventory", short_help="Ansible dynamic inventory from the spec or 
 app.command("apply", short_help="Run a playbook on an env; per-host results.")(apply.apply)
 app.add_typer(rollout.app, name="rollout", short_help="Safe rollouts: canary, waves, gates.")
 app.command("freeze", short_help="Stop new rollout steps in an env (emergency).")(freeze.freeze)
-app.command("drain", short_help="Move a region's viewers to the others.")(traffic.drain)
-app.command("undrain", short_help="Give a drained region its traffic back.")(traffic.undrain)
+app.command("drain", short_help="Move a region's viewers to the others.")(traffic.region_drain)
+app.command("undrain", short_help="Give a drained region its traffic back.")(traffic.region_undrain)
 app.add_typer(hosts.app, name="hosts", short_help="Drain/undrain single edge hosts (out of LB).")
 app.command("history", short_help="Freezes, drains and rollouts on one timeline.")(history.history)
 app.command("capacity", short_help="Capacity vs demand per region: N+1, growth, cost.")(
     capacity.capacity
 )
+app.add_typer(event_cli.app, name="event", short_help="Plan a peak event: pre-scale, freeze.")
 app.command("status", short_help="The env at a glance: health, releases, rollout.")(status.status)
 app.add_typer(metrics.app, name="metrics", short_help="Prometheus endpoint for fleet status.")
 app.add_typer(lab.app, name="lab", short_help="A real fleet on this machine (sshd + nginx).")

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import Env
 from fleetctl.cli.state import state_url, workspace
-from fleetctl.cli.status import LabDirOpt, TimeoutOpt
+from fleetctl.cli.status import LabDirOpt, SourceOpt, TimeoutOpt
 from fleetctl.errors import BadInput
 
 app = typer.Typer(
@@ -17,7 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment.")]
+EnvOpt = Env
 
 
 @app.command("serve")
@@ -42,6 +43,7 @@ def serve(
     ] = None,
     timeout: TimeoutOpt = 2.0,
     lab_dir: LabDirOpt = None,
+    host_source: SourceOpt = "inventory",
 ) -> None:
     """Serve /metrics (Prometheus text format) until Ctrl-C.
 
@@ -56,7 +58,12 @@ def serve(
     from fleetctl.services import status as svc
 
     source = svc.StatusSource(
-        workspace(ctx), env, state_url=state_url(ctx), lab_dir=lab_dir, timeout_s=timeout
+        workspace(ctx),
+        env,
+        state_url=state_url(ctx),
+        lab_dir=lab_dir,
+        timeout_s=timeout,
+        source=host_source,
     )
     source.targets()  # a bad env or a missing lab fails now, not at the first scrape
     collector = msvc.FleetCollector(source.snapshot, env, ttl_s=interval)
@@ -87,6 +94,7 @@ def dump(
     env: EnvOpt,
     timeout: TimeoutOpt = 2.0,
     lab_dir: LabDirOpt = None,
+    host_source: SourceOpt = "inventory",
 ) -> None:
     """Print the metrics once (Prometheus text format) on stdout, e.g. for
     node_exporter's textfile collector.
@@ -99,7 +107,12 @@ def dump(
     from fleetctl.services import status as svc
 
     snap = svc.snapshot(
-        workspace(ctx), env, state_url=state_url(ctx), lab_dir=lab_dir, timeout_s=timeout
+        workspace(ctx),
+        env,
+        state_url=state_url(ctx),
+        lab_dir=lab_dir,
+        timeout_s=timeout,
+        source=host_source,
     )
     sys.stdout.write(msvc.exposition(snap))
     sys.stdout.flush()

@@ -8,6 +8,7 @@ printed either.
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 from rich.console import Console
@@ -199,18 +200,29 @@ def _stack_details(s: StackPreview) -> str:
     return f"<details><summary>{summary}</summary>\n\n```diff\n{body}\n```\n</details>\n"
 
 
-def _stack_digest(s: StackPreview) -> str:
-    """A stack's details replaced by per-type counts (used to stay under the limit)."""
-    by: dict[tuple[str, str], int] = {}
+def _stack_digest(s: StackPreview, base: str | None, max_names: int | None = None) -> str:
+    """A stack's details in compact form (used to stay under the limit): one line per
+    operation and type with the resource names and replace reasons, no properties;
+    `max_names` cuts the names per line."""
+    by: dict[tuple[str, str], list[str]] = {}
     for ch in s.changes:
-        by[(OP_SYMBOL[ch.op], ch.type)] = by.get((OP_SYMBOL[ch.op], ch.type), 0) + 1
-    lines = [f"{sym} {n} x {typ}" for (sym, typ), n in sorted(by.items())]
+        name = ch.name
+        if ch.op is Op.replace and ch.replace_reasons:
+            name += f" ({', '.join(ch.replace_reasons)})"
+        by.setdefault((OP_SYMBOL[ch.op], ch.type), []).append(name)
+    lines = []
+    for (sym, typ), names in sorted(by.items()):
+        shown = names if max_names is None else names[:max_names]
+        more = f", … and {len(names) - len(shown)} more" if len(shown) < len(names) else ""
+        lines.append(f"{sym} {len(names)} x {typ}: {', '.join(shown)}{more}")
     body = "\n".join(_md_code(x) for x in lines)
+    command = f"fleetctl preview --stack {shlex.quote(s.stack)}"
+    if base:
+        command += f" --base {shlex.quote(base)}"
     return (
         f"<details><summary><b>{s.stack}</b>: {_stack_counts(s)} "
         f"(summarised: too large for one comment)</summary>\n\n"
-        f"```diff\n{body}\n```\n\nRun `fleetctl preview --stack {s.stack}` for every "
-        f"property.\n</details>\n"
+        f"```diff\n{body}\n```\n\nEvery property: `{command}`\n</details>\n"
     )
 
 
@@ -218,7 +230,8 @@ def render_markdown(result: PreviewResult, limit: int = GITHUB_COMMENT_LIMIT) ->
     """A PR comment: verdict, stateful callouts, summary table, details per stack.
 
     Never longer than `limit` characters: the largest stacks' details are
-    summarised (per resource type counts) until it fits, and it says so.
+    summarised (per operation and type: names and replace reasons) until it fits,
+    and it says so.
     """
     head = [MARKER, "### fleetctl preview", "", verdict(result), ""]
     if result.base:
@@ -271,11 +284,13 @@ def render_markdown(result: PreviewResult, limit: int = GITHUB_COMMENT_LIMIT) ->
     by_size = sorted(
         (s for s in result.stacks if s.changes), key=lambda s: len(details[s.stack]), reverse=True
     )
-    for s in by_size:
-        details[s.stack] = _stack_digest(s)
-        text = build(note)
-        if len(text) <= limit:
-            return text
+    # First every name; then, if that is still too long, a few names per line.
+    for max_names in (None, 10):
+        for s in by_size:
+            details[s.stack] = _stack_digest(s, result.base, max_names)
+            text = build(note)
+            if len(text) <= limit:
+                return text
     # Still too long (thousands of stacks): keep the head, cut the rest.
     cut = "\n\n… (truncated to fit the comment limit)\n"
     return text[: limit - len(cut) - len(footer)] + cut + footer

@@ -15,8 +15,9 @@ from typing import Annotated, Any
 
 import typer
 
-from fleetctl.cli import render
-from fleetctl.cli.state import state_url, workspace
+from fleetctl.cli import options, render
+from fleetctl.cli.options import Env, HostsEnv
+from fleetctl.cli.state import open_state, state_url, workspace
 from fleetctl.errors import BadInput
 
 app = typer.Typer(
@@ -24,26 +25,50 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment (inventories/<env>/).")]
+EnvOpt = Env
 PolicyOpt = Annotated[
     Path | None,
     typer.Option("--policy", "-p", help="Rollout policy YAML (default: built-in defaults)."),
 ]
 FormatOpt = Annotated[render.Format, typer.Option("--format", help="Output format.")]
 ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the journal).")]
+ForceOpt = Annotated[
+    int,
+    typer.Option(
+        "--force",
+        count=True,
+        show_default=False,
+        help="Take over the env lock from a holder that stopped renewing its lease (dead or "
+        "hung); recorded in both journals. Twice (--force --force) = --force-live.",
+    ),
+]
+ForceLiveOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force-live",
+        help="Take over the env lock even from a live holder: it stops before its next "
+        "change and is marked superseded.",
+    ),
+]
+SecretOpt = options.SecretVars
+AllowPlainOpt = options.AllowPlainSecrets
 
 
-def _store(ctx: typer.Context) -> Any:
-    from fleetctl.adapters.state import open_store
-
-    return open_store(state_url(ctx))
+def _store(ctx: typer.Context, *, write: bool = True) -> Any:
+    return open_state(ctx, write=write)
 
 
-def _engine(ctx: typer.Context, store: Any, *, quiet: bool = False) -> Any:
+def _engine(
+    ctx: typer.Context, store: Any, *, quiet: bool = False, secret_vars: list[str] | None = None
+) -> Any:
     from fleetctl.cli.rollout_render import print_event
+    from fleetctl.services import secrets
     from fleetctl.services.rollout import Engine
 
-    return Engine(store, workspace(ctx).root, on_event=None if quiet else print_event)
+    values = secrets.read(secret_vars or [], prompt=options.secret_prompt())
+    return Engine(
+        store, workspace(ctx).root, on_event=None if quiet else print_event, secrets=values
+    )
 
 
 def _finish(outcome: Any, fmt: render.Format) -> None:
@@ -65,10 +90,14 @@ def _extravars(pairs: list[str]) -> dict[str, Any]:
         if "=" not in pair:
             raise BadInput(f"extra var {pair!r} is not KEY=VALUE")
         key, value = pair.split("=", 1)
+        if len(value) > 64 * 1024:
+            raise BadInput(f"extra var --extra-vars {key} is larger than 64 KiB")
         try:
             out[key] = json.loads(value)
         except ValueError:
             out[key] = value
+        except RecursionError:
+            raise BadInput(f"extra var --extra-vars {key}: nested too deeply") from None
     return out
 
 
@@ -96,7 +125,7 @@ def plan(
     drained: frozenset[str] = frozenset()
     # Planning touches nothing: read drains only from state that already exists.
     if url.startswith("s3://") or Path(url.removeprefix("sqlite://")).exists():
-        store = _store(ctx)
+        store = _store(ctx, write=False)
         try:
             drained = drained_hosts(store, env)
         finally:
@@ -128,23 +157,35 @@ def start(
         list[str] | None,
         typer.Option("--extra-vars", "-x", help="KEY=VALUE extra var, part of the release."),
     ] = None,
+    secret_var: SecretOpt = None,
+    allow_plain_secrets: AllowPlainOpt = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Take over the env lock (recorded in the journal).")
-    ] = False,
+    force: ForceOpt = 0,
+    force_live: ForceLiveOpt = False,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Snapshot the release and run the plan: canary, waves, gates, rollback on failure.
 
-    Exit 0 when complete; 1 when it failed and rolled back, or paused.
+    Exit 0 when complete; 1 when it failed and rolled back, paused, was refused
+    by the env lock, or was superseded by a --force-live takeover.
+    Secrets go in with --secret-var (never -x): only their name and a keyed
+    fingerprint are kept.
 
     Example:  fleetctl rollout start edge.yml --env lab --yes
+
+    Example:  FLEETCTL_SECRET_DB_PASSWORD=... fleetctl rollout start edge.yml --env lab
+    --secret-var db_password --yes
     """
     from fleetctl.cli.rollout_render import plan_table
     from fleetctl.services.rollout_policy import load_policy
 
     pol = load_policy(policy)
     store = _store(ctx)
+    try:
+        engine = _engine(ctx, store, secret_vars=secret_var)
+    except BaseException:
+        store.close()
+        raise
 
     def confirm(p: Any, rel: Any) -> bool:
         if yes or not sys.stdin.isatty():
@@ -156,12 +197,14 @@ def start(
         return typer.confirm(f"Roll out release {rel.id} to {p.host_count} hosts on {env}?")
 
     try:
-        outcome = _engine(ctx, store).start(
+        outcome = engine.start(
             env,
             playbook,
             pol,
             extravars=_extravars(extra or []),
-            force=force,
+            force=force >= 1,
+            force_live=force_live or force >= 2,
+            allow_plain_secrets=allow_plain_secrets,
             policy_file=str(policy) if policy else None,
             confirm=confirm,
         )
@@ -174,16 +217,28 @@ def start(
 def resume(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id (a unique prefix is enough).")],
-    force: Annotated[bool, typer.Option("--force", help="Take over the env lock.")] = False,
+    force: ForceOpt = 0,
+    force_live: ForceLiveOpt = False,
+    secret_var: SecretOpt = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Continue a rollout after a crash or a pause, from its first unfinished step.
+
+    A rollout that already ended is not run again: resume finishes what a
+    kill -9 at its very end left undone (final journal events, the env lock,
+    temp dirs) and exits as the rollout ended (0 when completed), so a CI
+    retry is safe. A superseded rollout is refused (exit 2).
+
+    A rollout started with --secret-var needs the same secret vars again (exit 2 if not).
 
     Example:  fleetctl rollout resume r-20260101-120000-ab12
     """
     store = _store(ctx)
     try:
-        _finish(_engine(ctx, store).resume(rollout_id, force=force), fmt)
+        outcome = _engine(ctx, store, secret_vars=secret_var).resume(
+            rollout_id, force=force >= 1, force_live=force_live or force >= 2
+        )
+        _finish(outcome, fmt)
     finally:
         store.close()
 
@@ -193,6 +248,7 @@ def promote(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt,
+    secret_var: SecretOpt = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Pass a paused step (manual approval, inconclusive gate) and continue; records who and why.
@@ -201,7 +257,7 @@ def promote(
     """
     store = _store(ctx)
     try:
-        _finish(_engine(ctx, store).promote(rollout_id, reason), fmt)
+        _finish(_engine(ctx, store, secret_vars=secret_var).promote(rollout_id, reason), fmt)
     finally:
         store.close()
 
@@ -211,6 +267,7 @@ def abort(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt = "aborted by hand",
+    secret_var: SecretOpt = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Stop a rollout after its running batch and roll back to the last known-good release.
@@ -221,7 +278,7 @@ def abort(
 
     store = _store(ctx)
     try:
-        outcome = _engine(ctx, store).abort(rollout_id, reason)
+        outcome = _engine(ctx, store, secret_vars=secret_var).abort(rollout_id, reason)
         if outcome.status in (Status.running, Status.rolling_back):
             if fmt is render.Format.json:
                 render.emit_json(
@@ -239,6 +296,7 @@ def rollback(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt = "rollback by hand",
+    secret_var: SecretOpt = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Re-apply the release before this rollout to every host it touched, and prove it.
@@ -247,7 +305,7 @@ def rollback(
     """
     store = _store(ctx)
     try:
-        outcome = _engine(ctx, store).rollback(rollout_id, reason)
+        outcome = _engine(ctx, store, secret_vars=secret_var).rollback(rollout_id, reason)
         if fmt is render.Format.json:
             render.emit_json(
                 {"id": outcome.id, "status": outcome.status.value, "message": outcome.message}
@@ -278,7 +336,7 @@ def _pick(store: Any, rollout_id: str | None, env: str | None) -> dict[str, Any]
 def status(
     ctx: typer.Context,
     rollout_id: Annotated[str | None, typer.Argument(help="Rollout id (default: latest).")] = None,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Latest of this env.")] = None,
+    env: HostsEnv = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow it live.")] = False,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
@@ -291,7 +349,7 @@ def status(
     from fleetctl.services import rollout as svc
     from fleetctl.services.rollout import FINAL, Status
 
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         doc = _pick(store, rollout_id, env)
         if fmt is render.Format.json:
@@ -335,7 +393,7 @@ def status(
 @app.command("list")
 def list_rollouts(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this env.")] = None,
+    env: HostsEnv = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Every rollout, newest first.
@@ -344,7 +402,7 @@ def list_rollouts(
     """
     from fleetctl.cli.rollout_render import list_table
 
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         docs = [d for d in store.list("rollout") if env is None or d["env"] == env]
         docs.sort(key=lambda d: d.get("created_at", 0), reverse=True)
@@ -385,7 +443,7 @@ def history(
 
     Example:  fleetctl rollout history --env lab
     """
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         lkg = {d["group"]: d for d in store.list("lkg") if d["group"].startswith(f"{env}/")}
         good = {d["release"] for d in lkg.values()}
@@ -446,7 +504,7 @@ def why(
     """
     from fleetctl.cli.rollout_render import why_lines
 
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         doc = _pick(store, rollout_id, None)
         events = store.events(doc["id"])

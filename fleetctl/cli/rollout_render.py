@@ -24,6 +24,7 @@ _STATUS_STYLE = {
     "rolled_back": "red",
     "rollback_failed": "bold red",
     "failed": "bold red",
+    "superseded": "yellow",
 }
 
 
@@ -90,6 +91,30 @@ _KEY_NUMBERS = {
         "changed_latency_n",
         "baseline_latency_n",
     ),
+    "hls_playback": (
+        "changed_startup_p95_s",
+        "baseline_startup_p95_s",
+        "changed_rebuffer_ratio",
+        "baseline_rebuffer_ratio",
+        "changed_rebuffer_events",
+        "changed_segments",
+        "changed_min_download_ratio",
+        "changed_failed_sessions",
+        "startup_p",
+        "stall_p",
+    ),
+    "cache": (
+        "changed_hit_ratio",
+        "baseline_hit_ratio",
+        "changed_origin_per_request",
+        "baseline_origin_per_request",
+        "region_peak_rps",
+        "projected_origin_rps",
+        "baseline_origin_rps",
+        "origin_capacity_rps",
+        "miss_p",
+    ),
+    "slo_burn": ("slo", "window_scale", "min_requests"),
 }
 
 
@@ -98,6 +123,8 @@ def event_line(ev: dict[str, Any], *, verbose: bool = False) -> str:
     t = ev.get("type", "?")
     if t == "created":
         extra = f" extra vars {ev['extravars']}" if ev.get("extravars") else ""
+        if ev.get("secret_vars"):  # names only; the fingerprints are for comparing
+            extra += f" secret vars {', '.join(sorted(ev['secret_vars']))}"
         return (
             f"[bold]rollout of {ev['playbook']}[/] on {ev['env']}: release "
             f"[bold]{ev['release']}[/] (git {str(ev.get('git_sha') or '-')[:10]}"
@@ -110,14 +137,30 @@ def event_line(ev: dict[str, Any], *, verbose: bool = False) -> str:
             )
         )
     if t == "lock_acquired":
-        return f"[dim]lock {ev['lock']} taken (lease {ev['ttl_s']:g}s)[/]"
+        gen = f", generation {ev['generation']}" if ev.get("generation") else ""
+        return f"[dim]lock {ev['lock']} taken (lease {ev['ttl_s']:g}s{gen})[/]"
     if t == "lock_taken_over":
+        how = {"live": "with --force-live", True: "with --force"}.get(
+            ev.get("forced", True), "(its lease had expired)" if ev.get("expired") else ""
+        )
         return (
             f"[yellow]lock {ev['lock']} TAKEN OVER from {ev['previous_holder']} "
-            f"(held {ev['held_for_s']}s) by {ev['by']} with --force[/]"
+            f"({ev.get('previous_status') or 'holder'}, held {ev['held_for_s']}s) by "
+            f"{ev['by']} {how}[/]"
         )
     if t == "lock_released":
-        return f"[dim]lock {ev['lock']} released[/]"
+        taken = f" (taken over by {ev['taken_over_by']})" if ev.get("taken_over_by") else ""
+        return f"[dim]lock {ev['lock']} released{taken}[/]"
+    if t == "superseded":
+        return (
+            f"[bold yellow]superseded[/] by {ev['by_rollout']} ({ev['by']} took over the env "
+            f"lock while this rollout was {ev['previous_status']}); it will not run again"
+        )
+    if t == "bookkeeping_finished":
+        return (
+            f"[dim]bookkeeping of the dead run finished by {ev['by']}: added "
+            f"{', '.join(ev['added']) or 'nothing'}; temp dirs swept: {len(ev['swept_dirs'])}[/]"
+        )
     if t == "step_started":
         return f"[bold cyan]▶ {ev['label']}[/]: {len(ev['hosts'])} host(s) {_hosts(ev['hosts'])}"
     if t == "step_applied":
@@ -237,6 +280,13 @@ def _brief(gate: str, n: dict[str, Any]) -> str:
         )
     if gate == "canary_analysis" and "errors" in n:
         return f"errors {n['errors']}, p={n.get('error_p')}"
+    if gate == "hls_playback" and "changed_rebuffer_ratio" in n:
+        return (
+            f"rebuffer {n.get('changed_rebuffer_ratio')}, "
+            f"startup p95 {n.get('changed_startup_p95_s')} s"
+        )
+    if gate == "cache" and "changed_hit_ratio" in n:
+        return f"hit {n.get('changed_hit_ratio')} vs {n.get('baseline_hit_ratio')}"
     return ""
 
 

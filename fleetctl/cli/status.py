@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import Env
 from fleetctl.cli.state import state_url, workspace
 
 if TYPE_CHECKING:
@@ -22,6 +23,13 @@ LabDirOpt = Annotated[
     Path | None,
     typer.Option("--lab-dir", envvar="FLEETCTL_LAB_DIR", help="Lab directory (env lab)."),
 ]
+SourceOpt = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        help="Hosts from the env's inventory, or its running EC2 instances (aws).",
+    ),
+]
 TimeoutOpt = Annotated[
     float, typer.Option("--timeout", min=0.1, help="Seconds per host health check.")
 ]
@@ -29,7 +37,7 @@ TimeoutOpt = Annotated[
 
 def status(
     ctx: typer.Context,
-    env: Annotated[str, typer.Option("--env", "-e", help="Environment.")],
+    env: Env,
     fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
         render.Format.table
     ),
@@ -52,22 +60,31 @@ def status(
     ] = False,
     timeout: TimeoutOpt = 2.0,
     lab_dir: LabDirOpt = None,
+    host_source: SourceOpt = "inventory",
 ) -> None:
     """Per region: hosts by health, release mix, traffic weight and drain; the env's
     rollout (step, gate verdicts) and freeze. Regions with problems come first.
 
     Hosts are probed live (GET /healthz on edges, origins and routers, X-Fleet-Release
     is the release; other roles: a TCP connect to SSH), all at once with a short
-    timeout. `--watch` redraws in place; `--watch --format json` prints one JSON
-    document per line per snapshot. Exit 0 when the snapshot was taken, 1 with
-    `--fail-on-problems` when it shows a problem, 2 on bad input.
+    timeout. Hosts the inventory gives no address (the spec's names, e.g.
+    edge-iad-1a-01) are shown as `declared` and never probed; `--source aws`
+    observes the env's running EC2 instances instead. `--watch` redraws in
+    place; `--watch --format json` prints one JSON document per line per
+    snapshot. Exit 0 when the snapshot was taken, 1 with `--fail-on-problems`
+    when it shows a problem, 2 on bad input.
 
     Example:  fleetctl status --env lab --watch --interval 2
     """
     from fleetctl.services import status as svc
 
     source = svc.StatusSource(
-        workspace(ctx), env, state_url=state_url(ctx), lab_dir=lab_dir, timeout_s=timeout
+        workspace(ctx),
+        env,
+        state_url=state_url(ctx),
+        lab_dir=lab_dir,
+        timeout_s=timeout,
+        source=host_source,
     )
     if not watch:
         snap = source.snapshot()

@@ -17,6 +17,7 @@ _HEALTH_STYLE = {
     fs.DRAINED: "cyan",
     fs.UNHEALTHY: "red",
     fs.UNREACHABLE: "bold red",
+    fs.DECLARED: "dim",
 }
 _SEVERITY_STYLE = {fs.CRITICAL: "bold red", fs.WARNING: "yellow", "ok": "green"}
 
@@ -67,6 +68,8 @@ def regions_table(status: FleetStatus) -> Table:
     for r in status.regions:
         sev = r.severity
         mark = {"ok": "✓", fs.WARNING: "!", fs.CRITICAL: "✗"}[sev]
+        if sev == "ok" and r.hosts and all(h.health == fs.DECLARED for h in r.hosts):
+            mark = "?"  # nothing was probed: not known to be ok
         weight = f"{r.weight:.0%}"
         if abs(r.weight - r.spec_weight) > 1e-9:
             weight += f" (spec {r.spec_weight:.0%})"

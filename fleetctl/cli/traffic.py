@@ -10,7 +10,7 @@ import typer
 
 from fleetctl.cli import render
 from fleetctl.cli.options import Env, Fmt, LabDir, Yes
-from fleetctl.cli.state import state_url, workspace
+from fleetctl.cli.state import open_state, workspace
 from fleetctl.errors import BadInput
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def _done(result: TrafficResult, fmt: render.Format) -> None:
     render.ok(f"{plan.region} {verb} in {plan.env}{extra}")
 
 
-def drain(
+def region_drain(
     ctx: typer.Context,
     region: Region,
     env: Env,
@@ -104,8 +104,9 @@ def drain(
         Path | None,
         typer.Option(
             "--demand",
-            help="Take the peak from a demand file (the sum of its regions' peak egress, "
-            "as `fleetctl capacity --demand` plans it).",
+            help="Take the peak (the sum of its regions' peak egress) and the node "
+            "throughput parameters from a demand file, as `fleetctl capacity --demand` "
+            "plans them.",
             exists=True,
             dir_okay=False,
         ),
@@ -124,7 +125,6 @@ def drain(
 
     Example:  fleetctl drain eu-west-1 --env prod -r "packet loss" --demand demand-prod.yaml
     """
-    from fleetctl.adapters.state import open_store
     from fleetctl.services import traffic as svc
 
     if not reason.strip():
@@ -132,12 +132,14 @@ def drain(
     if demand is not None and peak_gbps is not None:
         raise BadInput("give --peak-gbps or --demand, not both")
     ws = workspace(ctx)
-    if demand is not None:
-        peak_gbps = svc.peak_from_demand(ws, env, demand)
-    store = open_store(state_url(ctx))
+    model = None
+    if demand is not None:  # the peak and the node figures `capacity --demand` uses
+        basis = svc.basis_from_demand(ws, env, demand)
+        peak_gbps, model = basis.peak_gbps, basis.model
+    store = open_state(ctx, write=True)
     try:
         plan = svc.plan_change(
-            ws, store, env, region, drain=True, peak_gbps=peak_gbps, lab_dir=lab_dir
+            ws, store, env, region, drain=True, peak_gbps=peak_gbps, lab_dir=lab_dir, model=model
         )
         if plan.noop:
             render.note(f"{region} is already drained in {env}; nothing to do")
@@ -157,7 +159,7 @@ def drain(
     _done(result, fmt)
 
 
-def undrain(
+def region_undrain(
     ctx: typer.Context,
     region: Region,
     env: Env,
@@ -171,11 +173,10 @@ def undrain(
 
     Example:  fleetctl undrain eu-west-1 --env prod --yes
     """
-    from fleetctl.adapters.state import open_store
     from fleetctl.services import traffic as svc
 
     ws = workspace(ctx)
-    store = open_store(state_url(ctx))
+    store = open_state(ctx, write=True)
     try:
         plan = svc.plan_change(ws, store, env, region, drain=False, lab_dir=lab_dir)
         if plan.noop:

@@ -43,6 +43,21 @@ def _same_leaf(old: Any, new: Any) -> bool:
     return bool(type(old) is type(new) and old == new)
 
 
+class _Keyed(dict[str, Any]):
+    """A keyed list seen as a map: its paths read `tags["team"]`, not `tags.team`."""
+
+
+def _by_key(items: list[Any]) -> _Keyed | None:
+    """A list of dicts with a distinct string `key` each, as a map by that key; else None."""
+    out = _Keyed()
+    for item in items:
+        key = item.get("key") if isinstance(item, Mapping) else None
+        if not isinstance(key, str) or key in out:
+            return None
+        out[key] = item
+    return out
+
+
 def _json_doc(text: str) -> dict[str, Any] | list[Any] | None:
     if not text.startswith(("{", "[")):
         return None
@@ -62,12 +77,19 @@ def diff_values(old: Any, new: Any, path: str = "", *, fresh: bool = False) -> l
     """
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         out: list[PropertyDiff] = []
+        keyed = isinstance(old, _Keyed)
         for key in list(old) + [k for k in new if k not in old]:
             o = old.get(key, MISSING)
             n = new.get(key, MISSING)
-            out.extend(diff_values(o, n, _join(path, str(key)), fresh=fresh))
+            sub = f"{path}[{json.dumps(key)}]" if keyed else _join(path, str(key))
+            out.extend(diff_values(o, n, sub, fresh=fresh))
         return out
     if isinstance(old, list) and isinstance(new, list) and old and new:
+        old_keyed, new_keyed = _by_key(old), _by_key(new)
+        if old_keyed is not None and new_keyed is not None:
+            # Tag lists ({key, value, ...} items, e.g. an ASG's): AWS treats them as
+            # a map, so diff by key; by index one added tag shifts every line after it.
+            return diff_values(old_keyed, new_keyed, path, fresh=fresh)
         out = []
         for i in range(max(len(old), len(new))):
             o = old[i] if i < len(old) else MISSING

@@ -18,12 +18,22 @@ from typing import Any
 
 # Host health, worst last. `drained` is deliberate (out of load balancing on
 # purpose), so it is not a problem; `unhealthy` answered but badly;
-# `unreachable` did not answer at all.
+# `unreachable` did not answer at all. `declared` is not a health: the
+# inventory gives the host no address (e.g. the spec's fictional names), so it
+# was not probed and nothing is known about it.
 HEALTHY = "healthy"
 DRAINED = "drained"
 UNHEALTHY = "unhealthy"
 UNREACHABLE = "unreachable"
-HEALTH_STATES: tuple[str, ...] = (HEALTHY, DRAINED, UNHEALTHY, UNREACHABLE)
+DECLARED = "declared"
+HEALTH_STATES: tuple[str, ...] = (HEALTHY, DRAINED, UNHEALTHY, UNREACHABLE, DECLARED)
+PROBED_STATES: tuple[str, ...] = HEALTH_STATES[:-1]  # always counted, zeros included
+
+
+def _by_health(c: Mapping[str, int]) -> dict[str, int]:
+    """Every probed state (zeros included); `declared` only when there are any."""
+    return {s: c.get(s, 0) for s in HEALTH_STATES if s in PROBED_STATES or c.get(s, 0)}
+
 
 CRITICAL = "critical"
 WARNING = "warning"
@@ -33,7 +43,9 @@ _SEVERITY_RANK = {CRITICAL: 2, WARNING: 1}
 SERVING_ROLES = frozenset({"edge"})
 
 # Rollout states (same strings as services.rollout.Status).
-FINAL_ROLLOUT_STATES = frozenset({"completed", "rolled_back", "rollback_failed", "failed"})
+FINAL_ROLLOUT_STATES = frozenset(
+    {"completed", "rolled_back", "rollback_failed", "failed", "superseded"}
+)
 UNKNOWN_RELEASE = "unknown"
 
 
@@ -178,14 +190,17 @@ class RegionStatus:
 
     @property
     def health(self) -> dict[str, int]:
-        """Hosts by health; every state present (zeros included)."""
-        c = Counter(h.health for h in self.hosts)
-        return {s: c.get(s, 0) for s in HEALTH_STATES}
+        """Hosts by health; every probed state present (zeros included)."""
+        return _by_health(Counter(h.health for h in self.hosts))
 
     def health_by_role(self) -> dict[tuple[str, str], int]:
-        """(role, health) -> hosts; every state of every role present."""
+        """(role, health) -> hosts; every probed state of every role present."""
         c = Counter((h.role, h.health) for h in self.hosts)
-        return {(r, s): c.get((r, s), 0) for r in self.roles for s in HEALTH_STATES}
+        return {
+            (r, s): n
+            for r in self.roles
+            for s, n in _by_health({s: c.get((r, s), 0) for s in HEALTH_STATES}).items()
+        }
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -240,7 +255,7 @@ class FleetStatus:
         c: Counter[str] = Counter()
         for r in self.regions:
             c.update(r.health)
-        return {s: c.get(s, 0) for s in HEALTH_STATES}
+        return _by_health(c)
 
     @property
     def releases(self) -> dict[str, int]:
@@ -398,7 +413,7 @@ def build_status(
         regions=tuple(regions),
         rollout=rollout,
         freeze=freeze,
-        env_problems=_env_problems(rollout),
+        env_problems=_env_problems(rollout) + _declared_problems(hosts),
     )
 
 
@@ -412,7 +427,8 @@ def _region_problems(
     out: list[Problem] = []
     serving = [h for h in hosts if h.role in SERVING_ROLES]
     healthy_serving = [h for h in serving if h.health == HEALTHY]
-    if weight > 0 and not drained and not healthy_serving:
+    unknown = bool(serving) and all(h.health == DECLARED for h in serving)
+    if weight > 0 and not drained and not healthy_serving and not unknown:
         out.append(
             Problem(
                 CRITICAL,
@@ -437,6 +453,20 @@ def _region_problems(
         )
     out.sort(key=lambda p: (-_SEVERITY_RANK.get(p.severity, 0), p.host, p.message))
     return tuple(out)
+
+
+def _declared_problems(hosts: Sequence[HostObservation]) -> tuple[Problem, ...]:
+    declared = [h for h in hosts if h.health == DECLARED]
+    if not declared:
+        return ()
+    return (
+        Problem(
+            WARNING,
+            f"{len(declared)} of {len(hosts)} host(s) are only declared (the inventory gives "
+            "them no address): not reachable from here, so not probed; for the running "
+            "instances use `--source aws`, or set ansible_host in the inventory",
+        ),
+    )
 
 
 def _env_problems(rollout: RolloutState | None) -> tuple[Problem, ...]:

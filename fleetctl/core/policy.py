@@ -17,7 +17,16 @@ from datetime import datetime, time
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_BAKE_S = 60.0
 DEFAULT_FAILURE_LIMIT = 0
@@ -36,6 +45,9 @@ class GateName(StrEnum):
     http = "http"
     canary_analysis = "canary_analysis"
     prometheus = "prometheus"
+    hls_playback = "hls_playback"
+    cache = "cache"
+    slo_burn = "slo_burn"
 
 
 class Day(StrEnum):
@@ -74,9 +86,9 @@ class Wave(_Model):
     """One growth step per region. Sizes are cumulative: "50%" means the
     region has half of its hosts done after this wave."""
 
-    size: int | str
-    bake_s: Annotated[float, Field(ge=0)] | None = None
-    approval: bool = False
+    size: StrictInt | str
+    bake_s: Annotated[StrictFloat, Field(ge=0)] | None = None
+    approval: StrictBool = False
     gates: list[GateName] | None = None
 
     @field_validator("size", mode="before")
@@ -94,29 +106,29 @@ class Wave(_Model):
 
 
 class Canary(_Model):
-    hosts: Annotated[int, Field(ge=1)] = 1
+    hosts: Annotated[StrictInt, Field(ge=1)] = 1
     region: str | None = None  # default: the lowest-traffic region
     role: str | None = None  # default: the first probed role present there
-    bake_s: Annotated[float, Field(ge=0)] | None = None
-    approval: bool = False  # pause for `rollout promote` after the canary passes
+    bake_s: Annotated[StrictFloat, Field(ge=0)] | None = None
+    approval: StrictBool = False  # pause for `rollout promote` after the canary passes
 
 
 class HttpGate(_Model):
     """Status and latency of a few paths on every changed host."""
 
-    enabled: bool = True
+    enabled: StrictBool = True
     roles: list[str] = ["edge"]
     paths: list[str] = ["/healthz"]
-    port: Annotated[int, Field(ge=1, le=65535)] = 80
+    port: Annotated[StrictInt, Field(ge=1, le=65535)] = 80
     port_var: str | None = "http_port"  # host var holding the port, wins over `port`
-    samples: Annotated[int, Field(ge=1, le=10_000)] = 20  # per host and path
-    warmup: Annotated[int, Field(ge=0, le=100)] = 1  # requests per host+path not counted
-    timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
-    concurrency: Annotated[int, Field(ge=1, le=256)] = 8
-    expect_status: list[int] = [200]
-    max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
-    max_p95_ms: Annotated[float, Field(gt=0)] = 1000.0
-    min_samples: Annotated[int, Field(ge=1)] = 10  # fewer valid samples -> Inconclusive
+    samples: Annotated[StrictInt, Field(ge=1, le=10_000)] = 20  # per host and path
+    warmup: Annotated[StrictInt, Field(ge=0, le=100)] = 1  # requests per host+path not counted
+    timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 2.0
+    concurrency: Annotated[StrictInt, Field(ge=1, le=256)] = 8
+    expect_status: list[StrictInt] = [200]
+    max_error_rate: Annotated[StrictFloat, Field(ge=0, le=1)] = 0.0
+    max_p95_ms: Annotated[StrictFloat, Field(gt=0)] = 1000.0
+    min_samples: Annotated[StrictInt, Field(ge=1)] = 10  # fewer valid samples -> Inconclusive
 
     @field_validator("paths")
     @classmethod
@@ -138,19 +150,19 @@ class CanaryAnalysis(_Model):
     error rate is significantly higher (difference of proportions).
     """
 
-    enabled: bool = True
-    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.01
-    min_samples: Annotated[int, Field(ge=3)] = 20  # per side, else Inconclusive
-    min_effect_ms: Annotated[float, Field(ge=0)] = 5.0
-    min_effect_ratio: Annotated[float, Field(ge=1)] = 1.2
+    enabled: StrictBool = True
+    alpha: Annotated[StrictFloat, Field(gt=0, lt=0.5)] = 0.01
+    min_samples: Annotated[StrictInt, Field(ge=3)] = 20  # per side, else Inconclusive
+    min_effect_ms: Annotated[StrictFloat, Field(ge=0)] = 5.0
+    min_effect_ratio: Annotated[StrictFloat, Field(ge=1)] = 1.2
     latency_path: str | None = None  # default: the last HTTP gate path (a segment)
 
 
 class PromQuery(_Model):
     name: Annotated[str, Field(min_length=1)]
     query: Annotated[str, Field(min_length=1)]
-    max: float | None = None
-    min: float | None = None
+    max: StrictFloat | None = None
+    min: StrictFloat | None = None
 
     @model_validator(mode="after")
     def _bounded(self) -> PromQuery:
@@ -160,9 +172,9 @@ class PromQuery(_Model):
 
 
 class PrometheusGate(_Model):
-    enabled: bool = False
+    enabled: StrictBool = False
     url: str | None = None
-    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 5.0
     queries: list[PromQuery] = []
 
     @model_validator(mode="after")
@@ -174,11 +186,155 @@ class PrometheusGate(_Model):
         return self
 
 
+class HlsPlaybackGate(_Model):
+    """A player-like HLS client per probed edge (changed and baseline at once).
+
+    Each session fetches the master playlist, picks a rendition the way an
+    ABR player does (the highest whose bandwidth the measured throughput x
+    `abr_safety` sustains), and downloads `segments` segments paced as
+    playback would (never more than `max_buffer_s` ahead). Absolute limits
+    on the changed edges, and changed vs baseline edges compared like canary
+    analysis (Mann-Whitney on startup, proportions on stalled segments).
+    """
+
+    enabled: bool = False
+    master_path: str = "/vod/sample/master.m3u8"
+    sessions: Annotated[int, Field(ge=1, le=200)] = 5  # per host
+    segments: Annotated[int, Field(ge=1, le=100)] = 3  # per session
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 10.0  # per request
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 4  # sessions in flight
+    initial_bandwidth_bps: Annotated[float, Field(gt=0)] = (
+        500_000.0  # [hls.js abrEwmaDefaultEstimate]
+    )
+    abr_safety: Annotated[float, Field(gt=0, le=1)] = 0.8
+    max_buffer_s: Annotated[float, Field(gt=0)] = 30.0  # [hls.js maxBufferLength]
+    max_rebuffer_ratio: Annotated[float, Field(ge=0, le=1)] = 0.005
+    max_startup_p95_s: Annotated[float, Field(gt=0)] = 2.0
+    max_failure_rate: Annotated[float, Field(ge=0, le=1)] = 0.0  # failed sessions
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.01
+    min_sessions: Annotated[int, Field(ge=3)] = 5  # per side for the comparison
+    min_effect_s: Annotated[float, Field(ge=0)] = 0.1  # smallest startup regression that fails
+    min_effect_ratio: Annotated[float, Field(ge=1)] = 1.5
+
+    @field_validator("master_path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"master_path must start with '/': {value}")
+        return value
+
+
+class CacheGate(_Model):
+    """Cache-hit ratio (X-Cache-Status) and origin requests per viewer request,
+    measured after a warm-up pass, changed vs baseline edges. With
+    `fleet_peak_rps`, also the origin load this change would cause at the
+    region's peak (peak x region weight x origin requests per viewer request),
+    failing above `origin_capacity_rps`."""
+
+    enabled: bool = False
+    master_path: str = "/vod/sample/master.m3u8"
+    passes: Annotated[int, Field(ge=1, le=100)] = 3  # measured passes after the warm-up
+    include_playlists: bool = False  # playlists live seconds in cache: segments by default
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 4
+    min_hit_ratio: Annotated[float, Field(ge=0, le=1)] = 0.8
+    max_hit_ratio_drop: Annotated[float, Field(ge=0, le=1)] = 0.1  # vs baseline, absolute
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.01
+    min_requests: Annotated[int, Field(ge=1)] = 20  # measured requests per side
+    fleet_peak_rps: Annotated[float, Field(gt=0)] | None = None  # viewer requests/s, whole env
+    origin_capacity_rps: Annotated[float, Field(gt=0)] | None = None
+
+    @field_validator("master_path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"master_path must start with '/': {value}")
+        return value
+
+
+class BurnWindow(_Model):
+    """A multi-window burn-rate alert [Google SRE workbook, ch. 5]: fails when
+    the burn rate exceeds `factor` over BOTH the long and the short window."""
+
+    name: Annotated[str, Field(min_length=1)]
+    long_s: Annotated[float, Field(gt=0)]
+    short_s: Annotated[float, Field(gt=0)]
+    factor: Annotated[float, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _short_is_shorter(self) -> BurnWindow:
+        if self.short_s >= self.long_s:
+            raise ValueError(f"short_s ({self.short_s:g}) must be < long_s ({self.long_s:g})")
+        return self
+
+
+def _default_burn_windows() -> list[BurnWindow]:
+    return [
+        BurnWindow(name="fast", long_s=3600, short_s=300, factor=14.4),
+        BurnWindow(name="slow", long_s=21600, short_s=1800, factor=6.0),
+    ]
+
+
+class SloBurnGate(_Model):
+    """Error-budget burn rate from Prometheus over several windows.
+
+    `errors_query` and `total_query` are PromQL templates: `{window}` becomes
+    a range like `300s` (each window x `window_scale`, so a lab can use
+    seconds for hours) and `{hosts}` a regex of the changed hosts' names.
+    A window pair with fewer than `min_requests` requests is Inconclusive:
+    a quiet PoP never passes by silence.
+    """
+
+    enabled: bool = False
+    url: str | None = None
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    slo: Annotated[float, Field(gt=0, lt=1)] = 0.999  # target success ratio
+    # the metrics of `lab up --prometheus` (mtail on the nginx access log)
+    errors_query: str = 'sum(increase(nginx_http_server_errors_total{{host=~"{hosts}"}}[{window}]))'
+    total_query: str = 'sum(increase(nginx_http_requests_total{{host=~"{hosts}"}}[{window}]))'
+    windows: list[BurnWindow] = Field(default_factory=_default_burn_windows)
+    window_scale: Annotated[float, Field(gt=0, le=1)] = 1.0
+    min_requests: Annotated[int, Field(ge=1)] = 100  # per window
+
+    @field_validator("errors_query", "total_query")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        if "{window}" not in value:
+            raise ValueError("a burn-rate query needs the `{window}` placeholder")
+        try:
+            value.format(window="5m", hosts="h")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"bad query template ({exc}); only {{window}} and {{hosts}} are placeholders, "
+                "write other braces twice: {{ }}"
+            ) from None
+        return value
+
+    @field_validator("windows")
+    @classmethod
+    def _some_windows(cls, value: list[BurnWindow]) -> list[BurnWindow]:
+        if not value:
+            raise ValueError("at least one window")
+        names = [w.name for w in value]
+        if len(set(names)) != len(names):
+            raise ValueError("window names must be unique")
+        return value
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> SloBurnGate:
+        if self.enabled and not self.url:
+            raise ValueError("the slo_burn gate is enabled but has no `url`")
+        return self
+
+
 class Gates(_Model):
     http: HttpGate = HttpGate()
     canary_analysis: CanaryAnalysis = CanaryAnalysis()
     prometheus: PrometheusGate = PrometheusGate()
-    consecutive_error_limit: Annotated[int, Field(ge=1)] = DEFAULT_CONSECUTIVE_ERROR_LIMIT
+    hls_playback: HlsPlaybackGate = HlsPlaybackGate()
+    cache: CacheGate = CacheGate()
+    slo_burn: SloBurnGate = SloBurnGate()
+    consecutive_error_limit: Annotated[StrictInt, Field(ge=1)] = DEFAULT_CONSECUTIVE_ERROR_LIMIT
 
     def enabled(self) -> list[GateName]:
         on = []
@@ -188,6 +344,12 @@ class Gates(_Model):
             on.append(GateName.canary_analysis)
         if self.prometheus.enabled:
             on.append(GateName.prometheus)
+        if self.hls_playback.enabled:
+            on.append(GateName.hls_playback)
+        if self.cache.enabled:
+            on.append(GateName.cache)
+        if self.slo_burn.enabled:
+            on.append(GateName.slo_burn)
         return on
 
 
@@ -197,7 +359,7 @@ class DeployWindow(_Model):
     days: list[Day] = _DAYS
     start: str = "00:00"
     end: str = "23:59"
-    utc_offset_h: Annotated[float, Field(ge=-12, le=14)] = 0.0
+    utc_offset_h: Annotated[StrictFloat, Field(ge=-12, le=14)] = 0.0
 
     @field_validator("start", "end")
     @classmethod
@@ -234,10 +396,10 @@ class Policy(_Model):
     canary: Canary = Canary()
     waves: list[Wave] = Field(default_factory=_default_waves)
     region_order: Literal["traffic"] | list[str] = "traffic"
-    bake_s: Annotated[float, Field(ge=0)] = DEFAULT_BAKE_S
-    progress_deadline_s: Annotated[float, Field(gt=0)] = DEFAULT_PROGRESS_DEADLINE_S
-    max_failed_hosts: Annotated[int, Field(ge=0)] = DEFAULT_FAILURE_LIMIT
-    max_unreachable_hosts: Annotated[int, Field(ge=0)] = 0
+    bake_s: Annotated[StrictFloat, Field(ge=0)] = DEFAULT_BAKE_S
+    progress_deadline_s: Annotated[StrictFloat, Field(gt=0)] = DEFAULT_PROGRESS_DEADLINE_S
+    max_failed_hosts: Annotated[StrictInt, Field(ge=0)] = DEFAULT_FAILURE_LIMIT
+    max_unreachable_hosts: Annotated[StrictInt, Field(ge=0)] = 0
     gates: Gates = Gates()
     deploy_window: DeployWindow | None = None
 

@@ -21,7 +21,9 @@ Pure arithmetic; no I/O. Three rules make drains safe to stack and to undo:
   drops to 0.
 
 The capacity check (`absorb_check`) asks whether each remaining region's
-edge pool can carry its new share of the peak.
+edge pool can carry its new share of the peak; what one node carries comes
+from the throughput model `fleetctl capacity` uses
+(`fleetctl.core.capacity.throughput`), so the two never disagree.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Final
+
+from fleetctl.core.capacity.throughput import EDGE_UTILISATION
 
 ROUTE53_MAX_WEIGHT: Final = 255
 
@@ -116,7 +120,7 @@ class RegionPool:
 
     region: str
     nodes: int
-    gbps_per_node: float  # sustained (baseline) bandwidth of one edge node
+    gbps_per_node: float  # one node flat out: the throughput model's raw_gbps
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,7 @@ class AbsorbRow:
     share_before: float  # fraction of the env's viewer traffic
     share_after: float
     needed_gbps: float  # peak x share after the drain
-    available_gbps: float  # nodes x per-node Gbit/s x utilisation
+    available_gbps: float  # nodes x per-node Gbit/s x utilisation (as `capacity`)
 
     @property
     def ok(self) -> bool:
@@ -141,7 +145,7 @@ def absorb_check(
     before: Mapping[str, float],
     after: Mapping[str, float],
     peak_gbps: float,
-    utilisation: float = 0.7,
+    utilisation: float = EDGE_UTILISATION,
 ) -> list[AbsorbRow]:
     """Needed vs available Gbit/s for every region that serves after the change,
     tightest first. `before`/`after` are weights (normalised here)."""

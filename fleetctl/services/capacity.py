@@ -3,20 +3,57 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from fleetctl.core import capacity
 from fleetctl.errors import BadInput
 from fleetctl.spec import Fleet, Stack
-from fleetctl.spec.demand import DemandFile, Measured, load_demand, load_measured
+from fleetctl.spec.demand import (
+    CapacityParameters,
+    DemandFile,
+    Measured,
+    load_demand,
+    load_measured,
+)
 from fleetctl.spec.prices import PriceTable, load_prices
 
 
+def throughput_model(
+    measured: Measured | None = None,
+    parameters: CapacityParameters | None = None,
+    utilisation: float | None = None,
+) -> capacity.Throughput:
+    """The edge throughput model of every command (capacity, drain, event): a
+    demand file's parameters over the measurement (nginx Gbit/s per vCPU) over
+    the model's defaults; `utilisation` (a CLI's --utilisation) over all."""
+    p = parameters or CapacityParameters()
+    m = measured if measured is not None else load_measured()
+    nginx = p.nginx_gbps_per_vcpu
+    if nginx is None and m.edge is not None:
+        nginx = m.edge.gbps_per_vcpu
+    util = utilisation if utilisation is not None else p.edge_utilisation
+    try:
+        return capacity.Throughput(
+            utilisation=capacity.EDGE_UTILISATION if util is None else util,
+            nginx_gbps_per_vcpu=nginx,
+            node_gbps=dict(p.node_gbps),
+        )
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+
+
 def edge_capacity(
-    fleet: Fleet, env: str, peak_gbps: float, growth: float, utilisation: float
+    fleet: Fleet,
+    env: str,
+    peak_gbps: float,
+    growth: float,
+    utilisation: float | None = None,
+    *,
+    model: capacity.Throughput | None = None,
 ) -> list[capacity.RegionCapacity]:
+    """The `--peak-gbps` shortcut; `model` defaults to `throughput_model()`."""
     if env not in fleet.envs():
         raise BadInput(f"unknown env {env!r}", hint=f"known envs: {', '.join(fleet.envs())}")
     regions = [
@@ -31,15 +68,17 @@ def edge_capacity(
         if s.spec.edge is not None
     ]
     try:
-        return capacity.plan(regions, peak_gbps, growth, utilisation)
+        return capacity.plan(
+            regions, peak_gbps, growth, utilisation, model=model or throughput_model()
+        )
     except ValueError as exc:
         raise BadInput(str(exc)) from None
 
 
 # -- demand-based planning (`fleetctl capacity --demand FILE`) ----------------------------
 
-# Defaults that are judgement, not measurement (docs/capacity.md gives the reasons).
-EDGE_UTILISATION = 0.7  # headroom for bursts and the NIC's own overhead at peak
+# Defaults that are judgement, not measurement (docs/capacity.md gives the reasons);
+# the edge utilisation target is the throughput model's (core/capacity/throughput.py).
 CACHE_HIT_RATIO = 0.95  # VOD edge caches with a long tail; live is higher
 MEAN_BITRATE_MBPS = 3.0  # ABR mix of a 1080p-topped ladder, mostly 720p/1080p on TVs/desktops
 OVER_MARGIN = 0.5  # "over" = more than 50 % spare beyond the N+1 need
@@ -68,26 +107,37 @@ class CapacityReport:
 
 
 def resolve_params(
-    demand: DemandFile, measured: Measured, growth_per_year: float
+    demand: DemandFile,
+    measured: Measured,
+    growth_per_year: float,
+    utilisation: float | None = None,
 ) -> capacity.Params:
-    """Demand file parameters over measured defaults over judgement defaults."""
-    p = demand.parameters
+    """A demand file's parameters over measured defaults over judgement defaults."""
+    return model_params(demand.parameters, measured, growth_per_year, utilisation)
+
+
+def model_params(
+    p: CapacityParameters,
+    measured: Measured,
+    growth_per_year: float = 0.0,
+    utilisation: float | None = None,
+) -> capacity.Params:
+    """The model's parameters: `p` (a demand file's, or none) over measured defaults
+    over judgement defaults; `utilisation` (--utilisation) over the edge target."""
     speeds: dict[str, float] = {
         str(k): v.speed_per_vcpu for k, v in measured.transcode.profiles.items()
     }
     speeds.update({str(k): v for k, v in p.transcode_speed_per_vcpu.items()})
-    nginx = p.nginx_gbps_per_vcpu
-    if nginx is None and measured.edge is not None:
-        nginx = measured.edge.gbps_per_vcpu
+    edge = throughput_model(measured, p, utilisation)
 
     def pick(value: float | None, default: float) -> float:
         return default if value is None else value
 
     return capacity.Params(
         transcode_speed_per_vcpu=speeds,
-        nginx_gbps_per_vcpu=nginx,
-        node_gbps=dict(p.node_gbps),
-        edge_utilisation=pick(p.edge_utilisation, EDGE_UTILISATION),
+        nginx_gbps_per_vcpu=edge.nginx_gbps_per_vcpu,
+        node_gbps=dict(edge.node_gbps),
+        edge_utilisation=edge.utilisation,
         cache_hit_ratio=pick(p.cache_hit_ratio, CACHE_HIT_RATIO),
         mean_bitrate_mbps=pick(p.mean_bitrate_mbps, MEAN_BITRATE_MBPS),
         over_margin=pick(p.over_margin, OVER_MARGIN),
@@ -148,9 +198,7 @@ def demand_capacity(
     prices = prices or load_prices()
     measured = measured or load_measured()
     try:
-        params = resolve_params(demand, measured, growth_per_year)
-        if utilisation is not None:  # --utilisation wins over the file
-            params = replace(params, edge_utilisation=utilisation)
+        params = resolve_params(demand, measured, growth_per_year, utilisation)
         supplies = [supply_of(stacks[r], prices) for r in demand.regions]
         demands = [
             capacity.Demand(

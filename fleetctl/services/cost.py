@@ -71,15 +71,31 @@ def _load(path: Path | None, cache_dir: Path | None) -> PriceTable:
 
 def prices(path: Path | None = None, ws: Workspace | None = None) -> PriceTable:
     """The price table, loaded once per process (and from the workspace's cache
-    of the parsed table when `ws` is given)."""
-    return _load(
+    of the parsed table when `ws` is given). Its `path`, which its errors name,
+    is `prices_file`'s: never the runner's absolute path."""
+    table = _load(
         path.resolve() if path is not None else None,
         ws.state_dir / PRICES_CACHE if ws is not None else None,
     )
+    return table.model_copy(update={"path": prices_file(path, ws.root if ws else None)})
 
 
-def prices_file(path: Path | None) -> str:
-    return str(path) if path is not None else f"fleetctl/data/{DEFAULT_PRICES.name}"
+def prices_file(path: Path | None, root: Path | None = None) -> str:
+    """How output names a price table: relative to the repo root (else the working
+    directory), else its file name. Never an absolute path: it lands in PR comments."""
+    if path is None:
+        return f"fleetctl/data/{DEFAULT_PRICES.name}"
+    full = path.resolve()
+    for base in (root, Path.cwd()):
+        if base is not None and full.is_relative_to(base.resolve()):
+            return full.relative_to(base.resolve()).as_posix()
+    return full.name
+
+
+def _without_abs_path(text: str, path: Path | None, shown: str) -> str:
+    for p in (path, path.resolve()) if path is not None else (DEFAULT_PRICES,):
+        text = text.replace(str(p), shown)
+    return text
 
 
 def region_of(stack: str) -> str:
@@ -159,11 +175,12 @@ def with_costs(run: PreviewRun, ws: Workspace, fleet: Fleet, opts: PreviewOption
     try:
         table = prices(opts.prices, ws)
     except FleetctlError as exc:
-        err = "; ".join([exc.message, *exc.details[:3]])
+        shown = prices_file(opts.prices, ws.root)
+        err = _without_abs_path("; ".join([exc.message, *exc.details[:3]]), opts.prices, shown)
         stacks = tuple(
             dataclasses.replace(s, cost=model.CostDelta(error=err)) for s in result.stacks
         )
-        used = model.PricesUsed("(unreadable)", "", "USD", prices_file(opts.prices))
+        used = model.PricesUsed("(unreadable)", "", "USD", shown)
         run.warnings.append(f"cost: {err}")
         return dataclasses.replace(result, stacks=stacks, prices=used)
     head_usage = usage_of(fleet.stacks)
@@ -186,7 +203,7 @@ def with_costs(run: PreviewRun, ws: Workspace, fleet: Fleet, opts: PreviewOption
             )
         )
     return dataclasses.replace(
-        result, stacks=tuple(stacks), prices=model.prices_used(table, prices_file(opts.prices))
+        result, stacks=tuple(stacks), prices=model.prices_used(table, table.path)
     )
 
 
@@ -261,7 +278,7 @@ def fleet_cost(
     ]
     return FleetCost(
         stacks=tuple(out),
-        prices=model.prices_used(table, prices_file(prices_path)),
+        prices=model.prices_used(table, table.path),
         failed=tuple(s.stack for s in run.result.failed),
         seconds=run.seconds,
         cache_hits=run.cache_hits,

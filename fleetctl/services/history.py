@@ -42,6 +42,7 @@ _ROLLOUT_EVENTS = {
     "rolled_back": "rolled back",
     "rollback_failed": "rollback failed",
     "lock_taken_over": "lock taken over",
+    "superseded": "superseded",
 }
 _TRAFFIC_EVENTS = {
     "region_drained": "drained",
@@ -133,6 +134,10 @@ def rollout_entries(doc: dict[str, Any], events: list[dict[str, Any]]) -> list[E
             detail = f"release {e.get('release', '')} on {e.get('hosts', '?')} hosts"
         elif t in ("rolled_back", "rollback_failed"):
             detail = str(e.get("message", ""))
+        elif t == "superseded":
+            detail = f"by {e.get('by_rollout', '')} (was {e.get('previous_status', '')})"
+        elif t == "lock_taken_over":
+            detail = f"from {e.get('previous_holder', '')}"
         else:
             detail = str(e.get("reason", ""))
         out.append(

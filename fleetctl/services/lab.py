@@ -35,6 +35,7 @@ from typing import Any
 from fleetctl.adapters import http_probe, procs
 from fleetctl.adapters.supervisor import Program, Supervisor, render_config, supervisorctl_command
 from fleetctl.errors import BadInput, JobFailed, OutsideError
+from fleetctl.services import lab_monitoring
 
 DEFAULT_DIR = ".fleetctl/lab"
 DEFAULT_SUBNET = "127.0.10"
@@ -60,6 +61,16 @@ PROGRAMS_BY_ROLE = {
     "router": ("sshd", "nginx"),
 }
 ROUTER_NAME = "lab-router-01"
+
+# The system programs the lab runs, with the Debian package of each (the same
+# packages scripts/system-deps.sh installs; a unit test keeps the two in step).
+LAB_BINARIES = {
+    "sshd": "openssh-server",
+    "nginx": "nginx-light",
+    "ssh": "openssh-client",  # Ansible connects with it
+    "ssh-keygen": "openssh-client",
+}
+SBIN_DIRS = ("/usr/sbin", "/sbin")  # not on a normal user's PATH
 TRAFFIC_FILE = "traffic.json"  # the router's region weights (written by region drains)
 
 
@@ -254,8 +265,35 @@ def inventory_data(lab: Lab) -> dict[str, Any]:
         "origin_ffmpeg": ffmpeg,
         "transcode_ffmpeg": ffmpeg,
         "transcode_output_dir": f"{origin.lab_root}/www/vod",
+        # the nginx the lab found (the roles' default is Debian's /usr/sbin/nginx)
+        **{f"{role}_nginx": binary("nginx") for role in ("origin", "edge", "router")},
     }
     return {"all": {"vars": all_vars, "hosts": hostvars, "children": children}}
+
+
+def dynamic_inventory(lab: Lab, names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The lab inventory (the same hosts, groups and vars as its hosts.yml) in
+    Ansible's dynamic inventory JSON (`--list`): groups with hosts/vars/children,
+    host vars under `_meta.hostvars`. `names`: only these hosts."""
+    data = inventory_data(lab)["all"]
+    keep = set(lab.names() if names is None else names)
+    hostvars = {n: v for n, v in data["hosts"].items() if n in keep}
+    out: dict[str, Any] = {
+        "_meta": {"hostvars": hostvars},
+        "all": {"children": ["ungrouped", *data["children"]], "vars": data["vars"]},
+        "ungrouped": {"hosts": []},
+    }
+    # the file's order, which is the order plays visit hosts in
+    for group, body in data["children"].items():
+        out[group] = {"hosts": [n for n in body["hosts"] if n in keep]}
+        if body.get("vars"):
+            out[group]["vars"] = body["vars"]
+    return out
+
+
+def lab_host_vars(lab: Lab, name: str) -> dict[str, Any]:
+    """`--host NAME`: that host's vars ({} for an unknown host, as Ansible expects)."""
+    return dict(inventory_data(lab)["all"]["hosts"].get(name, {}))
 
 
 def spec_router_weights() -> dict[str, int]:
@@ -274,7 +312,7 @@ def router_weights(lab_dir: Path | str) -> dict[str, int]:
         return {str(r): int(w) for r, w in data["weights"].items()}
     except FileNotFoundError:
         return spec_router_weights()
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, OSError, RecursionError) as exc:
         raise OutsideError(f"unreadable lab traffic state {path}: {exc}") from exc
 
 
@@ -330,7 +368,7 @@ def programs(lab: Lab) -> list[Program]:
         out.append(
             Program(
                 name=h.program("sshd"),
-                command=f"/usr/sbin/sshd -D -e -f {root / 'etc/ssh/sshd_config'}",
+                command=f"{binary('sshd')} -D -e -f {root / 'etc/ssh/sshd_config'}",
                 startsecs=0,
             )
         )
@@ -339,7 +377,7 @@ def programs(lab: Lab) -> list[Program]:
                 Program(
                     name=h.program("nginx"),
                     command=(
-                        f"{_nginx()} -p {root / 'nginx'}/ -c {root / 'nginx/nginx.conf'}"
+                        f"{binary('nginx')} -p {root / 'nginx'}/ -c {root / 'nginx/nginx.conf'}"
                         ' -g "daemon off;"'
                     ),
                     autostart=False,  # the role starts it once its config is in place
@@ -367,14 +405,35 @@ def programs(lab: Lab) -> list[Program]:
             startsecs=0,
         )
     )
-    return out
+    return out + lab_monitoring.programs(lab)
 
 
 # -- set-up ----------------------------------------------------------------------
 
 
-def _nginx() -> str:
-    return shutil.which("nginx") or "/usr/sbin/nginx"
+def binary(name: str) -> str:
+    """Path of a system program the lab runs: PATH first, then the sbin dirs
+    (its bare name when absent: `lab up` checks for them first)."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), *SBIN_DIRS])
+    return shutil.which(name, path=path) or name
+
+
+def check_binaries(names: Sequence[str] = tuple(LAB_BINARIES)) -> None:
+    """Fail before starting anything when a program the lab runs is not installed,
+    naming its package and the command that installs it (exit 3)."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), *SBIN_DIRS])
+    missing = [n for n in names if shutil.which(n, path=path) is None]
+    if not missing:
+        return
+    packages = sorted({LAB_BINARIES.get(n, n) for n in missing})
+    what = ", ".join(f"{n} (apt package {LAB_BINARIES.get(n, n)})" for n in missing)
+    raise OutsideError(
+        f"the lab needs {what}: not installed",
+        hint=(
+            "install it: sudo apt-get install -y --no-install-recommends "
+            f"{' '.join(packages)}   (or run scripts/system-deps.sh, which make demo runs)"
+        ),
+    )
 
 
 def _sshd_config(h: LabHost, lab_dir: Path, user: str) -> str:
@@ -409,7 +468,7 @@ def _keygen(path: Path, comment: str) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        [binary("ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
         check=True,
         capture_output=True,
     )
@@ -438,8 +497,11 @@ def load(lab_dir: Path) -> Lab | None:
         return Lab.from_json(json.loads((lab_dir / "lab.json").read_text()))
     except FileNotFoundError:
         return None
-    except (ValueError, TypeError, KeyError) as exc:
-        raise OutsideError(f"unreadable lab state {lab_dir / 'lab.json'}: {exc}") from exc
+    except (ValueError, TypeError, KeyError, AttributeError, OSError, RecursionError) as exc:
+        raise OutsideError(
+            f"unreadable lab state {lab_dir / 'lab.json'}: {exc}",
+            hint="`fleetctl lab down` then `fleetctl lab up` rebuilds it",
+        ) from exc
 
 
 def require(lab_dir: Path) -> Lab:
@@ -460,9 +522,12 @@ def lab_up(
     strategy: str = "auto",
     on_event: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[str], None] | None = None,
+    prometheus: bool = False,
 ) -> Lab:
-    """Start (or reconcile) the lab and configure it with site.yml. Idempotent."""
+    """Start (or reconcile) the lab and configure it with site.yml. Idempotent.
+    `prometheus` adds monitoring (services.lab_monitoring); it stays on for re-ups."""
     say = progress or (lambda _msg: None)
+    check_binaries()
     lab_dir = lab_dir.resolve()
     old = load(lab_dir)
     if old is not None and old.subnet != subnet:
@@ -511,6 +576,8 @@ def lab_up(
         for name in gone:
             shutil.rmtree(lab_dir / "hosts" / name, ignore_errors=True)
 
+    if prometheus:
+        lab_monitoring.write_config(lab)
     sv = Supervisor(lab_dir)
     sv.conf.write_text(render_config(lab_dir, programs(lab)))
     _write_inventory(lab)
@@ -528,9 +595,15 @@ def lab_up(
         sv.start()
     for h in hosts:
         if not _wait_port(h.address, h.ssh_port, 15):
+            log = lab_dir / "logs" / (h.program("sshd") + ".log")
+            try:
+                tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+            except OSError:
+                tail = []
             raise OutsideError(
                 f"sshd of {h.name} does not listen on {h.address}:{h.ssh_port}",
-                hint=f"see {lab_dir / 'logs' / (h.program('sshd') + '.log')}",
+                hint=f"its log says why (last lines below): {log}",
+                details=tail,
             )
     if apply:
         say(f"applying site.yml to {len(hosts)} hosts")
@@ -649,7 +722,10 @@ def lab_down(lab_dir: Path) -> list[str]:
     Returns what was done (for people). Safe to run twice."""
     lab_dir = lab_dir.resolve()
     done: list[str] = []
-    lab = load(lab_dir) if (lab_dir / "lab.json").exists() else None
+    try:
+        lab = load(lab_dir)
+    except OutsideError:
+        lab = None  # unreadable state: still end what the directory and marks find
     sv = Supervisor(lab_dir)
     pid = sv.pid()
     if pid is not None:
@@ -658,11 +734,18 @@ def lab_down(lab_dir: Path) -> list[str]:
         sv.shutdown()
         procs.terminate([p for p in tree if procs.alive(p)], grace_s=2)
         done.append(f"stopped supervisord (pid {pid}) and {len(tree)} processes under it")
-    # anything else still pointing into the lab directory (e.g. supervisord was killed)
-    stray = procs.with_cmdline_containing(str(lab_dir) + "/")
+    # whatever outlived supervisord or was never under it any more (supervisord
+    # killed: its programs, the delay helper, sshd sessions and their children)
+    stray = [p for p in sv.owned_processes(endpoints(lab)) if p.pid != os.getpid()]
     if stray:
-        procs.terminate(stray + [d for p in stray for d in procs.descendants(p.pid)], grace_s=2)
+        procs.terminate(stray, grace_s=2)
         done.append(f"ended {len(stray)} stray lab processes")
+    left = leftover_processes(lab_dir, lab)
+    if left:
+        raise OutsideError(
+            f"lab processes still running: {', '.join(map(str, left))}",
+            hint="they did not stop on SIGKILL; see `ps -o pid,user,cmd -p <pid>`",
+        )
     if (
         lab is not None
         and Path(lab.inventory).exists()
@@ -679,6 +762,17 @@ def lab_down(lab_dir: Path) -> list[str]:
     return done
 
 
-def leftover_processes(lab_dir: Path) -> list[int]:
-    """Pids of processes that still reference the lab directory (tests use it)."""
-    return [p.pid for p in procs.with_cmdline_containing(str(lab_dir.resolve()) + "/")]
+def endpoints(lab: Lab | None) -> list[tuple[str, int]]:
+    """Every (address, port) a lab process listens on."""
+    if lab is None:
+        return []
+    out = [(h.address, port) for h in lab.hosts for port in (h.ssh_port, h.http_port)]
+    address, port = lab.delay_address.split(":")
+    return [*out, (address, int(port))]
+
+
+def leftover_processes(lab_dir: Path, lab: Lab | None = None) -> list[int]:
+    """Pids of the lab's processes still alive (`lab` known: also whatever
+    still holds its addresses)."""
+    sv = Supervisor(lab_dir.resolve())
+    return [p.pid for p in sv.owned_processes(endpoints(lab)) if p.pid != os.getpid()]

@@ -25,6 +25,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from fleetctl import __version__
 from fleetctl.adapters import git
@@ -224,19 +225,34 @@ def _stacks_in(blobs: dict[str, str]) -> list[str]:
 # --- fingerprint key and cache -------------------------------------------------------------
 
 
-def fingerprint_key(ws: Workspace) -> bytes:
-    """The per-workspace HMAC key for secret fingerprints (created once, mode 0600)."""
+def fingerprint_key(ws: Workspace, warnings: list[str] | None = None) -> bytes:
+    """The per-workspace HMAC key for secret fingerprints (created once, mode 0600).
+
+    The cache directory is optional: when it cannot be written (read-only
+    checkout), the key lives for this run only and a warning says so.
+    """
     path = ws.state_dir / CACHE_DIR / KEY_FILE
     try:
         return bytes.fromhex(path.read_text().strip())
     except (OSError, ValueError):
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key.hex())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key.hex())
+    except OSError as exc:
+        if warnings is not None:
+            warnings.append(_no_cache(path.parent, exc))
     return key
+
+
+def _no_cache(where: Path, exc: OSError) -> str:
+    return (
+        f"preview cache {where} is not writable ({exc.strerror or exc}): running "
+        "without the cache (a saved snapshot's secrets will show as changed)"
+    )
 
 
 def _prune_cache(ws: Workspace) -> None:
@@ -304,6 +320,18 @@ def _cache_put(ws: Workspace, key: str, graph: ResourceGraph) -> None:
     os.replace(tmp, d / f"{key}.json")
 
 
+def _cache_write(
+    warnings: list[str], write: Callable[..., None], ws: Workspace, *args: Any
+) -> None:
+    """Run one cache write; the cache is optional, so a failure is one warning."""
+    try:
+        write(ws, *args)
+    except OSError as exc:
+        msg = _no_cache(ws.state_dir / CACHE_DIR, exc)
+        if msg not in warnings:
+            warnings.append(msg)
+
+
 # --- the use case --------------------------------------------------------------------------
 
 
@@ -336,7 +364,8 @@ def run_preview(
     fleet = load_fleet(ws.stacks_dir, parse_cache=ws.state_dir / SPEC_CACHE)
     project = fleet.project.name
     rules = _policy_rules(ws, opts)  # a broken pack fails before any program runs
-    key = fingerprint_key(ws)
+    cache_warnings: list[str] = []
+    key = fingerprint_key(ws, cache_warnings)
     key_id = opts.key_id or hashlib.sha256(key).hexdigest()[:16]
     head = _head_program(ws.root)
     head_blobs = head.blobs
@@ -349,7 +378,7 @@ def run_preview(
     prefix = ""
     pack_changed = False  # the policy pack differs from the base: judge skipped stacks too
     snapshot: dict[str, ResourceGraph] | None = None
-    warnings: list[str] = []
+    warnings: list[str] = cache_warnings
     if opts.base is not None and is_snapshot(opts.base):
         snapshot, snap_key = load_snapshot(Path(opts.base))
         if snap_key != key_id:
@@ -523,16 +552,16 @@ def run_preview(
             graph=graph, ran=True, seconds=round(float(res.data.get("seconds", 0.0)), 4)
         )
         if opts.use_cache:
-            _cache_put(ws, res_key, graph)
+            _cache_write(run.warnings, _cache_put, ws, res_key, graph)
 
     learned = {m for r in results.values() if r.data for m in r.data.get("new_modules", ()) if m}
     if learned - set(preload):
-        _preload_put(ws, set(preload) | learned)
+        _cache_write(run.warnings, _preload_put, ws, set(preload) | learned)
     new_hints = {h for r in results.values() if r.data for h in r.data.get("hints", ())}
     if new_hints - set(hints):
         _warm_put(ws, set(hints) | new_hints)
     if misses and opts.use_cache:
-        _prune_cache(ws)
+        _cache_write(run.warnings, _prune_cache, ws)
 
     ran_keys = set(misses) | ran_elsewhere
     run.ran += [f"{n} ({side})" for n, side in sorted(ran_elsewhere)]

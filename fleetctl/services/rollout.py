@@ -19,7 +19,6 @@ import os
 import secrets
 import shutil
 import socket
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from fleetctl.adapters.state.base import LockHeld, StateStore
+from fleetctl.adapters.state.base import LockHeld, LockInfo, LockLost, StateStore
 from fleetctl.core.gates import (
     GateResult,
     PromReading,
@@ -45,12 +44,19 @@ from fleetctl.errors import BadInput, FleetctlError, JobFailed
 from fleetctl.services import drain as drain_service
 from fleetctl.services import freeze as freeze_service
 from fleetctl.services import release as release_service
+from fleetctl.services import secrets as secrets_service
+from fleetctl.services import video_gates
 from fleetctl.services.release import Release
+from fleetctl.services.secrets import SecretVar
 
 TAG = "FLEETCTL_ROLLOUT_ID"  # in the environment of every Ansible run of a rollout
 LOCK_TTL_S = 120.0  # renewed while running; a dead process's lock goes stale
 PAUSED_LOCK_TTL_S = 7 * 24 * 3600.0  # a paused rollout keeps its env locked
 _RENEW_EVERY_S = 20.0
+# A holder that renewed its lease this recently counts as live: plain --force
+# refuses it (--force-live takes it). Three renewals, so one slow one is not "dead".
+LIVE_WINDOW_S = 3 * _RENEW_EVERY_S
+_FENCE_POLL_S = 1.0  # a running Ansible batch checks this often that it still holds the lock
 
 
 class Status(StrEnum):
@@ -61,9 +67,34 @@ class Status(StrEnum):
     rolled_back = "rolled_back"  # failed, rolled back, rollback proven
     rollback_failed = "rollback_failed"  # the proof did not hold: needs a person
     failed = "failed"  # failed and could not roll back (no last known-good)
+    superseded = "superseded"  # another rollout took the env lock over; never runs again
 
 
-FINAL = {Status.completed, Status.rolled_back, Status.rollback_failed, Status.failed}
+FINAL = {
+    Status.completed,
+    Status.rolled_back,
+    Status.rollback_failed,
+    Status.failed,
+    Status.superseded,
+}
+
+
+class LiveHolder(LockHeld):
+    """`--force` met a holder that is still renewing its lease."""
+
+    def __init__(self, info: LockInfo, now: float, where: str) -> None:
+        super().__init__(info, now)
+        self.message = (
+            f"{info.name} is held by {info.holder}, which is running{where} and renewed its "
+            f"lease {max(0.0, now - info.renewed_at):.0f}s ago: --force takes over only a "
+            f"holder that stopped renewing for {LIVE_WINDOW_S:g}s (dead or hung)"
+        )
+        self.args = (self.message,)
+        self.hint = (
+            "wait for it, or `fleetctl rollout abort` it; to take it over while it runs use "
+            "--force-live (or --force twice): it stops before its next change and is "
+            "marked superseded"
+        )
 
 
 class RolloutPaused(FleetctlError):
@@ -308,18 +339,12 @@ def _alive(doc: dict[str, Any]) -> bool:
         return True
 
 
-def _sweep_dead_workdirs() -> None:
-    """Remove snapshot dirs left by rollout processes that died (kill -9)."""
-    for path in Path(tempfile.gettempdir()).glob("fleetctl-rollout-*-*"):
-        try:
-            pid = int(path.name.split("-")[2])
-            os.kill(pid, 0)
-        except ValueError:
-            continue
-        except ProcessLookupError:
-            shutil.rmtree(path, ignore_errors=True)
-        except PermissionError:
-            continue
+def _sweep_dead_workdirs() -> list[str]:
+    """Remove the temp dirs of fleetctl processes that died (kill -9): release
+    snapshots and Ansible private data dirs. Returns the names removed."""
+    from fleetctl.adapters import procs
+
+    return procs.sweep_dead_temp_dirs("rollout", "ansible")
 
 
 class Engine:
@@ -334,8 +359,11 @@ class Engine:
         clock: Callable[[], float] = time.time,
         on_event: Callable[[dict[str, Any]], None] | None = None,
         who: str | None = None,
+        secrets: Sequence[SecretVar] = (),
     ) -> None:
         self.store = store
+        # `--secret-var` values of this command: in memory only, never stored
+        self.secrets = {s.name: s for s in secrets}
         self.root = root
         self.executor: Executor = executor or ansible_executor
         self.prober: Prober = prober or http_prober
@@ -344,26 +372,62 @@ class Engine:
         self.on_event = on_event
         self.who = who or freeze_service.who()
         self._renewed = 0.0
+        self._fence_checked = 0.0
+        self._gen: dict[str, int] = {}  # rollout id -> the lock generation this process holds
         self._tmp: Path | None = None
         self._plans: dict[str, Plan] = {}
 
     # -- bookkeeping -----------------------------------------------------------------
 
-    def _event(self, doc: dict[str, Any], type_: str, **data: Any) -> None:
-        ev = {"type": type_, "at": self.clock(), **data}
+    def _scrub(self, value: Any) -> Any:
+        """What Ansible said back may quote a secret var: never journal or print it."""
+        return secrets_service.scrub(value, (s.value for s in self.secrets.values()))
+
+    def _event(self, doc: dict[str, Any], type_: str, *, fenced: bool = True, **data: Any) -> None:
+        if fenced:
+            self._fence(doc)
+        ev = self._scrub({"type": type_, "at": self.clock(), **data})
         self.store.append_event(doc["id"], ev)
         if self.on_event is not None:
             self.on_event(ev)
 
     def _save(self, doc: dict[str, Any]) -> None:
+        self._fence(doc)
         doc["updated_at"] = self.clock()
-        self.store.put("rollout", doc["id"], doc)
+        self.store.put("rollout", doc["id"], self._scrub(doc))
+
+    def _fence(self, doc: dict[str, Any]) -> None:
+        """The fencing check before every side effect (record write, Ansible
+        batch): raise LockLost unless the env lock still has the generation
+        this process took. A superseded holder stops here."""
+        gen = self._gen.get(doc["id"])
+        if gen is None:
+            return  # not a holder (e.g. `abort` asking a running rollout to stop)
+        lock = lock_name(doc["env"])
+        info = self.store.lock_info(lock)
+        if info is None or info.holder != doc["id"] or info.generation != gen:
+            raise LockLost(lock, doc["id"], gen, info)
 
     def _renew(self, doc: dict[str, Any], *, force: bool = False) -> None:
         now = self.clock()
         if force or now - self._renewed >= _RENEW_EVERY_S:
-            self.store.renew_lock(lock_name(doc["env"]), doc["id"], LOCK_TTL_S)
+            self.store.renew_lock(
+                lock_name(doc["env"]), doc["id"], LOCK_TTL_S, generation=self._gen.get(doc["id"])
+            )
             self._renewed = now
+
+    def _lost(self, doc: dict[str, Any]) -> bool:
+        """For polling callbacks (Ansible's cancel, the bake): renew the lease and
+        check the fence about once a second; True once the lock is someone else's."""
+        try:
+            self._renew(doc)
+            now = self.clock()
+            if now - self._fence_checked >= _FENCE_POLL_S:
+                self._fence_checked = now
+                self._fence(doc)
+        except LockLost:
+            return True
+        return False
 
     def _plan(self, doc: dict[str, Any]) -> Plan:
         if doc["id"] not in self._plans:
@@ -376,7 +440,9 @@ class Engine:
     def _workdir(self) -> Path:
         if self._tmp is None:
             _sweep_dead_workdirs()
-            self._tmp = Path(tempfile.mkdtemp(prefix=f"fleetctl-rollout-{os.getpid()}-"))
+            from fleetctl.adapters import procs
+
+            self._tmp = procs.private_temp_dir("rollout")
         return self._tmp
 
     def _cleanup(self) -> None:
@@ -398,6 +464,20 @@ class Engine:
             )
         return release_service.restore(self.store, release, dest)
 
+    def _secret_values(self, release: Release, *, same: bool) -> dict[str, str]:
+        """The secret vars `release` was made with, from this command's --secret-var."""
+        return secrets_service.values_for(
+            self.root, release.secret_vars, self.secrets, what=f"release {release.id}", same=same
+        )
+
+    def _check_secrets(self, doc: dict[str, Any], *, forward: bool) -> None:
+        """Before taking a rollout over: are the secret vars its releases need given?
+        (`forward`: its own release runs again; a rollback needs the last known-good's.)"""
+        if forward:
+            self._secret_values(release_service.get(self.store, doc["release"]), same=True)
+        if doc.get("rollback_to"):
+            self._secret_values(release_service.get(self.store, doc["rollback_to"]), same=False)
+
     # -- start -----------------------------------------------------------------------
 
     def start(
@@ -408,6 +488,8 @@ class Engine:
         *,
         extravars: dict[str, Any] | None = None,
         force: bool = False,
+        force_live: bool = False,
+        allow_plain_secrets: bool = False,
         policy_file: str | None = None,
         confirm: Callable[[Plan, Release], bool] | None = None,
     ) -> Outcome:
@@ -418,29 +500,29 @@ class Engine:
                 hint=f"no rollout starts while frozen; `fleetctl freeze off --env {env}` "
                 "when it is safe",
             )
+        secrets_service.refuse_plain(extravars or {}, allow=allow_plain_secrets)
+        secrets_service.check_names(extravars or {}, self.secrets.values())
         drained = drain_service.drained_hosts(self.store, env)
         path, plan = plan_for(self.root, env, playbook, policy, exclude=drained)
+        lkg_before = last_known_good(self.store, group_of(env, path))
+        if lkg_before is not None:  # a rollback would need its secret vars too
+            self._secret_values(release_service.get(self.store, lkg_before["release"]), same=False)
         rid = new_id()
-        lock = lock_name(env)
-        previous = self.store.lock_info(lock)
-        try:
-            self.store.acquire_lock(lock, rid, LOCK_TTL_S)
-            taken_from = None
-        except LockHeld:
-            if not force:
-                raise
-            assert previous is not None
-            self.store.acquire_lock(lock, rid, LOCK_TTL_S, force=True)
-            taken_from = previous
-        self._renewed = self.clock()
-        try:
-            rel = release_service.snapshot(self.store, self.root, env, extravars=extravars)
-            if confirm is not None and not confirm(plan, rel):
-                self.store.release_lock(lock, rid)
-                raise BadInput("rollout not started (not confirmed)")
-        except BaseException:
-            self.store.release_lock(lock, rid)
-            raise
+        _sweep_dead_workdirs()
+        # Fail fast on the lock before asking anyone to confirm; it is taken
+        # (by the same rules) only after, right before the rollout's record is
+        # written, so a kill -9 in between leaves no lock without a record.
+        self._may_take(rid, env, force=force, force_live=force_live)
+        rel = release_service.snapshot(
+            self.store,
+            self.root,
+            env,
+            extravars=extravars,
+            secret_vars=secrets_service.fingerprints(self.root, self.secrets.values()),
+        )
+        if confirm is not None and not confirm(plan, rel):
+            raise BadInput("rollout not started (not confirmed)")
+        taken, lock_event = self._acquire(rid, env, force=force, force_live=force_live)
         group = group_of(env, path)
         lkg = last_known_good(self.store, group)
         now = self.clock()
@@ -470,6 +552,7 @@ class Engine:
             "by": self.who,
             "pid": os.getpid(),
             "hostname": socket.gethostname(),
+            "lock_generation": taken.generation,
             "message": "",
         }
         # The plan (large for a big fleet) is stored once, beside the small
@@ -487,6 +570,7 @@ class Engine:
             git_sha=rel.git_sha,
             git_dirty=rel.git_dirty,
             extravars=rel.extravars,
+            secret_vars=rel.secret_vars,
             steps=len(plan.steps),
             hosts=plan.host_count,
             plan_digest=plan.digest(),
@@ -495,74 +579,207 @@ class Engine:
             by=self.who,
             skipped_drained=sorted(drained),
         )
-        if taken_from is not None:
-            self._event(
-                doc,
-                "lock_taken_over",
-                lock=lock,
-                previous_holder=taken_from.holder,
-                held_for_s=round(now - taken_from.acquired_at, 1),
-                expired=taken_from.expires_at < now,
-                by=self.who,
-            )
-        else:
-            self._event(doc, "lock_acquired", lock=lock, ttl_s=LOCK_TTL_S)
+        self._event(doc, lock_event.pop("type"), **lock_event)
         return self._run(doc)
+
+    # -- the env lock ------------------------------------------------------------------
+
+    def _acquire(
+        self, rid: str, env: str, *, force: bool, force_live: bool
+    ) -> tuple[LockInfo, dict[str, Any]]:
+        """Take the env lock for rollout `rid`; returns the lease and the journal
+        event that records how (`lock_acquired` or `lock_taken_over`).
+
+        Free or expired: taken. Held by a rollout that already ended (its
+        process died before releasing): taken. Held by `rid` itself (a paused
+        or crashed run of it): taken unless its process is still running it.
+        Held by another rollout: only with force, and if that one is live
+        (running and renewed within LIVE_WINDOW_S, process not known dead) only
+        with force_live. Whoever loses the lock to another rollout is closed
+        as superseded; its Ansible processes on this machine are ended.
+        """
+        lock = lock_name(env)
+        now = self.clock()
+        take_held = self._may_take(rid, env, force=force, force_live=force_live)
+        taken = self.store.acquire_lock(lock, rid, LOCK_TTL_S, force=take_held)
+        self._gen[rid] = taken.generation
+        self._renewed = self._fence_checked = self.clock()
+        prev = taken.taken_from
+        if prev is None or (prev.holder == rid and not take_held):
+            event: dict[str, Any] = {"type": "lock_acquired", "lock": lock, "ttl_s": LOCK_TTL_S}
+            if prev is not None:
+                event["previous_generation"] = prev.generation
+            event["generation"] = taken.generation
+            return taken, event
+        expired = prev.expires_at < now
+        prev_doc = self.store.get("rollout", prev.holder)
+        event = {
+            "type": "lock_taken_over",
+            "lock": lock,
+            "previous_holder": prev.holder,
+            "previous_status": prev_doc["status"] if prev_doc else None,
+            "previous_generation": prev.generation,
+            "generation": taken.generation,
+            "held_for_s": round(now - prev.acquired_at, 1),
+            "renewed_s_ago": round(now - prev.renewed_at, 1),
+            "expired": expired,
+            "forced": "live" if force_live and not expired else bool(force and not expired),
+            "by": self.who,
+        }
+        if prev_doc is not None and prev.holder != rid:
+            self._kill_orphans(prev_doc, journal=False)
+            self._supersede(prev_doc, rid, event)
+        return taken, event
+
+    def _may_take(self, rid: str, env: str, *, force: bool, force_live: bool) -> bool:
+        """May `rid` take the env lock now (the rules of `_acquire`)? Raises when
+        not; True when it must be taken from a holder whose lease still runs."""
+        now = self.clock()
+        info = self.store.lock_info(lock_name(env))
+        if info is None or info.expires_at < now:
+            return False
+        holder = self.store.get("rollout", info.holder)
+        status = Status(holder["status"]) if holder else None
+        dead = holder is not None and not _alive(holder)
+        live = (
+            status in (Status.running, Status.rolling_back)
+            and not dead
+            and now - info.renewed_at < LIVE_WINDOW_S
+        )
+        where = f" (pid {holder.get('pid')} on {holder.get('hostname')})" if holder else ""
+        if info.holder == rid:
+            if live and not force_live:
+                raise FleetctlError(
+                    f"rollout {rid} is still running{where}; it renewed its lease "
+                    f"{max(0.0, now - info.renewed_at):.0f}s ago",
+                    hint="watch it with `fleetctl rollout status --watch`, stop it with "
+                    "`fleetctl rollout abort`, or take it over with --force-live (the "
+                    "running process stops before its next change)",
+                )
+            take_held = live
+        elif status in FINAL and dead:
+            take_held = True  # a leftover: its rollout ended, its process is gone
+        elif not (force or force_live):
+            raise LockHeld(info, now)
+        elif live and not force_live:
+            raise LiveHolder(info, now, where)
+        else:
+            take_held = True
+        return take_held
+
+    def _supersede(self, prev: dict[str, Any], rid: str, taken: dict[str, Any]) -> None:
+        """Close the record of a rollout that lost the env lock to `rid`."""
+        status = Status(prev["status"])
+        if status in FINAL:  # it had ended; only its bookkeeping was missing
+            self._close_out(prev, lock_taken_by=rid)
+            return
+        how = "its lease had expired" if taken["expired"] else "forced while it held the lease"
+        prev["status"] = Status.superseded.value
+        prev["superseded_by"] = rid
+        prev["finished_at"] = self.clock()
+        prev["updated_at"] = self.clock()
+        prev["message"] = (
+            f"superseded by {rid}: {self.who} took over the env lock ({how}) while this "
+            f"rollout was {status.value}; it will not run again"
+        )
+        self.store.put("rollout", prev["id"], prev)
+        self.store.append_event(
+            prev["id"],
+            {
+                "type": "superseded",
+                "at": self.clock(),
+                "by_rollout": rid,
+                "by": self.who,
+                "previous_status": status.value,
+                "expired": taken["expired"],
+                "forced": taken["forced"],
+                "generation": taken["generation"],
+            },
+        )
+
+    def _close_out(self, doc: dict[str, Any], *, lock_taken_by: str | None = None) -> list[str]:
+        """Finish the bookkeeping of an ended rollout whose process died before
+        it was done (between saving its final status and its last journal
+        events): add the missing final events and release its lock. Idempotent."""
+        status = Status(doc["status"])
+        journal = [str(e.get("type")) for e in self.store.events(doc["id"])]
+        types = set(journal)
+        # released after the lock was last taken (a rollback of a completed
+        # rollout takes it again after the first `lock_released`)
+        taken_at = max(
+            (i for i, t in enumerate(journal) if t in ("lock_acquired", "lock_taken_over")),
+            default=-1,
+        )
+        released = "lock_released" in journal[taken_at + 1 :]
+        missing: list[dict[str, Any]] = []
+        if status is Status.completed and "completed" not in types:
+            missing.append(
+                {
+                    "type": "completed",
+                    "release": doc["release_id"],
+                    "hosts": len(doc["touched"]),
+                    "last_known_good": True,
+                }
+            )
+        if status in (Status.rolled_back, Status.rollback_failed):
+            if "rollback_proof" not in types and doc.get("rollback_proof") is not None:
+                missing.append({"type": "rollback_proof", **doc["rollback_proof"]})
+            if status.value not in types:
+                missing.append({"type": status.value, "message": doc.get("message", "")})
+        if status is Status.failed and "rollback_impossible" not in types:
+            missing.append({"type": "rollback_impossible", "reason": doc.get("message", "")})
+        lock = lock_name(doc["env"])
+        info = self.store.lock_info(lock)
+        if info is not None and info.holder == doc["id"]:
+            self.store.release_lock(lock, doc["id"], generation=info.generation)
+        self.store.delete("abort_request", doc["id"])
+        if not released:
+            ev: dict[str, Any] = {"type": "lock_released", "lock": lock}
+            if lock_taken_by is not None:
+                ev["taken_over_by"] = lock_taken_by
+            missing.append(ev)
+        added = [str(ev.pop("type")) for ev in missing]
+        for type_, ev in zip(added, missing, strict=True):
+            self._event(doc, type_, fenced=False, recovered=True, **ev)
+        return added
 
     # -- resume / promote / abort ------------------------------------------------------
 
-    def _take_over(self, doc: dict[str, Any], *, force: bool = False) -> None:
+    def _take_over(
+        self, doc: dict[str, Any], *, force: bool = False, force_live: bool = False
+    ) -> None:
         """Become the process running `doc` (after a crash, a pause, a promote)."""
         status = Status(doc["status"])
+        if status is Status.superseded:
+            raise _superseded_error(doc)
         if status in FINAL:
             raise BadInput(f"rollout {doc['id']} is already {status.value}")
-        lock = lock_name(doc["env"])
-        info = self.store.lock_info(lock)
-        if (
-            status in (Status.running, Status.rolling_back)
-            and info is not None
-            and info.holder == doc["id"]
-            and info.expires_at > self.clock()
-            and _alive(doc)
-            and not force
-        ):
-            raise FleetctlError(
-                f"rollout {doc['id']} is still running (pid {doc.get('pid')} on "
-                f"{doc.get('hostname')})",
-                hint="watch it with `fleetctl rollout status --watch`, or stop it with "
-                "`fleetctl rollout abort`",
-            )
-        try:
-            self.store.acquire_lock(lock, doc["id"], LOCK_TTL_S)
-        except LockHeld:
-            if not force:
-                raise
-            assert info is not None
-            self.store.acquire_lock(lock, doc["id"], LOCK_TTL_S, force=True)
-            self._event(
-                doc,
-                "lock_taken_over",
-                lock=lock,
-                previous_holder=info.holder,
-                held_for_s=round(self.clock() - info.acquired_at, 1),
-                by=self.who,
-            )
-        self._renewed = self.clock()
+        _taken, event = self._acquire(doc["id"], doc["env"], force=force, force_live=force_live)
         self._kill_orphans(doc)
+        _sweep_dead_workdirs()
         doc["pid"] = os.getpid()
         doc["hostname"] = socket.gethostname()
+        doc["lock_generation"] = self._gen[doc["id"]]
+        self._event(doc, event.pop("type"), **event)
 
-    def _kill_orphans(self, doc: dict[str, Any]) -> None:
+    def _kill_orphans(self, doc: dict[str, Any], *, journal: bool = True) -> None:
         """Ansible runs live in their own sessions: a `kill -9` of fleetctl
-        leaves them running. Before taking a rollout over, end every process
-        still tagged with its id on this machine (never two runs at once)."""
+        leaves them running. Before taking a rollout (or its lock) over, end
+        every process still tagged with its id on this machine (never two runs
+        at once)."""
         from fleetctl.adapters import procs
 
         if doc.get("hostname") != socket.gethostname():
             return
         orphans = [p for p in procs.with_environ(TAG, doc["id"]) if p.pid != os.getpid()]
-        if orphans:
-            procs.kill(orphans)
+        if not orphans:
+            return
+        procs.kill(orphans)
+        for _ in range(100):  # bounded: SIGKILL takes effect at once, reaping may lag
+            if not any(procs.alive(p) for p in orphans):
+                break
+            time.sleep(0.05)
+        if journal:
             self._event(
                 doc,
                 "orphans_killed",
@@ -570,9 +787,15 @@ class Engine:
                 why="Ansible processes of the dead run were still running",
             )
 
-    def resume(self, rollout_id: str, *, force: bool = False) -> Outcome:
+    def resume(self, rollout_id: str, *, force: bool = False, force_live: bool = False) -> Outcome:
         doc = load(self.store, rollout_id)
-        self._take_over(doc, force=force)
+        status = Status(doc["status"])
+        if status is Status.superseded:
+            raise _superseded_error(doc)
+        if status in FINAL:
+            return self._resume_ended(doc)
+        self._check_secrets(doc, forward=doc["status"] != Status.rolling_back.value)
+        self._take_over(doc, force=force, force_live=force_live)
         was = doc["status"]
         self._event(
             doc,
@@ -582,6 +805,7 @@ class Engine:
             pause=doc.get("pause"),
             by=self.who,
         )
+        self._recover_finished_steps(doc)
         if was == Status.rolling_back.value:
             return self._guarded(
                 doc, lambda: self._rollback(doc, reason=doc.get("message") or "resumed rollback")
@@ -590,6 +814,48 @@ class Engine:
         doc["pause"] = None
         self._save(doc)
         return self._run(doc)
+
+    def _recover_finished_steps(self, doc: dict[str, Any]) -> None:
+        """A kill -9 between saving a step as finished and journaling it leaves
+        the step done (it is not re-run) but unjournaled: add the event."""
+        journaled = {
+            e.get("step") for e in self.store.events(doc["id"]) if e.get("type") == "step_finished"
+        }
+        plan = self._plan(doc)
+        for i in range(min(doc["next_step"], len(plan.steps))):
+            if i not in journaled:
+                step = plan.steps[i]
+                self._event(
+                    doc, "step_finished", step=i, label=step.label, promoted=False, recovered=True
+                )
+
+    def _resume_ended(self, doc: dict[str, Any]) -> Outcome:
+        """`resume` of a rollout that already ended (a CI retry after a kill -9
+        at its very end): finish its bookkeeping, sweep the dead run's temp
+        dirs and answer with its final outcome (exit 0 when completed)."""
+        status = Status(doc["status"])
+        info = self.store.lock_info(lock_name(doc["env"]))
+        finishing = info is not None and info.holder == doc["id"] and _alive(doc)
+        added: list[str] = []
+        if not finishing:  # else its own process is still closing it: leave it be
+            self._kill_orphans(doc, journal=False)
+            swept = _sweep_dead_workdirs()
+            added = self._close_out(doc)
+            if added or swept:
+                self.store.append_event(
+                    doc["id"],
+                    {
+                        "type": "bookkeeping_finished",
+                        "at": self.clock(),
+                        "added": added,
+                        "swept_dirs": swept,
+                        "by": self.who,
+                    },
+                )
+        note = f"; finished its bookkeeping ({', '.join(added)})" if added else ""
+        return Outcome(
+            doc["id"], status, f"already {status.value}: {doc.get('message', '')}{note}", doc
+        )
 
     def promote(self, rollout_id: str, reason: str) -> Outcome:
         doc = load(self.store, rollout_id)
@@ -603,6 +869,7 @@ class Engine:
                 f"rollout {doc['id']} waits for the {pause['kind']}, not for an approval",
                 hint="`fleetctl rollout resume` it when the freeze ends / inside the window",
             )
+        self._check_secrets(doc, forward=True)
         self._take_over(doc)
         step = self._plan(doc).steps[pause["step"]].to_dict()
         self._event(
@@ -639,6 +906,8 @@ class Engine:
             and info.expires_at > self.clock()
             and _alive(doc)
         )
+        if not running_elsewhere:  # this process rolls back: it needs the secret vars
+            self._check_secrets(doc, forward=False)
         request = {"by": self.who, "reason": reason, "at": self.clock()}
         self.store.put("abort_request", doc["id"], request)
         self.store.append_event(doc["id"], {"type": "abort_requested", **request})
@@ -659,10 +928,13 @@ class Engine:
         """Roll back a rollout: paused, crashed, or completed (to the release before it)."""
         doc = load(self.store, rollout_id)
         status = Status(doc["status"])
+        if status is Status.superseded:
+            raise _superseded_error(doc)
         if status in (Status.rolled_back, Status.failed):
             raise BadInput(f"rollout {doc['id']} is already {status.value}")
         if status is Status.completed or status is Status.rollback_failed:
             doc["status"] = Status.paused.value  # let _take_over accept it
+        self._check_secrets(doc, forward=False)
         self._take_over(doc)
         return self._guarded(
             doc, lambda: self._rollback(doc, reason=f"rollback by {self.who}: {reason}")
@@ -674,10 +946,34 @@ class Engine:
         return self._guarded(doc, lambda: self._loop(doc))
 
     def _guarded(self, doc: dict[str, Any], body: Callable[[], Outcome]) -> Outcome:
-        """Run `body` as the live runner of `doc`; always remove temp snapshots."""
+        """Run `body` as the live runner of `doc`; always remove temp snapshots.
+        A run that lost the env lock (fencing) ends here, having changed nothing
+        since: superseded by another rollout, or taken over by another process."""
         _ACTIVE.add(doc["id"])
         try:
-            return body()
+            out = body()
+            return Outcome(out.id, out.status, self._scrub(out.message), self._scrub(out.doc))
+        except LockLost as lost:
+            # Who took over: the record (closed by the taker) says so even when
+            # the taker has already finished and released the lock.
+            stored = self.store.get("rollout", doc["id"]) or {}
+            by = stored.get("superseded_by") if stored.get("status") == "superseded" else None
+            if by is None and lost.info is not None and lost.info.holder != doc["id"]:
+                by = lost.info.holder
+            if by is not None:
+                return Outcome(
+                    doc["id"],
+                    Status.superseded,
+                    f"superseded by {by}, which took over {lock_name(doc['env'])} (this process "
+                    f"held lock generation {lost.lost_generation}); this process stopped before "
+                    "its next change",
+                    stored or doc,
+                )
+            raise FleetctlError(
+                f"rollout {doc['id']} was taken over by another process ({lost.message}); "
+                "this process stopped before its next change",
+                hint=f"fleetctl rollout status {doc['id']}",
+            ) from None
         finally:
             _ACTIVE.discard(doc["id"])
             self._cleanup()
@@ -702,7 +998,11 @@ class Engine:
         rel = release_service.get(self.store, doc["release"])
         restored = self._restore(rel)
         playbook = restored.playbooks_dir / doc["playbook"]
-        extravars = {**restored.extravars, "fleet_release": rel.id}
+        extravars = {
+            **restored.extravars,
+            **self._secret_values(rel, same=True),
+            "fleet_release": rel.id,
+        }
         while doc["next_step"] < len(plan.steps):
             step = plan.steps[doc["next_step"]]
             self._renew(doc, force=True)
@@ -755,9 +1055,9 @@ class Engine:
         deadline = started + step.deadline_s
 
         def cancel() -> bool:
-            self._renew(doc)
-            return self.clock() > deadline
+            return self._lost(doc) or self.clock() > deadline
 
+        self._fence(doc)
         result = self.executor(
             playbook,
             inventory,
@@ -835,7 +1135,8 @@ class Engine:
             while self.clock() < end:
                 if self._abort_requested(doc) is not None:
                     break
-                self._renew(doc)
+                if self._lost(doc):
+                    self._fence(doc)  # raises LockLost
                 self.sleep(min(0.5, max(0.0, end - self.clock())))
         abort = self._abort_requested(doc)
         if abort is not None:
@@ -943,6 +1244,14 @@ class Engine:
                 for q, (value, errors) in zip(cfg.prometheus.queries, raw, strict=True)
             ]
             results.append(prometheus_gate(readings, cfg.consecutive_error_limit))
+        results += video_gates.run(
+            gates,
+            policy,
+            plan.hosts,
+            changed,
+            touched | set(doc["failed_hosts"]),
+            keepalive=lambda fn: self._keepalive(doc, fn),
+        )
         for r in results:
             self._event(doc, "gate", phase=phase, **r.to_dict())
         return results
@@ -963,10 +1272,13 @@ class Engine:
         }[kind]
         self._event(doc, "paused", step=step.index, label=step.label, kind=kind, reason=reason)
         # Keep the env locked while a person decides.
-        self.store.renew_lock(lock_name(doc["env"]), doc["id"], PAUSED_LOCK_TTL_S)
+        self.store.renew_lock(
+            lock_name(doc["env"]), doc["id"], PAUSED_LOCK_TTL_S, generation=self._gen.get(doc["id"])
+        )
         return Outcome(doc["id"], Status.paused, f"paused at {step.label}: {reason} ({hint})", doc)
 
     def _complete(self, doc: dict[str, Any], rel: Release) -> Outcome:
+        self._fence(doc)
         self.store.put(
             "lkg",
             doc["group"],
@@ -989,9 +1301,12 @@ class Engine:
         return Outcome(doc["id"], Status.completed, doc["message"], doc)
 
     def _release_lock(self, doc: dict[str, Any]) -> None:
-        self.store.release_lock(lock_name(doc["env"]), doc["id"])
+        self._fence(doc)
+        self.store.release_lock(
+            lock_name(doc["env"]), doc["id"], generation=self._gen.get(doc["id"])
+        )
         self.store.delete("abort_request", doc["id"])
-        self._event(doc, "lock_released", lock=lock_name(doc["env"]))
+        self._event(doc, "lock_released", fenced=False, lock=lock_name(doc["env"]))
 
     def _fail(self, doc: dict[str, Any], step: Step, reason: str) -> Outcome:
         self._event(doc, "failed", step=step.index, label=step.label, reason=reason)
@@ -1033,14 +1348,18 @@ class Engine:
             playbook = restored.playbooks_dir / doc["playbook"]
             if not playbook.is_file():
                 raise FleetctlError(f"release {lkg.id} has no playbook {doc['playbook']}")
-            extravars = {**restored.extravars, "fleet_release": lkg.id}
+            extravars = {
+                **restored.extravars,
+                **self._secret_values(lkg, same=False),
+                "fleet_release": lkg.id,
+            }
             policy = Policy.model_validate(doc["policy"])
             plan = self._plan(doc)
 
             def cancel() -> bool:
-                self._renew(doc)
-                return False
+                return self._lost(doc)
 
+            self._fence(doc)
             applied = self.executor(
                 playbook,
                 restored.inventory_dir,
@@ -1056,6 +1375,7 @@ class Engine:
             self._event(
                 doc, "rollback_applied", release=lkg.id, status=str(applied.status), hosts=states
             )
+            self._fence(doc)
             check = self.executor(
                 playbook,
                 restored.inventory_dir,
@@ -1067,6 +1387,7 @@ class Engine:
                 cancel=cancel,
                 env={TAG: doc["id"]},
             )
+            self._fence(doc)
             changed = {h: int(o.changed) for h, o in sorted(check.hosts.items())}
             bad = sorted(
                 h
@@ -1104,6 +1425,8 @@ class Engine:
                 "gates": {r.gate: str(r.verdict) for r in gate_results},
                 "gate_verdict": str(gate_verdict),
             }
+        except LockLost:
+            raise
         except FleetctlError as exc:
             proof = {"ok": False, "error": exc.message}
         if proof["ok"]:
@@ -1124,11 +1447,10 @@ class Engine:
     def _end_rollback(
         self, doc: dict[str, Any], status: Status, message: str, *, proof: dict[str, Any]
     ) -> Outcome:
-        doc["status"] = status.value
-        doc["finished_at"] = self.clock()
-        doc["message"] = message
-        doc["rollback_proof"] = proof
-        self._save(doc)
+        # The last known-good first, then the final status: a kill -9 in between
+        # leaves a rollout that resumes to the same end; after it, only journal
+        # events can be missing, and `resume` adds them (`_close_out`).
+        self._fence(doc)
         lkg = self.store.get("lkg", doc["group"])
         # A completed rollout rolled back by hand: its release is no longer good.
         mine = lkg is not None and lkg.get("rollout") == doc["id"]
@@ -1145,12 +1467,27 @@ class Engine:
                     "restored_by_rollback": True,
                 },
             )
+        doc["status"] = status.value
+        doc["finished_at"] = self.clock()
+        doc["message"] = message
+        doc["rollback_proof"] = proof
+        self._save(doc)
         self._event(doc, "rollback_proof", **proof)
         self._event(
             doc, "rolled_back" if status is Status.rolled_back else str(status), message=message
         )
         self._release_lock(doc)
         return Outcome(doc["id"], status, message, doc)
+
+
+def _superseded_error(doc: dict[str, Any]) -> BadInput:
+    return BadInput(
+        f"rollout {doc['id']} was superseded by {doc.get('superseded_by') or 'another rollout'} "
+        "and will not run again: resuming it would re-apply its older release over the newer "
+        "one",
+        hint=f"`fleetctl rollout why {doc['id']}` shows who took over; to apply this release "
+        "again, start a new rollout",
+    )
 
 
 def raise_for(outcome: Outcome) -> Outcome:

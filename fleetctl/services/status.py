@@ -7,7 +7,9 @@ JSON and the Prometheus exposition, so their numbers agree by construction.
 What is observed:
 - hosts: the lab's state for env `lab` (its hosts, addresses and ports), any
   other env's Ansible inventory (`inventories/<env>/`, vars `ansible_host`,
-  `http_port`, `region`, `fleet_role`);
+  `http_port`, `region`, `fleet_role`), or with `source="aws"` the env's
+  running EC2 instances; a host without `ansible_host` (the spec's fictional
+  names) is `declared` and never probed: no name is ever sent to a resolver;
 - each host, concurrently (bounded thread pool, short timeout): edge, router and
   origin hosts by `GET /healthz` (2xx healthy; 503 with `X-Fleet-Drained`
   drained; other answers unhealthy; no answer: unhealthy when its SSH port
@@ -61,9 +63,21 @@ class Target:
 # -- hosts -----------------------------------------------------------------------------
 
 
-def targets(ws: Workspace, env: str, lab_dir: Path | None = None) -> list[Target]:
+SOURCES = ("inventory", "aws")
+
+
+def targets(
+    ws: Workspace, env: str, lab_dir: Path | None = None, source: str = "inventory"
+) -> list[Target]:
     """The env's hosts: the running lab's own state for `lab`, else (and for a
-    `lab` env without a running lab) its Ansible inventory `inventories/<env>/`."""
+    `lab` env without a running lab) its Ansible inventory `inventories/<env>/`;
+    `source="aws"`: the env's running EC2 instances (with their addresses)."""
+    if source not in SOURCES:
+        raise BadInput(f"unknown status source {source!r}", hint=f"one of: {', '.join(SOURCES)}")
+    if source == "aws":
+        from fleetctl.services.inventory_aws import hosts_from_aws
+
+        return targets_from_vars({r.name: r.hostvars() for r in hosts_from_aws(ws, env)})
     if env == "lab":
         from fleetctl.services import lab as lab_service
 
@@ -93,7 +107,7 @@ def targets_from_vars(hostvars: dict[str, dict[str, Any]]) -> list[Target]:
                 name=name,
                 region=str(v.get("region") or "default"),
                 role=str(v.get("fleet_role") or v.get("role") or ""),
-                address=str(v.get("ansible_host") or name),
+                address=str(v.get("ansible_host") or ""),  # "": declared only
                 http_port=int(port) if port.isdigit() else DEFAULT_HTTP_PORT,
                 ssh_port=int(ssh) if ssh.isdigit() else DEFAULT_SSH_PORT,
                 traffic_weight=_float(v.get("traffic_weight")),
@@ -121,6 +135,10 @@ def _tcp(address: str, port: int, timeout_s: float) -> str:
 def observe(t: Target, timeout_s: float = DEFAULT_TIMEOUT_S) -> HostObservation:
     """One host's health, release and probe latency."""
     base = {"name": t.name, "region": t.region, "role": t.role, "address": t.address}
+    if not t.address:
+        return HostObservation(
+            **base, health=fs.DECLARED, check="none", detail="no address in the inventory"
+        )
     if t.role in HTTP_ROLES and t.http_port:
         r = http_probe.get(f"http://{t.address}:{t.http_port}{HEALTH_PATH}", timeout_s=timeout_s)
         check = f"http :{t.http_port}{HEALTH_PATH}"
@@ -246,8 +264,10 @@ class StatusSource:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         workers: int = DEFAULT_WORKERS,
         inventory_ttl_s: float = 60.0,
+        source: str = "inventory",
     ) -> None:
         self.ws, self.env, self.state_url, self.lab_dir = ws, env, state_url, lab_dir
+        self.source = source
         self.timeout_s, self.workers, self.inventory_ttl_s = timeout_s, workers, inventory_ttl_s
         self._targets: list[Target] | None = None
         self._targets_at = 0.0
@@ -255,7 +275,7 @@ class StatusSource:
     def targets(self) -> list[Target]:
         now = time.monotonic()
         if self._targets is None or now - self._targets_at > self.inventory_ttl_s:
-            self._targets = targets(self.ws, self.env, self.lab_dir)
+            self._targets = targets(self.ws, self.env, self.lab_dir, self.source)
             self._targets_at = now
         return self._targets
 
@@ -289,7 +309,8 @@ def snapshot(
     state_url: str,
     lab_dir: Path | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    source: str = "inventory",
 ) -> FleetStatus:
     return StatusSource(
-        ws, env, state_url=state_url, lab_dir=lab_dir, timeout_s=timeout_s
+        ws, env, state_url=state_url, lab_dir=lab_dir, timeout_s=timeout_s, source=source
     ).snapshot()

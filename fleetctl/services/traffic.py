@@ -1,5 +1,8 @@
 """Region drains: move a region's share of viewer traffic to the other regions.
 
+(`fleetctl drain REGION`. Not host drains - `fleetctl hosts drain`, which take
+single edge nodes out of load balancing: `fleetctl.services.drain`.)
+
 State (the source of truth for fleetctl) is one document per env,
 `traffic/<env>`, present only while at least one region is drained:
 
@@ -28,12 +31,13 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from fleetctl.adapters.state.base import StateStore
 from fleetctl.core import traffic as core
+from fleetctl.core.capacity.throughput import Throughput
 from fleetctl.errors import BadInput, FleetctlError, JobFailed
 from fleetctl.services.freeze import who
 from fleetctl.services.workspace import Workspace
@@ -118,13 +122,13 @@ def events(store: StateStore, env: str) -> list[dict[str, Any]]:
 
 # -- drain / undrain --------------------------------------------------------------------
 
-LAB_EDGE_GBPS = 1.0  # capacity of one lab edge node in the drain check (documented)
+LAB_EDGE_TYPE = "lab-edge"  # the lab's edges in the throughput model
+LAB_EDGE_GBPS = 1.0  # what one lab edge node carries flat out (declared, documented)
 LAB_PEAK_GBPS = 1.0  # the lab's default viewer peak for the drain check
-UTILISATION = 0.7  # target utilisation of an edge node at peak (as `fleetctl capacity`)
 LOCK_TTL_S = 600.0
 
 
-class DrainRefused(FleetctlError):
+class RegionDrainRefused(FleetctlError):
     """The remaining regions cannot carry the moved traffic (and no --force)."""
 
     exit_code = 1
@@ -177,9 +181,12 @@ def capacity_table(rows: list[core.AbsorbRow]) -> list[str]:
     ]
 
 
-def _pools(ws: Workspace, env: str, lab_dir: Path | None) -> list[core.RegionPool]:
-    """Each viewer region's edge pool: lab edges x LAB_EDGE_GBPS, or the spec's
-    nodes x the instance type's baseline bandwidth (fleetctl.core.capacity)."""
+def edge_pools(
+    ws: Workspace, env: str, model: Throughput, lab_dir: Path | None = None
+) -> list[core.RegionPool]:
+    """Each viewer region's edge pool, its nodes sized by the throughput model
+    `fleetctl capacity` uses: lab edges at LAB_EDGE_GBPS each, else the spec's
+    nodes of the pool's instance type."""
     if env == LAB_ENV:
         from fleetctl.services import lab as lab_service
 
@@ -187,27 +194,39 @@ def _pools(ws: Workspace, env: str, lab_dir: Path | None) -> list[core.RegionPoo
         counts: dict[str, int] = {}
         for h in lab.by_role("edge"):
             counts[h.region] = counts.get(h.region, 0) + 1
-        return [core.RegionPool(r, n, LAB_EDGE_GBPS) for r, n in sorted(counts.items())]
-    from fleetctl.core.capacity import BASELINE_GBPS
+        lab_model = replace(model, node_gbps={**model.node_gbps, LAB_EDGE_TYPE: LAB_EDGE_GBPS})
+        per_node = lab_model.node(LAB_EDGE_TYPE).raw_gbps
+        return [core.RegionPool(r, n, per_node) for r, n in sorted(counts.items())]
     from fleetctl.spec import load_fleet
 
     pools = []
     for s in load_fleet(ws.stacks_dir).select(env):
         if s.spec.edge is None:
             continue
-        per_node = BASELINE_GBPS.get(s.spec.edge.instance_type)
-        if per_node is None:
+        try:
+            node = model.node(s.spec.edge.instance_type)
+        except ValueError:
             raise BadInput(
                 f"no bandwidth figure for {s.spec.edge.instance_type} ({s.name})",
-                hint="add it to fleetctl.core.capacity.BASELINE_GBPS, or --force the drain",
-            )
-        pools.append(core.RegionPool(s.region, s.edge_nodes, per_node))
+                hint="add it to fleetctl.core.capacity.BASELINE_GBPS, give "
+                "parameters.node_gbps in a --demand file, or --force the drain",
+            ) from None
+        pools.append(core.RegionPool(s.region, s.edge_nodes, node.raw_gbps))
     return pools
 
 
-def peak_from_demand(ws: Workspace, env: str, demand_path: Path) -> float:
-    """The env-wide viewer peak a demand file gives (`fleetctl capacity --demand`):
-    the sum of its regions' peak egress, so drain and capacity plan on one figure."""
+@dataclass(frozen=True)
+class DrainBasis:
+    """What a region drain is checked against: the env-wide peak and the edge
+    throughput model (both as `fleetctl capacity --demand` plans them)."""
+
+    peak_gbps: float
+    model: Throughput
+
+
+def basis_from_demand(ws: Workspace, env: str, demand_path: Path) -> DrainBasis:
+    """A demand file's basis: the sum of its regions' peak egress, and the model
+    with the file's parameters (node_gbps, nginx_gbps_per_vcpu, edge_utilisation)."""
     from fleetctl.services.capacity import demand_capacity
     from fleetctl.spec import load_fleet
 
@@ -217,7 +236,10 @@ def peak_from_demand(ws: Workspace, env: str, demand_path: Path) -> float:
             f"{demand_path} has no demand for {', '.join(report.no_demand)}",
             hint="every viewer region of the env needs an entry for the drain check",
         )
-    return round(sum(r.egress_gbps for r in report.regions), 3)
+    return DrainBasis(
+        peak_gbps=round(sum(r.egress_gbps for r in report.regions), 3),
+        model=report.params.throughput,
+    )
 
 
 def default_peak(ws: Workspace, env: str) -> float | None:
@@ -240,9 +262,11 @@ def plan_change(
     lab_dir: Path | None = None,
     backend: Backend | None = None,
     check_capacity: bool = True,
+    model: Throughput | None = None,
 ) -> TrafficPlan:
     """The weights before and after draining (or undraining) `region`, with the
-    capacity check of a drain. Changes nothing."""
+    capacity check of a drain (`model`: the edge throughput model, default
+    `services.capacity.throughput_model()`, as `fleetctl capacity`). Changes nothing."""
     spec = spec_weights(ws, env)
     if region not in spec:
         raise BadInput(
@@ -285,8 +309,13 @@ def plan_change(
                 hint=f"pass --peak-gbps N, or set fleet:traffic.{env}.peak_gbps in "
                 "stacks/Pulumi.yaml",
             )
+        if model is None:
+            from fleetctl.services.capacity import throughput_model
+
+            model = throughput_model()
+        pools = edge_pools(ws, env, model, lab_dir)
         try:
-            rows = core.absorb_check(_pools(ws, env, lab_dir), before, after, peak, UTILISATION)
+            rows = core.absorb_check(pools, before, after, peak, model.utilisation)
         except core.TrafficError as exc:
             raise BadInput(str(exc)) from None
     return TrafficPlan(
@@ -378,7 +407,7 @@ def change(
             journal(env),
             {"type": "region_drain_refused", "at": time.time(), **base_event},
         )
-        raise DrainRefused(
+        raise RegionDrainRefused(
             f"refusing to drain {plan.region}: the remaining regions cannot carry "
             f"{plan.peak_gbps:g} Gbit/s at peak",
             plan,

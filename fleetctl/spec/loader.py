@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
 from fleetctl.errors import SpecError
 from fleetctl.spec.checks import cross_stack_problems, stack_problems
 from fleetctl.spec.models import FleetSpec, Stack, StackId
 from fleetctl.spec.parse_cache import ParseCache, commented, file_key
 from fleetctl.spec.regions import KNOWN_REGIONS
+from fleetctl.spec.safe_yaml import YamlLimitError, load_yaml_text, read_text
 
 STACK_FILE = re.compile(r"^Pulumi\.(?P<env>[a-z][a-z0-9]*)-(?P<region>[a-z]{2}-[a-z]+-\d)\.ya?ml$")
 SPEC_KEY = "fleet:spec"
@@ -100,28 +99,20 @@ class _Loaded:
     doc: Any = None  # the whole file as read
 
 
-def _yaml() -> YAML:
-    y = YAML(typ="rt")
-    y.allow_duplicate_keys = False
-    return y
-
-
 def _read_yaml(path: Path, problems: list[Problem]) -> Any:
+    """A round-trip YAML document, or None with the reason added to `problems`.
+
+    The limits every input file gets (size, encoding, depth, aliases) live in
+    `fleetctl.spec.safe_yaml`; this only turns a refusal into a Problem.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        problems.append(Problem(str(path), 1, "", f"cannot read file: {exc.strerror}"))
-        return None
-    if not text.strip():
-        problems.append(Problem(str(path), 1, "", "file is empty"))
-        return None
-    try:
-        return _yaml().load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        what = exc.problem or exc.context or "invalid YAML"
-        problems.append(Problem(str(path), line, "", f"YAML syntax error: {what}"))
+        text = read_text(path)
+        if not text.strip():
+            problems.append(Problem(str(path), 1, "", "file is empty"))
+            return None
+        return load_yaml_text(text, str(path), typ="rt")
+    except YamlLimitError as exc:
+        problems.append(Problem(exc.file, exc.line, "", exc.problem))
         return None
 
 
@@ -354,6 +345,16 @@ def _load_stack_cached(path: Path, project: Project, cache: ParseCache) -> _Load
     return item if item is not None and not scratch else None
 
 
+MAX_PROBLEMS_SHOWN = 100  # a file of 50,000 unknown keys should not print 50,000 lines
+
+
+def capped(lines: list[str]) -> list[str]:
+    """The first MAX_PROBLEMS_SHOWN lines and a count of the rest."""
+    if len(lines) <= MAX_PROBLEMS_SHOWN:
+        return lines
+    return [*lines[:MAX_PROBLEMS_SHOWN], f"... and {len(lines) - MAX_PROBLEMS_SHOWN} more"]
+
+
 def stack_files(stacks_dir: Path) -> list[Path]:
     return sorted(p for p in stacks_dir.glob("Pulumi.*.y*ml") if p.name != "Pulumi.yaml")
 
@@ -422,7 +423,7 @@ def _load_fleet(stacks_dir: Path, paths: Sequence[Path], cache: ParseCache | Non
         raise SpecError(
             f"{n} problem{'s' if n != 1 else ''} in the fleet spec",
             hint="fix the lines above and run `fleetctl validate` again",
-            details=[str(p) for p in problems],
+            details=capped([str(p) for p in problems]),
         )
     if not loaded and not wanted:
         raise SpecError(

@@ -23,6 +23,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from fleetctl import __version__
+from fleetctl.spec.safe_yaml import MAX_BYTES
 
 _FORMAT = 1
 
@@ -32,7 +33,7 @@ def _salt() -> bytes:
     """The loader's own code: parsed data is only as good as the code that parsed it."""
     here = Path(__file__).parent
     h = hashlib.sha256(f"{_FORMAT}/{__version__}".encode())
-    for name in ("loader.py", "parse_cache.py"):
+    for name in ("loader.py", "safe_yaml.py", "parse_cache.py"):
         with contextlib.suppress(OSError):
             h.update((here / name).read_bytes())
     return h.digest()
@@ -40,6 +41,8 @@ def _salt() -> bytes:
 
 def file_key(path: Path) -> str | None:
     try:
+        if path.stat().st_size > MAX_BYTES:  # the round-trip read reports it
+            return None
         data = path.read_bytes()
     except OSError:
         return None

@@ -217,10 +217,13 @@ def test_unreachable_host_pauses_instead_of_failing(lab: LabWS) -> None:
 def test_kill_9_mid_wave_then_resume_skips_finished_waves(lab: LabWS, tmp_path: Path) -> None:
     policy = tmp_path / "slow.yml"
     policy.write_text(FAST.read_text().replace("bake_s: 1", "bake_s: 2"))
+    tmp = tmp_path / "tmp"  # the killed run's temp dirs land here, and must not stay
+    tmp.mkdir()
+    env = {**lab.env(), "TMPDIR": str(tmp)}
     proc = subprocess.Popen(
         [str(FLEETCTL), "rollout", "start", "edge.yml", "--env", "lab", "--policy",
          str(policy), "--yes", "-x", "demo_note=third"],
-        env=lab.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
     rid = None
@@ -245,8 +248,24 @@ def test_kill_9_mid_wave_then_resume_skips_finished_waves(lab: LabWS, tmp_path: 
         proc.wait(timeout=30)
     doc = lab.doc(rid)
     assert doc["status"] == "running" and doc["next_step"] == 1
-    p = lab.run("rollout", "resume", rid, "--format", "json")
+    left = sorted(d.name for d in tmp.glob("fleetctl-*"))
+    # its release snapshot, and its Ansible private dir if the kill hit a batch
+    assert any(n.startswith(f"fleetctl-rollout-{proc.pid}-") for n in left), left
+
+    def resume() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(FLEETCTL), "rollout", "resume", rid, "--format", "json"],
+            env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+
+    p = resume()
     assert p.returncode == 0, p.stderr
+    # the dead run's snapshot and Ansible private dir (extra vars inside) are gone
+    assert list(tmp.glob("fleetctl-*")) == []
+    # a CI retry of the same resume is safe: nothing runs, exit 0
+    again = resume()
+    assert again.returncode == 0, again.stderr
+    assert "already completed" in again.stderr
     events = lab.events(rid)
     started = [e["step"] for e in events if e["type"] == "step_started"]
     finished = [e["step"] for e in events if e["type"] == "step_finished"]

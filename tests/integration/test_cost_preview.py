@@ -13,6 +13,7 @@ from gitrepo import git
 from typer.testing import CliRunner
 
 from fleetctl.cli.main import app
+from fleetctl.cli.preview_render import render_markdown
 from fleetctl.core.preview_model import Status, result_to_json
 from fleetctl.services.preview import PreviewOptions, run_preview
 from fleetctl.services.workspace import Workspace
@@ -87,6 +88,17 @@ def test_doubling_an_edge_pool_shows_the_right_delta(project_copy: Path, tmp_pat
     assert s.cost is not None and s.cost.error is not None and "c6in.2xlarge" in s.cost.error
     total = run.result.cost_total()
     assert total is not None and total.unknown == (STACK,)
+    # Named from the repo root, never by the runner's absolute path: it lands in a PR comment.
+    assert "no price for instance type 'c6in.2xlarge' in prices.yaml" in s.cost.error
+    md = render_markdown(run.result)
+    assert "**Monthly cost:** unknown" in md
+    assert "no price for instance type 'c6in.2xlarge' in prices.yaml" in md
+    assert str(tmp_path) not in md and str(DEFAULT_PRICES.parent) not in md
+    broken = tmp_path / "broken-prices.yaml"
+    broken.write_text("source: s\nas_of: '2026'\ninstances: {c6i.large: -1}\n")
+    run = run_preview(ws, PreviewOptions(stacks=(STACK,), base="HEAD", jobs=2, prices=broken))
+    md = render_markdown(run.result)
+    assert "broken-prices.yaml:3" in md and str(tmp_path) not in md
 
 
 def test_cost_cli_json_and_prices(project_copy: Path) -> None:

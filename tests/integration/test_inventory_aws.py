@@ -92,12 +92,7 @@ def test_instances_launched_by_groups_carry_the_tags(aws: MotoServer, tmp_path: 
 def test_ansible_inventory_accepts_the_output(aws: MotoServer, tmp_path: Path) -> None:  # noqa: F811
     stack = load_fleet(REPO / "stacks").stack("prod-eu-west-1")
     ids = run_tagged("eu-west-1", 2, naming.tags(stack, naming.EDGE), "eu-west-1b")
-    script = tmp_path / "aws_inventory"
-    fleetctl = Path(sys.executable).parent / "fleetctl"
-    script.write_text(
-        f'#!/bin/sh\nexec "{fleetctl}" --root "{REPO}" inventory --env prod --source aws "$@"\n'
-    )
-    script.chmod(0o755)
+    script = REPO / "examples" / "inventories" / "prod-aws" / "aws-inventory"  # the documented one
     bin_dir = Path(sys.executable).parent
     out = subprocess.run(
         [str(bin_dir / "ansible-inventory"), "-i", str(script), "--list"],
@@ -143,3 +138,52 @@ def test_cli_source_aws(aws: MotoServer) -> None:  # noqa: F811
     assert ids[0] in result.stdout and "2 hosts" in result.stderr
     result = runner.invoke(app, [*base, "--list"])
     assert result.exit_code == 2 and "--source aws needs --env" in result.stderr
+
+
+AWS_EC2_CONFIG = REPO / "examples" / "inventories" / "prod-aws" / "aws_ec2.yml"
+
+
+def test_ansibles_aws_ec2_plugin_with_the_shipped_config_matches_fleetctl(
+    aws: MotoServer,  # noqa: F811
+) -> None:
+    """The real amazon.aws.aws_ec2 plugin, given the documented config, sees what we see."""
+    fleet = load_fleet(REPO / "stacks")
+    west, east = fleet.stack("prod-eu-west-1"), fleet.stack("prod-us-east-1")
+    run_tagged("eu-west-1", 3, naming.tags(west, naming.EDGE), "eu-west-1a")
+    run_tagged("eu-west-1", 2, naming.tags(west, naming.TRANSCODE), "eu-west-1b")
+    run_tagged("us-east-1", 2, naming.tags(east, naming.EDGE), "us-east-1c")
+    # not ours: another env, no role tag, a stopped node
+    run_tagged("eu-west-1", 1, {**naming.tags(west, naming.EDGE), "env": "staging"}, "eu-west-1a")
+    run_tagged("eu-west-1", 1, {"env": "prod", "region": "eu-west-1"}, "eu-west-1a")
+    stopped = run_tagged("eu-west-1", 1, naming.tags(west, naming.EDGE), "eu-west-1a")
+    boto3.client("ec2", region_name="eu-west-1").stop_instances(InstanceIds=stopped)
+
+    ours = inventory_aws.inventory(Workspace(REPO), "prod")
+    inventory_cli = str(Path(sys.executable).parent / "ansible-inventory")
+    out = subprocess.run(
+        [inventory_cli, "-i", str(AWS_EC2_CONFIG), "--list"],
+        capture_output=True,
+        text=True,
+        # an unparsable config must fail, not print an empty inventory with rc 0
+        env={**os.environ, "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"},
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    theirs = json.loads(out.stdout)
+    groups = sorted(g for g in ours if g not in ("_meta", "all", "ungrouped"))
+    assert groups == ["edge", "eu_west_1", "prod", "transcode", "us_east_1"]
+    for g in groups:
+        assert sorted(theirs[g]["hosts"]) == ours[g]["hosts"], g
+    hosts = set(ours["_meta"]["hostvars"])
+    assert len(hosts) == 7 and hosts == set(theirs["_meta"]["hostvars"])
+    for host, want in ours["_meta"]["hostvars"].items():
+        got = theirs["_meta"]["hostvars"][host]
+        assert {k: _plain(got.get(k)) for k in want} == want, host
+
+
+def _plain(value: object) -> object:
+    """ansible-inventory 2.19 prints values from the plugin as {"__ansible_unsafe": v}."""
+    if isinstance(value, dict) and set(value) == {"__ansible_unsafe"}:
+        return value["__ansible_unsafe"]
+    return value

@@ -155,6 +155,50 @@ def test_force_takes_over_a_live_lock(store: StateStore) -> None:
     assert store.lock_info("env/prod").holder == "operator"  # type: ignore[union-attr]
 
 
+def test_every_acquire_bumps_the_generation_and_reports_what_it_replaced(
+    store: StateStore,
+) -> None:
+    first = store.acquire_lock("env/prod", "rollout-a", ttl_s=600)
+    assert first.taken_from is None
+    # the same holder again (a resumed rollout in a new process): a new token
+    again = store.acquire_lock("env/prod", "rollout-a", ttl_s=600)
+    assert again.generation == first.generation + 1
+    assert again.taken_from is not None and again.taken_from.generation == first.generation
+    forced = store.acquire_lock("env/prod", "rollout-b", ttl_s=60, force=True)
+    assert forced.generation == again.generation + 1
+    assert forced.taken_from is not None
+    assert (forced.taken_from.holder, forced.taken_from.generation) == (
+        "rollout-a",
+        again.generation,
+    )
+    assert store.lock_info("env/prod").generation == forced.generation  # type: ignore[union-attr]
+    # a release keeps the counter: the next holder never reuses an old token
+    store.release_lock("env/prod", "rollout-b")
+    assert store.lock_info("env/prod") is None
+    after = store.acquire_lock("env/prod", "rollout-a", ttl_s=60)
+    assert after.generation == forced.generation + 1 and after.taken_from is None
+
+
+def test_renew_and_release_are_fenced_by_the_generation(store: StateStore) -> None:
+    from fleetctl.adapters.state import LockLost
+
+    old = store.acquire_lock("env/prod", "rollout-a", ttl_s=600)
+    new = store.acquire_lock("env/prod", "rollout-a", ttl_s=600)  # another process, same id
+    with pytest.raises(LockLost) as lost:
+        store.renew_lock("env/prod", "rollout-a", ttl_s=600, generation=old.generation)
+    assert lost.value.info is not None and lost.value.info.generation == new.generation
+    assert f"generation {old.generation}" in lost.value.message
+    # the stale process cannot release the new holder's lock either
+    store.release_lock("env/prod", "rollout-a", generation=old.generation)
+    assert store.lock_info("env/prod").generation == new.generation  # type: ignore[union-attr]
+    renewed = store.renew_lock("env/prod", "rollout-a", ttl_s=900, generation=new.generation)
+    assert renewed.generation == new.generation and renewed.renewed_at >= new.renewed_at
+    store.release_lock("env/prod", "rollout-a", generation=new.generation)
+    assert store.lock_info("env/prod") is None
+    with pytest.raises(LockLost):
+        store.renew_lock("env/prod", "rollout-a", ttl_s=60, generation=new.generation)
+
+
 # -- S3 specifics -------------------------------------------------------------
 
 _RACER = r"""

@@ -4,6 +4,7 @@ the rest cannot carry is refused."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import boto3
@@ -158,6 +159,34 @@ def test_drain_takes_the_peak_from_a_demand_file(
     assert weights_in_route53(zone_id) == {}
     both = CliRunner().invoke(app, [*args, "--demand", demand, "--peak-gbps", "9"], env=env)
     assert both.exit_code == 2, both.output
+
+
+def test_drain_uses_the_node_figures_capacity_uses(
+    aws: MotoServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A demand file that makes edge nodes CPU-bound (nginx 1 Gbit/s per vCPU:
+    8 Gbit/s per c6in.2xlarge, not the NIC's 12.5): `capacity --demand` says
+    eu-central-1 has 44.8 Gbit/s, so draining ap-south-1 (eu-central-1 then
+    needs 500 x 0.10 / 0.96 = 52.08) is refused. The NIC figure (70) let it pass."""
+    zone_id = make_zone()
+    demand = REPO / "tests" / "fixtures" / "demand-cpu-bound.yaml"
+    env = {"FLEETCTL_ROOT": str(REPO), "FLEETCTL_STATE": str(tmp_path / "state.db")}
+    cap = CliRunner().invoke(
+        app, ["capacity", "--env", "prod", "--demand", str(demand), "--format", "json"], env=env
+    )
+    assert cap.exit_code == 0, cap.output
+    edge = {r["region"]: r["edge"] for r in json.loads(cap.stdout)["regions"]}
+    assert (edge["eu-central-1"]["capacity_gbps"], edge["eu-central-1"]["node_limit"]) == (
+        44.8,
+        "cpu",
+    )
+    args = ["drain", "ap-south-1", "--env", "prod", "--reason", "test", "--yes"]
+    r = CliRunner().invoke(app, [*args, "--demand", str(demand)], env=env)
+    assert r.exit_code == 1, r.output
+    assert "eu-central-1: needs 52.08 Gbit/s" in r.output
+    assert "has 44.80 Gbit/s" in r.output
+    assert weights_in_route53(zone_id) == {}  # nothing written
 
 
 def test_a_stale_zero_weight_is_not_taken_as_the_base(

@@ -251,7 +251,11 @@ def test_preview_json_carries_cost_per_stack_and_in_total() -> None:
 
 def test_markdown_shows_the_total_delta_at_the_top() -> None:
     text = render_markdown(_result())
-    top = text.index("**Monthly cost:** +$3,104.10")
+    # one stack's cost is unknown, so the change's cost is: say that first
+    top = text.index(
+        "**Monthly cost:** unknown (1 stack(s) not priced: no price for x) · +$3,104.10 "
+        "(+36.3%) for the 2 estimated stack(s) ($8,547.35 → $11,651.46)"
+    )
     assert top < text.index("| stack | status |")
     assert "Monthly cost by stack" in text
     assert "edge-a: c6in.2xlarge on-demand 3 → 6 instance-month" in text
@@ -277,3 +281,19 @@ def test_headline_when_everything_is_known() -> None:
     line = cost_render.headline(result)
     assert line is not None
     assert line.startswith("💰 **Monthly cost:** +$0.00 (+0.0%) → $4,273.68")
+
+
+def test_headline_says_unknown_when_the_changed_stacks_cost_is_unknown() -> None:
+    """A changed stack whose family has no price: not "+$0.00" from the others."""
+    table = load_prices()
+    c = cost.stack_cost(graph(3), "eu-west-1", table, USAGE)
+    result = PreviewResult(
+        (
+            StackPreview(STACK, Status.changed, cost=cost.CostDelta(error="no price for c6a.2x")),
+            StackPreview("prod-us-east-1", Status.unchanged, cost=cost.unchanged(c)),
+        ),
+        prices=cost.prices_used(table),
+    )
+    line = cost_render.headline(result)
+    assert line is not None and "+$0.00" not in line.partition(" · ")[0]
+    assert line.startswith("💰 **Monthly cost:** unknown (1 stack(s) not priced: no price for c6a")

@@ -209,3 +209,39 @@ def test_json_documents_in_strings_diff_inside() -> None:
         ("policy.Statement[0].Action[1]", MISSING, "s3:PutObject")
     ]
     assert [d.path for d in diff_values("{not json", "{still not")] == [""]
+
+
+def _asg_tags(keys: list[str]) -> list[dict[str, Any]]:
+    return [{"key": k, "value": f"v-{k}", "propagateAtLaunch": True} for k in keys]
+
+
+def test_tag_lists_diff_by_key_not_by_index() -> None:
+    """Two tags added to an ASG's sorted tag list: two lines, not every shifted index."""
+    asg = "aws:autoscaling/group:Group"
+    keys = ["app", "cost-center", "env", "fleet:stack", "pop", "region", "role", "team", "tier"]
+    old = res(asg, "edge-a", {"minSize": 1, "tags": _asg_tags(keys)})
+    new = res(asg, "edge-a", {"minSize": 1, "tags": _asg_tags(sorted([*keys, "owner", "beta"]))})
+    (change,) = diff_graphs(graph(old), graph(new))
+    assert change.op is Op.update
+    assert [(d.path, d.old) for d in change.diffs] == [
+        ('tags["beta"]', MISSING),
+        ('tags["owner"]', MISSING),
+    ]
+    assert change.diffs[0].new == {"key": "beta", "value": "v-beta", "propagateAtLaunch": True}
+    # a changed value is one line under its key; a removed tag one line
+    changed = _asg_tags(keys[1:])
+    changed[0]["value"] = "finance"
+    got = diff_values(_asg_tags(keys), changed, "tags")
+    assert [(d.path, d.old, d.new) for d in got] == [
+        ('tags["app"]', _asg_tags(["app"])[0], MISSING),
+        ('tags["cost-center"].value', "v-cost-center", "finance"),
+    ]
+
+
+def test_lists_that_are_not_keyed_still_diff_by_index() -> None:
+    dup = [{"key": "a", "value": "1"}, {"key": "a", "value": "2"}]
+    assert [d.path for d in diff_values(dup, [dup[1], dup[0]], "x")] == [
+        "x[0].value",
+        "x[1].value",
+    ]
+    assert [d.path for d in diff_values(["a", "b"], ["b", "a"], "y")] == ["y[0]", "y[1]"]

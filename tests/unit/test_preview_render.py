@@ -174,3 +174,41 @@ def test_table_lists_changes_and_errors() -> None:
     assert "value: [secret] => [secret]" in out
     assert "prod-ap-south-1: preview failed at stacks/x.py:3" in out
     assert "unchanged (not run)" in out
+
+
+def test_a_summarised_stack_keeps_names_and_replace_reasons() -> None:
+    """The digest of a stack too large for the comment still says what is replaced and
+    why, and gives the exact command for the full diff (with the same --base)."""
+    s = "prod-us-east-1"
+    vpc = Change(
+        urn(s, "aws:ec2/vpc:Vpc", "network-vpc"),
+        "aws:ec2/vpc:Vpc",
+        "network-vpc",
+        Op.replace,
+        diffs=(PropertyDiff("cidrBlock", "10.0.0.0/16", "10.1.0.0/16", True),),
+        replace_reasons=("cidrBlock",),
+    )
+    groups = tuple(
+        Change(
+            urn(s, "aws:autoscaling/group:Group", f"edge-{i}"),
+            "aws:autoscaling/group:Group",
+            f"edge-{i}",
+            Op.update,
+            diffs=tuple(PropertyDiff(f"tags.k{j}", "o" * 40, "n" * 40) for j in range(5)),
+        )
+        for i in range(400)
+    )
+    result = PreviewResult(
+        (StackPreview(s, Status.changed, changes=(vpc, *groups), resources=401),),
+        base="origin/main",
+    )
+    text = render_markdown(result, limit=20_000)
+    assert len(text) <= 20_000 and "summarised" in text
+    assert "+- 1 x aws:ec2/vpc:Vpc: network-vpc (cidrBlock)" in text
+    assert "~ 400 x aws:autoscaling/group:Group: edge-0, edge-1," in text
+    assert "`fleetctl preview --stack prod-us-east-1 --base origin/main`" in text
+    # tighter still: names are cut per type, and it says how many more
+    text = render_markdown(result, limit=3_000)
+    assert len(text) <= 3_000
+    assert "+- 1 x aws:ec2/vpc:Vpc: network-vpc (cidrBlock)" in text
+    assert "edge-9, … and 390 more" in text

@@ -62,3 +62,23 @@ def test_every_region_prices_ebs_replication_transfer_and_public_ipv4() -> None:
     with pytest.raises(PriceMissing, match="io2") as exc:
         table.ebs_gb_month("us-east-1", "io2")
     assert "regions.us-east-1.ebs_gb_month.io2" in (exc.value.hint or "")
+
+
+# The sizes a team picks from in every family (g4dn starts at xlarge).
+SIZES = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "16xlarge")
+
+
+def test_every_family_the_policy_pack_allows_is_priced_in_every_size() -> None:
+    """An allowed family without a price made every stack's cost unknown."""
+    from policies.compute import ALLOWED_FAMILIES
+
+    table = load_prices()
+    missing = [
+        f"{family}.{size}"
+        for family in sorted(ALLOWED_FAMILIES)
+        for size in SIZES
+        if not (family == "g4dn" and size == "large") and f"{family}.{size}" not in table.instances
+    ]
+    assert missing == []
+    for region in table.regions:  # and every region scales them
+        assert table.instance_hour(region, "c7a.2xlarge") > 0

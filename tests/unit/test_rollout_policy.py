@@ -113,3 +113,47 @@ def test_a_canary_that_can_never_be_judged_is_rejected() -> None:
     Policy.model_validate(
         {"gates": {"http": {"samples": 5}, "canary_analysis": {"enabled": False}}}
     )
+
+
+def test_video_gates_defaults_and_file_line_errors(tmp_path: Path) -> None:
+    gates = load_policy(None).gates
+    assert not gates.hls_playback.enabled and not gates.cache.enabled
+    assert gates.hls_playback.max_rebuffer_ratio == 0.005
+    assert gates.hls_playback.max_startup_p95_s == 2.0
+    assert [(w.name, w.long_s, w.short_s, w.factor) for w in gates.slo_burn.windows] == [
+        ("fast", 3600, 300, 14.4),
+        ("slow", 21600, 1800, 6.0),
+    ]
+    path = tmp_path / "video.yml"
+    path.write_text(
+        "gates:\n"
+        "  hls_playback:\n"
+        "    enabled: true\n"
+        "    segmentz: 3\n"
+        "    master_path: master.m3u8\n"
+        "  cache:\n"
+        "    min_hit_ratio: 1.5\n"
+        "  slo_burn:\n"
+        "    enabled: true\n"
+        "    errors_query: sum(x)\n"
+        "    windows:\n"
+        "      - {name: fast, long_s: 60, short_s: 120, factor: 14.4}\n"
+    )
+    with pytest.raises(BadInput) as info:
+        load_policy(path)
+    lines = [d.replace(str(tmp_path) + "/", "") for d in info.value.details]
+    assert "video.yml:4: gates.hls_playback.segmentz: Extra inputs are not permitted" in lines
+    assert any(line.startswith("video.yml:5: gates.hls_playback.master_path: ") for line in lines)
+    assert any(line.startswith("video.yml:7: gates.cache.min_hit_ratio: ") for line in lines)
+    assert any(
+        line.startswith("video.yml:10: gates.slo_burn.errors_query: ") and "{window}" in line
+        for line in lines
+    )
+    assert any(line.startswith("video.yml:12: gates.slo_burn.windows[0]: ") for line in lines)
+    path.write_text("gates:\n  slo_burn:\n    enabled: true\n")
+    with pytest.raises(BadInput) as info:
+        load_policy(path)
+    assert any(
+        d.endswith("video.yml:2: gates.slo_burn: the slo_burn gate is enabled but has no `url`")
+        for d in info.value.details
+    ), info.value.details

@@ -9,8 +9,12 @@
 - blobs      s3://BUCKET/PREFIX/blobs/<key>
 - locks      one DynamoDB item per lock name in TABLE (hash key `name`, default
              table `fleetctl-locks`, or FLEETCTL_LOCK_TABLE), taken with a
-             conditional put: free, expired (`expires_at` < now) or already
+             conditional update: free, expired (`expires_at` < now) or already
              ours. A holder that dies stops renewing and its lease expires.
+             Each acquire adds 1 to the item's `generation` (the fencing
+             token) and returns the lease it replaced (ReturnValues ALL_OLD);
+             a release keeps the item (holder "", no `expires_at`), so the
+             generation never goes back.
 
 Leases compare wall-clock times written by different machines: keep clocks in
 sync (NTP) and choose TTLs far above the expected skew.
@@ -29,7 +33,7 @@ from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from fleetctl.adapters import aws_session
 from fleetctl.adapters.aws_session import aws_errors, error_code
-from fleetctl.adapters.state.base import LockHeld, LockInfo
+from fleetctl.adapters.state.base import LockHeld, LockInfo, LockLost, StateCorrupt, decode_doc
 from fleetctl.errors import BadInput, FleetctlError, OutsideError
 
 DEFAULT_TABLE = "fleetctl-locks"
@@ -125,11 +129,8 @@ class S3Store:
             ddb.get_waiter("table_exists").wait(
                 TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
             )
-            # DynamoDB may delete expired leases by itself; correctness never needs it
-            ddb.update_time_to_live(
-                TableName=self.table,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-            )
+            # No TTL on `expires_at`: a deleted item would start its generation
+            # (the fencing token) again at 1.
 
     # -- S3 helpers -----------------------------------------------------------
 
@@ -192,8 +193,9 @@ class S3Store:
     # -- documents ------------------------------------------------------------
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
-        raw = self._get(self._key("docs", _q(kind), _q(key) + ".json"))
-        return None if raw is None else dict(json.loads(raw))
+        k = self._key("docs", _q(kind), _q(key) + ".json")
+        raw = self._get(k)
+        return None if raw is None else decode_doc(raw, f"s3://{self.bucket}/{k}")
 
     def put(self, kind: str, key: str, doc: dict[str, Any]) -> None:
         data = json.dumps(doc, sort_keys=True, default=str).encode()
@@ -205,7 +207,11 @@ class S3Store:
             return []
         with ThreadPoolExecutor(max_workers=min(_READERS, len(keys))) as pool:
             raws = list(pool.map(self._get, keys))
-        return [dict(json.loads(raw)) for raw in raws if raw is not None]
+        return [
+            decode_doc(raw, f"s3://{self.bucket}/{k}")
+            for k, raw in zip(keys, raws, strict=True)
+            if raw is not None
+        ]
 
     def list(self, kind: str) -> list[dict[str, Any]]:
         return self._read_all(sorted(self._keys(self._key("docs", _q(kind)) + "/")))
@@ -285,47 +291,93 @@ class S3Store:
     ) -> tuple[LockInfo | None, LockInfo | None, float]:
         ddb = self._dynamodb()
         now = time.time()
-        info = LockInfo(name=name, holder=holder, acquired_at=now, expires_at=now + ttl_s)
+        names = {
+            "#h": "holder",
+            "#a": "acquired_at",
+            "#r": "renewed_at",
+            "#e": "expires_at",
+            "#g": "generation",
+        }
+        values: dict[str, Any] = {
+            ":h": {"S": holder},
+            ":now": {"N": repr(now)},
+            ":exp": {"N": repr(now + ttl_s)},
+            ":one": {"N": "1"},
+        }
         kwargs: dict[str, Any] = {}
         if not force:
-            kwargs = {
-                "ConditionExpression": "attribute_not_exists(#n) OR #e < :now OR #h = :h",
-                "ExpressionAttributeNames": {"#n": "name", "#e": "expires_at", "#h": "holder"},
-                "ExpressionAttributeValues": {":now": {"N": repr(now)}, ":h": {"S": holder}},
-            }
+            names["#n"] = "name"
+            kwargs["ConditionExpression"] = (
+                "attribute_not_exists(#n) OR attribute_not_exists(#e) OR #e < :now OR #h = :h"
+            )
         with aws_errors(f"taking lock {name}"):
             try:
-                ddb.put_item(TableName=self.table, Item=_lock_item(info), **kwargs)
-                return info, None, now
+                out = ddb.update_item(
+                    TableName=self.table,
+                    Key={"name": {"S": name}},
+                    UpdateExpression="SET #h = :h, #a = :now, #r = :now, #e = :exp ADD #g :one",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_OLD",
+                    **kwargs,
+                )
             except Exception as exc:
                 self._table_missing(exc)
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise
-        return None, self.lock_info(name), now
+                return None, self.lock_info(name), now
+        old = out.get("Attributes") or {}
+        previous = _lock_info(old) if old else None
+        generation = int(old.get("generation", {}).get("N", "0")) + 1
+        info = LockInfo(
+            name=name,
+            holder=holder,
+            acquired_at=now,
+            expires_at=now + ttl_s,
+            generation=generation,
+            renewed_at=now,
+            taken_from=previous,
+        )
+        return info, None, now
 
-    def renew_lock(self, name: str, holder: str, ttl_s: float) -> LockInfo:
+    def renew_lock(
+        self, name: str, holder: str, ttl_s: float, *, generation: int | None = None
+    ) -> LockInfo:
         ddb = self._dynamodb()
         now = time.time()
+        cond = "#h = :h"
+        values: dict[str, Any] = {
+            ":exp": {"N": repr(now + ttl_s)},
+            ":now": {"N": repr(now)},
+            ":h": {"S": holder},
+        }
+        if generation is not None:
+            cond += " AND #g = :g"
+            values[":g"] = {"N": str(generation)}
+        names = {"#e": "expires_at", "#r": "renewed_at", "#h": "holder"}
+        if generation is not None:
+            names["#g"] = "generation"
         with aws_errors(f"renewing lock {name}"):
             try:
                 out = ddb.update_item(
                     TableName=self.table,
                     Key={"name": {"S": name}},
-                    UpdateExpression="SET #e = :exp",
-                    ConditionExpression="#h = :h",
-                    ExpressionAttributeNames={"#e": "expires_at", "#h": "holder"},
-                    ExpressionAttributeValues={
-                        ":exp": {"N": repr(now + ttl_s)},
-                        ":h": {"S": holder},
-                    },
+                    UpdateExpression="SET #e = :exp, #r = :now",
+                    ConditionExpression=cond,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
                     ReturnValues="ALL_NEW",
                 )
-                return _lock_info(out["Attributes"])
+                info = _lock_info(out["Attributes"])
+                assert info is not None
+                return info
             except Exception as exc:
                 self._table_missing(exc)
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise
         current = self.lock_info(name)
+        if generation is not None:
+            raise LockLost(name, holder, generation, current)
         if current is None:
             raise FleetctlError(
                 f"{name} is not locked by {holder} any more (the lock was released)",
@@ -333,16 +385,25 @@ class S3Store:
             )
         raise LockHeld(current, now)
 
-    def release_lock(self, name: str, holder: str) -> None:
+    def release_lock(self, name: str, holder: str, *, generation: int | None = None) -> None:
         ddb = self._dynamodb()
+        cond = "#h = :h"
+        values: dict[str, Any] = {":h": {"S": holder}, ":empty": {"S": ""}}
+        if generation is not None:
+            cond += " AND #g = :g"
+            values[":g"] = {"N": str(generation)}
+        names = {"#h": "holder", "#e": "expires_at"}
+        if generation is not None:
+            names["#g"] = "generation"
         with aws_errors(f"releasing lock {name}"):
             try:
-                ddb.delete_item(
+                ddb.update_item(
                     TableName=self.table,
                     Key={"name": {"S": name}},
-                    ConditionExpression="#h = :h",
-                    ExpressionAttributeNames={"#h": "holder"},
-                    ExpressionAttributeValues={":h": {"S": holder}},
+                    UpdateExpression="SET #h = :empty REMOVE #e",
+                    ConditionExpression=cond,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
                 )
             except Exception as exc:
                 self._table_missing(exc)
@@ -367,19 +428,20 @@ class S3Store:
         pass
 
 
-def _lock_item(info: LockInfo) -> dict[str, Any]:
-    return {
-        "name": {"S": info.name},
-        "holder": {"S": info.holder},
-        "acquired_at": {"N": repr(info.acquired_at)},
-        "expires_at": {"N": repr(info.expires_at)},
-    }
-
-
-def _lock_info(item: dict[str, Any]) -> LockInfo:
-    return LockInfo(
-        name=item["name"]["S"],
-        holder=item["holder"]["S"],
-        acquired_at=float(item["acquired_at"]["N"]),
-        expires_at=float(item["expires_at"]["N"]),
-    )
+def _lock_info(item: dict[str, Any]) -> LockInfo | None:
+    """The lease an item holds; None for a released one (holder "", no expiry)."""
+    try:
+        if not item.get("holder", {}).get("S") or "expires_at" not in item:
+            return None
+        acquired = float(item["acquired_at"]["N"])
+        return LockInfo(
+            name=str(item["name"]["S"]),
+            holder=str(item["holder"]["S"]),
+            acquired_at=acquired,
+            expires_at=float(item["expires_at"]["N"]),
+            generation=int(item.get("generation", {}).get("N", "0")),
+            renewed_at=float(item.get("renewed_at", {}).get("N", acquired)),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError):
+        where = f"lock table item {item.get('name', '?')}"
+        raise StateCorrupt(where, "a lock item lacks name/holder/acquired_at/expires_at") from None

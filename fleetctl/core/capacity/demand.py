@@ -1,39 +1,20 @@
-"""Edge capacity planning: can each region serve its share of peak traffic,
-and still serve it with one zone down?
+"""Demand-based planning (`fleetctl capacity --demand FILE`): demand turned
+into N+1 edge and transcode pools, compared with the spec.
 
-Pure arithmetic over the spec; no I/O. Bandwidths are the instance types'
-*baseline* network bandwidth (not the "up to" burst figure), which is what an
-edge node can sustain through a peak.
+Pure arithmetic over the spec; no I/O. One edge node's Gbit/s comes from the
+throughput model (`fleetctl.core.capacity.throughput`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-# Baseline network bandwidth in Gbit/s (AWS EC2 instance network specs).
-BASELINE_GBPS: Final[dict[str, float]] = {
-    "c6in.large": 3.125,
-    "c6in.xlarge": 6.25,
-    "c6in.2xlarge": 12.5,
-    "c6in.4xlarge": 25.0,
-    "c6in.8xlarge": 50.0,
-    "c6in.16xlarge": 100.0,
-    "c6gn.xlarge": 6.3,
-    "c6gn.2xlarge": 12.5,
-    "c6gn.4xlarge": 25.0,
-    "c6gn.8xlarge": 50.0,
-    "c5n.xlarge": 5.0,
-    "c5n.2xlarge": 10.0,
-    "c5n.4xlarge": 15.0,
-    "c5n.9xlarge": 50.0,
-    "c7gn.xlarge": 12.5,
-    "c7gn.2xlarge": 25.0,
-    "c7gn.4xlarge": 50.0,
-}
+from fleetctl.core.capacity.growth import months_until
+from fleetctl.core.capacity.throughput import EDGE_UTILISATION, Throughput, vcpus
 
 
 @dataclass(frozen=True)
@@ -59,104 +40,11 @@ PROFILES: Final[dict[str, Profile]] = {
     "240p": Profile(426, 240, 400),
 }
 
-_SIZE_VCPUS: Final[dict[str, int]] = {
-    "medium": 2,
-    "large": 2,
-    "xlarge": 4,
-    "metal": 64,
-}
-
-
-def vcpus(instance_type: str) -> int:
-    """vCPUs of an EC2 type from its size: large 2, xlarge 4, Nxlarge 4N."""
-    size = instance_type.rpartition(".")[2]
-    if size in _SIZE_VCPUS:
-        return _SIZE_VCPUS[size]
-    head = size.removesuffix("xlarge")
-    if head != size and head.isdigit():
-        return 4 * int(head)
-    raise ValueError(f"cannot tell the vCPUs of {instance_type!r} from its size {size!r}")
-
-
-class Verdict(StrEnum):
-    OK = "ok"  # survives the loss of one zone at peak
-    AT_RISK = "at-risk"  # serves the peak, but not with a zone down
-    SHORT = "short"  # cannot serve the peak at all
-
-
-@dataclass(frozen=True)
-class RegionInput:
-    stack: str
-    instance_type: str
-    nodes_per_zone: int
-    zones: int
-    traffic_weight: float
-
-
-@dataclass(frozen=True)
-class RegionCapacity:
-    stack: str
-    demand_gbps: float
-    capacity_gbps: float  # all zones, at the target utilisation
-    zone_loss_gbps: float  # the same with the largest zone down
-    headroom: float  # capacity / demand - 1 (inf when there is no demand)
-    verdict: Verdict
-    nodes_per_zone: int
-    nodes_per_zone_needed: int  # to survive a zone loss at peak
-
-
-def plan_region(
-    region: RegionInput, peak_gbps: float, growth: float, utilisation: float
-) -> RegionCapacity:
-    """Capacity verdict for one region at `peak_gbps` global peak grown by `growth`."""
-    if region.instance_type not in BASELINE_GBPS:
-        known = ", ".join(sorted(BASELINE_GBPS))
-        raise ValueError(f"no bandwidth figure for {region.instance_type!r} (known: {known})")
-    per_node = BASELINE_GBPS[region.instance_type] * utilisation
-    demand = peak_gbps * region.traffic_weight * (1.0 + growth)
-    capacity = per_node * region.nodes_per_zone * region.zones
-    surviving_zones = max(region.zones - 1, 0)
-    zone_loss = per_node * region.nodes_per_zone * surviving_zones
-    if capacity < demand:
-        verdict = Verdict.SHORT
-    elif zone_loss < demand:
-        verdict = Verdict.AT_RISK
-    else:
-        verdict = Verdict.OK
-    needed = math.ceil(demand / (per_node * surviving_zones)) if surviving_zones else -1
-    return RegionCapacity(
-        stack=region.stack,
-        demand_gbps=round(demand, 1),
-        capacity_gbps=round(capacity, 1),
-        zone_loss_gbps=round(zone_loss, 1),
-        headroom=round(capacity / demand - 1.0, 3) if demand > 0 else math.inf,
-        verdict=verdict,
-        nodes_per_zone=region.nodes_per_zone,
-        nodes_per_zone_needed=needed,
-    )
-
-
-def plan(
-    regions: list[RegionInput], peak_gbps: float, growth: float = 0.0, utilisation: float = 0.7
-) -> list[RegionCapacity]:
-    """Every region, tightest first (lowest headroom), so the risk is on top."""
-    if peak_gbps <= 0:
-        raise ValueError("peak must be > 0 Gbit/s")
-    if not 0 < utilisation <= 1:
-        raise ValueError("utilisation must be in (0, 1]")
-    if growth < 0:
-        raise ValueError("growth must be >= 0")
-    out = [plan_region(r, peak_gbps, growth, utilisation) for r in regions]
-    return sorted(out, key=lambda c: (c.headroom, c.stack))
-
-
-# == Demand-based planning (`fleetctl capacity --demand FILE`) ==========================
-#
 # Everything below is documented in docs/capacity.md; in short:
 #
 #   egress      = peak_egress_gbps, or concurrent_viewers x mean bitrate when not given
-#   node Gbit/s = min(NIC baseline, nginx Gbit/s per vCPU x vCPUs) x edge_utilisation
-#                 (or a per-type figure measured in production x edge_utilisation)
+#   node Gbit/s = the throughput model (throughput.py): min(NIC baseline, nginx Gbit/s
+#                 per vCPU x vCPUs), or a per-type measured figure, x edge_utilisation
 #   N+1 edge    = nodes per zone so that zones-1 zones carry the peak:
 #                 ceil(egress / (node Gbit/s x (zones - 1)))   (one zone: N + 1 nodes)
 #   transcode   = ceil(upload_hours_per_hour x sum over ladder of 1/speed(profile) / util)
@@ -181,7 +69,7 @@ class Params:
     transcode_speed_per_vcpu: Mapping[str, float]  # media s per wall s per vCPU, per profile
     nginx_gbps_per_vcpu: float | None = None  # None: the NIC alone limits a node
     node_gbps: Mapping[str, float] = field(default_factory=dict)  # per type, overrides
-    edge_utilisation: float = 0.7
+    edge_utilisation: float = EDGE_UTILISATION
     cache_hit_ratio: float = 0.95
     mean_bitrate_mbps: float = 3.0
     over_margin: float = 0.5
@@ -204,6 +92,15 @@ class Params:
             raise ValueError("growth must be >= 0")
         if self.horizon_months < 1:
             raise ValueError("horizon_months must be >= 1")
+
+    @property
+    def throughput(self) -> Throughput:
+        """The edge throughput model these parameters describe."""
+        return Throughput(
+            utilisation=self.edge_utilisation,
+            nginx_gbps_per_vcpu=self.nginx_gbps_per_vcpu,
+            node_gbps=self.node_gbps,
+        )
 
 
 @dataclass(frozen=True)
@@ -308,22 +205,8 @@ class RegionPlan:
 
 def node_gbps(instance_type: str, params: Params) -> tuple[float, str]:
     """Usable Gbit/s of one edge node and what limits it ("nic", "cpu", "measured")."""
-    if instance_type in params.node_gbps:
-        return params.node_gbps[instance_type] * params.edge_utilisation, "measured"
-    if instance_type not in BASELINE_GBPS:
-        known = ", ".join(sorted(BASELINE_GBPS))
-        raise ValueError(
-            f"no bandwidth figure for {instance_type!r} (known: {known}; "
-            "or give parameters.node_gbps)"
-        )
-    nic = BASELINE_GBPS[instance_type]
-    limit = "nic"
-    raw = nic
-    if params.nginx_gbps_per_vcpu is not None:
-        cpu = params.nginx_gbps_per_vcpu * vcpus(instance_type)
-        if cpu < nic:
-            raw, limit = cpu, "cpu"
-    return raw * params.edge_utilisation, limit
+    node = params.throughput.node(instance_type)
+    return node.gbps, node.limit.value
 
 
 def n1_per_zone(needed_units: float, zones: int) -> int:
@@ -345,25 +228,6 @@ def _transcode_n1(needed: int, zones: int) -> int:
     if zones <= 1:
         return needed + 1
     return n1_per_zone(needed, zones) * zones
-
-
-def grown(value: float, growth_per_year: float, months: int) -> float:
-    """`value` after `months` of `growth_per_year`, compounding monthly."""
-    return value * float((1.0 + growth_per_year) ** (months / 12))
-
-
-def months_until(
-    short: Callable[[float], bool], growth_per_year: float, horizon: int
-) -> int | None:
-    """First month (0 = now) at which `short(growth factor)` holds; None within the horizon."""
-    if short(1.0):
-        return 0
-    if growth_per_year <= 0:
-        return None
-    for m in range(1, horizon + 1):
-        if short(grown(1.0, growth_per_year, m)):
-            return m
-    return None
 
 
 def transcode_speed(profile: str, instance_type: str, params: Params) -> float:

@@ -1,0 +1,231 @@
+"""`fleetctl event plan`: get the fleet ready for a peak event (a match, a launch)."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from fleetctl.cli import render
+from fleetctl.cli.options import Env, Fmt
+from fleetctl.cli.state import state_url, workspace
+
+if TYPE_CHECKING:
+    from fleetctl.services.event import EventPlan
+
+app = typer.Typer(no_args_is_help=True, help="Plan for peak events: capacity, pre-scale, freeze.")
+
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
+
+
+def parse_time(text: str, flag: str) -> datetime:
+    """An ISO 8601 time with a zone ('Z' or an offset); anything else is exit 2 on `flag`."""
+    try:
+        t = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO 8601 time, e.g. 2026-12-20T18:00:00Z", param_hint=flag
+        ) from None
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise typer.BadParameter(
+            f"{text!r} has no zone: add Z or an offset, e.g. {text.strip()}+00:00",
+            param_hint=flag,
+        )
+    return t
+
+
+def parse_duration(text: str, flag: str) -> timedelta:
+    """'2h', '90m', '1h30m' or '0' -> a timedelta."""
+    m = _DURATION.match(text)
+    if text.strip() == "0":
+        return timedelta(0)
+    if not m or not (m.group(1) or m.group(2)):
+        raise typer.BadParameter(f"{text!r}: expected e.g. 2h, 90m or 1h30m", param_hint=flag)
+    return timedelta(hours=int(m.group(1) or 0), minutes=int(m.group(2) or 0))
+
+
+def _regions(values: list[str] | None) -> tuple[str, ...]:
+    """--regions a,b --regions c -> (a, b, c)."""
+    out: list[str] = []
+    for v in values or []:
+        out += [r.strip() for r in v.split(",") if r.strip()]
+    return tuple(dict.fromkeys(out))
+
+
+@app.command("plan")
+def plan(
+    ctx: typer.Context,
+    env: Env,
+    name: Annotated[str, typer.Option("--name", "-n", help="The event, e.g. 'cup-final'.")],
+    start: Annotated[
+        str, typer.Option("--start", help="Start, ISO 8601 with a zone: 2026-12-20T18:00:00Z.")
+    ],
+    end: Annotated[str, typer.Option("--end", help="End, ISO 8601 with a zone.")],
+    peak_gbps: Annotated[
+        float, typer.Option("--peak-gbps", help="The event's global peak egress, Gbit/s.")
+    ],
+    regions: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--regions",
+            help="Regions serving the event (comma-separated or repeated; default: all). "
+            "The peak is split over them by their traffic weights.",
+        ),
+    ] = None,
+    demand: Annotated[
+        Path | None,
+        typer.Option(
+            "--demand",
+            help="Demand file: upload hours per region (transcode) and the model's "
+            "parameters, as `fleetctl capacity --demand`.",
+            dir_okay=False,
+        ),
+    ] = None,
+    freeze_margin: Annotated[
+        str, typer.Option("--freeze-margin", help="Freeze this long before the start.")
+    ] = "2h",
+    no_preview: Annotated[
+        bool,
+        typer.Option(
+            "--no-preview", help="Skip the preview (and its cost) of the pre-scale: faster."
+        ),
+    ] = False,
+    fmt: Fmt = render.Format.table,
+) -> None:
+    """Plan a peak event: the edge nodes and transcode instances each region needs
+    for the peak with N+1 per zone (the capacity model), the spec change that
+    pre-scales them previewed with its cost for the event's duration, the
+    freeze to set, and a readiness report (capacity, certificates, running
+    rollouts, drains). Changes nothing.
+
+    Example:  fleetctl event plan --env prod --name cup-final
+    --start 2026-12-20T18:00:00Z --end 2026-12-20T21:00:00Z --peak-gbps 900
+    --regions eu-west-1,eu-central-1
+    """
+    from fleetctl.core.capacity.event import EventWindow
+    from fleetctl.errors import BadInput
+    from fleetctl.services import event as svc
+    from fleetctl.services.status import open_store_readonly
+
+    t_start = parse_time(start, "--start")
+    t_end = parse_time(end, "--end")
+    if t_end <= t_start:
+        raise typer.BadParameter(f"{end} is not after --start {start}", param_hint="--end")
+    if not math.isfinite(peak_gbps) or peak_gbps <= 0:
+        raise typer.BadParameter("must be > 0", param_hint="--peak-gbps")
+    if not name.strip():
+        raise typer.BadParameter("must not be empty", param_hint="--name")
+    if demand is not None and not demand.is_file():
+        raise BadInput(f"no demand file {demand}", hint="see examples/demand-prod.yaml")
+    window = EventWindow(
+        name.strip(), t_start, t_end, parse_duration(freeze_margin, "--freeze-margin")
+    )
+    ws = workspace(ctx)
+    req = svc.EventRequest(
+        env=env,
+        window=window,
+        peak_gbps=peak_gbps,
+        regions=_regions(regions),
+        demand_path=demand,
+        preview=not no_preview,
+    )
+    store = open_store_readonly(state_url(ctx))
+    try:
+        if req.preview and fmt is render.Format.table:
+            render.note("previewing the pre-scale (the Pulumi program under mocks)...")
+        result = svc.plan(ws, store, req)
+    finally:
+        if store is not None:
+            store.close()
+    if fmt is render.Format.json:
+        render.emit_json(svc.plan_json(result))
+    else:
+        _show(result)
+
+
+def _show(p: EventPlan) -> None:
+    from rich.markup import escape
+
+    from fleetctl.core.cost import usd
+
+    w = p.request.window
+    con = render.err
+    con.print(
+        f"[bold]event {escape(w.name)}[/] in {p.request.env}: {w.start.isoformat()} to "
+        f"{w.end.isoformat()} ({w.hours:g} h), peak {p.request.peak_gbps:g} Gbit/s, "
+        f"utilisation {p.params.edge_utilisation:.0%}"
+    )
+    rows = []
+    for r in p.regions:
+        e, tc = r.plan.edge, r.plan.transcode
+        rows.append(
+            (
+                r.region,
+                f"{r.share:.1%}",
+                round(r.plan.egress_gbps, 1),
+                f"{e.node_gbps:g} ({e.node_limit})",
+                f"{e.nodes_per_zone}x{e.zones}",
+                f"{e.nodes_per_zone_needed}x{e.zones}",
+                "-" if tc is None else f"{tc.needed_n1} / {tc.min_size}-{tc.max_size}",
+                r.plan.verdict.value,
+                ", ".join(f"{c.key} {c.before}->{c.after}" for c in r.changes) or "-",
+            )
+        )
+    con.print(
+        render.table(
+            "what each region needs at the event's peak (N+1 per zone)",
+            [
+                "region",
+                "share",
+                "egress Gbit/s",
+                "Gbit/s/node",
+                "edge now",
+                "N+1 needs",
+                "transcode N+1 / min-max",
+                "verdict",
+                "pre-scale",
+            ],
+            rows,
+        )
+    )
+    if not p.patches:
+        render.ok("the spec carries the event's peak with N+1 as it is: no pre-scale")
+    else:
+        con.print("[bold]spec change that pre-scales the event regions[/]")
+        for s in p.patches:
+            for c in s.changes:
+                con.print(f"  {s.file}: {c['key']}: {c['before']} -> {c['after']}")
+    if p.preview is not None:
+        from fleetctl.cli import preview_render
+
+        con.print("\n[bold]preview of the pre-scale[/]")
+        preview_render.render_table(p.preview, con)
+    if p.cost is not None:
+        con.print(
+            f"pre-scale cost: {usd(p.cost.month_delta, sign=True)} a month; for the "
+            f"event's {p.cost.hours:g} h: [bold]{usd(p.cost.event_usd, sign=True)}[/]"
+        )
+    f = p.freeze
+    con.print(
+        f"\n[bold]freeze[/] {f.start.isoformat()} to {f.end.isoformat()} "
+        "(fleetctl has no scheduled freeze: run these)"
+    )
+    con.print(f"  at {f.start.isoformat()}:  {escape(f.on)}", soft_wrap=True)
+    con.print(f"  after {f.end.isoformat()}:  {escape(f.off)}", soft_wrap=True)
+    rd = p.readiness
+    con.print("\n[bold]readiness[/]")
+    for region, verdict in rd.capacity.items():
+        con.print(f"  capacity {region}: {escape(verdict)}")
+    con.print(f"  certificates expiring before the end: {rd.certificates}")
+    con.print(
+        "  rollouts running: "
+        + (", ".join(f"{r.id} ({r.status})" for r in rd.rollouts_running) or "none")
+    )
+    con.print("  drained regions: " + (", ".join(rd.drained_regions) or "none"))
+    con.print("  drained hosts: " + (", ".join(rd.drained_hosts) or "none"))
+    for n in p.notes:
+        render.note(n)
