@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fleetctl.core.certs import CertReading, cert_problems
@@ -24,3 +26,29 @@ def test_expired_or_unverified_is_critical() -> None:
     assert cert_problems([reading(-1)], 21)[0].severity == CRITICAL
     (p,) = cert_problems([reading(None, "does not verify: self-signed")], 21)
     assert p.severity == CRITICAL and "self-signed" in p.message
+
+
+def test_rotate_refuses_a_key_that_is_not_the_certificates(tmp_path: Path) -> None:
+    from fleetctl.adapters import tls
+    from fleetctl.errors import BadInput
+    from fleetctl.services.certs import read_pair
+
+    ca = tmp_path / "ca"
+    cert, key = tls.issue(ca, "a", addresses=["127.0.0.1"])
+    _, other_key = tls.issue(ca, "b", addresses=["127.0.0.1"])
+    (tmp_path / "a.crt").write_bytes(cert)
+    (tmp_path / "a.key").write_bytes(key)
+    (tmp_path / "b.key").write_bytes(other_key)
+    got = read_pair(tmp_path / "a.crt", tmp_path / "a.key")
+    assert got.sha256 == tls.fingerprint(cert) and got.subject == "CN=a"
+    with pytest.raises(BadInput, match="is not the key of --cert") as exc:
+        read_pair(tmp_path / "a.crt", tmp_path / "b.key")
+    body = other_key.decode().splitlines()[1]
+    assert body not in str(exc.value.message) + str(exc.value.hint)
+    (tmp_path / "two.crt").write_bytes(cert + cert)
+    with pytest.raises(BadInput, match="exactly one PEM certificate"):
+        read_pair(tmp_path / "two.crt", tmp_path / "a.key")
+    (tmp_path / "junk.key").write_text("-----BEGIN PRIVATE KEY-----\nsecretjunk\n")
+    with pytest.raises(BadInput, match="not an unencrypted PEM private key") as exc2:
+        read_pair(tmp_path / "a.crt", tmp_path / "junk.key")
+    assert "secretjunk" not in exc2.value.message

@@ -145,3 +145,35 @@ def test_player_and_cache_probes_verify_https(tmp_path: Path) -> None:
             [hls_client.Edge("e", url, other)], CacheGate(enabled=True, timeout_s=3)
         )
         assert not reads and "CERTIFICATE_VERIFY_FAILED" in problems[0]
+
+
+def test_tls_cert_gate_checks_the_presented_fingerprint(tmp_path: Path) -> None:
+    from fleetctl.core.gates import Verdict
+    from fleetctl.core.planner import Host
+    from fleetctl.core.policy import Policy
+    from fleetctl.services.cert_gate import check
+
+    d = tmp_path / "tls"
+    served, key = tls.issue(d, "e", addresses=["127.0.0.1"])
+    other, _ = tls.issue(d, "e", addresses=["127.0.0.1"])
+    tls.write_pair(tmp_path / "e.crt", tmp_path / "e.key", served, key)
+    policy = Policy.model_validate(
+        {"gates": {"http": {"scheme": "https", "ca_file": str(d / tls.CA_CERT)}}}
+    )
+    with tls_server(tmp_path / "e.crt", tmp_path / "e.key") as port:
+        edge = Host("e1", "r", "edge", address="127.0.0.1", port=port)
+        ok = check([edge], policy, served.decode())
+        assert ok.verdict is Verdict.PASS and ok.numbers["presented"]["e1"] == tls.fingerprint(
+            served
+        )
+        bad = check([edge], policy, other.decode())
+        assert bad.verdict is Verdict.FAIL and "e1" in bad.reason
+        # a rollback to a bootstrap certificate: anything verified but the rolled-back one
+        assert check([edge], policy, "", avoid_pem=other.decode()).verdict is Verdict.PASS
+        assert check([edge], policy, "", avoid_pem=served.decode()).verdict is Verdict.FAIL
+        other_ca = str(tls.ensure_ca(tmp_path / "other"))
+        untrusted = Policy.model_validate(
+            {"gates": {"http": {"scheme": "https", "ca_file": other_ca}}}
+        )
+        no = check([edge], untrusted, served.decode())
+        assert no.verdict is Verdict.FAIL and "does not verify" in no.numbers["presented"]["e1"]
