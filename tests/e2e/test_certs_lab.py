@@ -99,7 +99,11 @@ def test_rotation_completes_and_a_bad_one_rolls_back_proven(
 
     # the keys: on the edges (0600), nowhere fleetctl keeps or prints things
     outputs = p.stdout + p.stderr + p2.stdout + p2.stderr + why.stdout
+    # the state db (journal), the release store, the workspace, the lab's logs
+    # (Ansible, nginx, sshd); the edges' tls/ dirs are where keys belong
+    kept = [lab.state, lab.state.parent / "releases", lab.root, lab.lab_dir / "logs"]
+    assert all(k.exists() for k in kept)
     for body in (key_body, rkey_body):
         assert body not in outputs
-        assert not leaks(body, lab.state.parent, lab.root, lab.lab_dir / "logs")
-    assert not leaks("BEGIN PRIVATE KEY", lab.state.parent)
+        assert not leaks(body, *kept)
+    assert not leaks("BEGIN PRIVATE KEY", *kept)
