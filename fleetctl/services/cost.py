@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fleetctl.core import cost as model
-from fleetctl.core import naming
 from fleetctl.core.preview_model import PreviewResult, ResourceGraph, Status
 from fleetctl.errors import FleetctlError
 from fleetctl.services.workspace import Workspace
-from fleetctl.spec import BucketUsage, Fleet, Stack, parse_spec
+from fleetctl.spec import BucketUsage, Fleet, Stack, naming, parse_spec
 from fleetctl.spec.prices import DEFAULT_PRICES, PriceTable, load_prices
 
 if TYPE_CHECKING:
