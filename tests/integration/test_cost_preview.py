@@ -155,3 +155,23 @@ def test_the_parsed_price_table_is_cached_by_content(tmp_path: Path) -> None:
     assert load(table, cache_dir).instances["c6i.large"] == 0.5  # proof it came from the cache
     table.write_text(table.read_text().replace("c6i.large: 0.085", "c6i.large: 0.09"))
     assert load(table, cache_dir).instances["c6i.large"] == 0.09  # a changed file is re-read
+
+
+def test_fleet_cost_prices_each_stack_once(
+    project_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fleetctl cost` reads the head estimates the preview made: no second pricing."""
+    from fleetctl.core import cost as model
+    from fleetctl.services.fleet_cost import fleet_cost
+
+    priced: list[str] = []
+    real = model.stack_cost
+
+    def counting(graph, *args, **kwargs):  # type: ignore[no-untyped-def]
+        priced.append(graph.stack)
+        return real(graph, *args, **kwargs)
+
+    monkeypatch.setattr(model, "stack_cost", counting)
+    fc = fleet_cost(Workspace(project_copy), stacks=(STACK,))
+    assert [s.stack for s in fc.stacks] == [STACK]
+    assert priced == [STACK]
