@@ -36,20 +36,8 @@ _WORDS = frozenset({"pass", "pwd", "key", "keys", "secrets", "tokens", "creds"})
 _INSIDE = ("password", "passwd", "passphrase", "secret", "token", "apikey", "credential")
 # A key that names a lookup, not a credential (`edge_cache_key`, `ssh_public_key`).
 _PLAIN_KEY_KINDS = frozenset(
-    [
-        "cache",
-        "public",
-        "pub",
-        "sort",
-        "partition",
-        "primary",
-        "foreign",
-        "lookup",
-        "routing",
-        "idempotency",
-        "hash",
-        "map",
-    ]
+    {"cache", "public", "pub", "sort", "partition", "primary", "foreign", "lookup"}
+    | {"routing", "idempotency", "hash", "map"}
 )
 
 
