@@ -14,7 +14,7 @@ from fleetctl.cli.state import workspace
 from fleetctl.errors import EXIT_JOB_FAILED, BadInput
 
 if TYPE_CHECKING:
-    from fleetctl.core.preview_model import PreviewResult
+    from fleetctl.core.guardrails import GuardrailsReport
     from fleetctl.services.preview import PreviewRun
 
 
@@ -254,11 +254,15 @@ def _report(
             with out.open("w", encoding="utf-8") as fh:
                 from rich.console import Console
 
-                pr.render_table(result, Console(file=fh, width=200, no_color=True))
+                pr.render_table(run.report, Console(file=fh, width=200, no_color=True))
         else:
-            pr.render_table(result, render.out)
+            pr.render_table(run.report, render.out)
     else:
-        text = pr.render_json(result) if fmt is PreviewFormat.json else pr.render_markdown(result)
+        text = (
+            pr.render_json(run.report)
+            if fmt is PreviewFormat.json
+            else pr.render_markdown(run.report)
+        )
         if out is not None:
             out.write_text(text, encoding="utf-8")
         else:
@@ -274,17 +278,17 @@ def _report(
         f"{len(run.ran)} program run(s), {run.cache_hits} from cache; {run.seconds:.1f}s[/]",
         markup=True,
     )
-    if result.failed or _policy_blocks(result):
+    if result.failed or _policy_blocks(run.report.guardrails):
         raise typer.Exit(EXIT_JOB_FAILED)
     if detailed_exitcode and result.has_changes:
         raise typer.Exit(EXIT_CHANGES)
 
 
-def _policy_blocks(result: PreviewResult) -> bool:
+def _policy_blocks(report: GuardrailsReport | None) -> bool:
     """A mandatory policy violation fails the preview (exit 1), like a failed stack."""
-    if result.policy is None or not result.policy.blocking:
+    if report is None or not report.blocking:
         return False
-    n = result.policy.counts()["mandatory"]
+    n = report.counts()["mandatory"]
     render.err.print(
         f"[red]policy:[/] {n} mandatory violation(s); see the Policy section "
         "(`fleetctl policy list` explains the rules)",

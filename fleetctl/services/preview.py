@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from fleetctl import __version__
-from fleetctl.adapters import git
+from fleetctl.adapters import git, pulumi_auto
 from fleetctl.adapters import pulumi_preview as engine
-from fleetctl.core import program_imports
+from fleetctl.core import program_imports, shards
+from fleetctl.core.cost import StackCost
 from fleetctl.core.diff import diff_graphs, resource_count
-from fleetctl.core.guardrails import Rule
+from fleetctl.core.guardrails import GuardrailsReport, Rule
 from fleetctl.core.preview_model import (
     PreviewResult,
     ResourceGraph,
@@ -43,7 +44,8 @@ from fleetctl.core.preview_model import (
     graph_from_json,
     graph_to_json,
 )
-from fleetctl.errors import BadInput
+from fleetctl.core.preview_report import PreviewReport
+from fleetctl.errors import BadInput, FleetctlError
 from fleetctl.services import cost as cost_service
 from fleetctl.services import guardrails
 from fleetctl.services.workspace import Workspace
@@ -69,7 +71,7 @@ class PreviewOptions:
     use_cache: bool = True
     timeout: float = 300.0
     prices: Path | None = None  # price table for the cost estimate (default: the shipped one)
-    policy: bool = True  # check the workspace's policy pack (policies/) on the heads
+    guardrails: bool = True  # check the workspace's policy pack (policies/) on the heads
     # `--shard K/N`: run only this shard's share of the stacks that need running.
     shard: tuple[int, int] | None = None
     # `preview merge`: graphs and errors the shards produced, by input key; nothing runs.
@@ -91,9 +93,9 @@ class Entry:
 
 @dataclass
 class PreviewRun:
-    """The result plus what people may want to know about how it was made."""
+    """The report (changes, cost, guardrails) plus how it was made."""
 
-    result: PreviewResult
+    report: PreviewReport
     logs: dict[str, str] = field(default_factory=dict)  # "<stack> (head|base)" -> worker log
     ran: list[str] = field(default_factory=list)  # "<stack> (head|base)" actually executed
     cache_hits: int = 0
@@ -105,9 +107,16 @@ class PreviewRun:
     base_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
     # Skipped stacks (identical at the base) whose graph the cache holds: their cost.
     unchanged_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
+    head_costs: dict[str, StackCost] = field(default_factory=dict)  # priced heads (`cost` reads)
+    cost_failures: dict[str, FleetctlError] = field(default_factory=dict)  # heads not priced
     entries: dict[str, Entry] = field(default_factory=dict)  # input key -> what it gave
     shard_stacks: list[str] = field(default_factory=list)  # --shard: the stacks of this shard
     to_run: list[str] = field(default_factory=list)  # stacks with a side to run (not cached)
+
+    @property
+    def result(self) -> PreviewResult:
+        """The changes alone."""
+        return self.report.result
 
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
@@ -363,7 +372,7 @@ def run_preview(
     # SpecError (exit 2, file:line) for a broken head; unchanged files come parsed.
     fleet = load_fleet(ws.stacks_dir, parse_cache=ws.state_dir / SPEC_CACHE)
     project = fleet.project.name
-    rules = _policy_rules(ws, opts)  # a broken pack fails before any program runs
+    rules = _guardrail_rules(ws, opts)  # a broken pack fails before any program runs
     cache_warnings: list[str] = []
     key = fingerprint_key(ws, cache_warnings)
     key_id = opts.key_id or hashlib.sha256(key).hexdigest()[:16]
@@ -405,7 +414,7 @@ def run_preview(
         base_names = _stacks_in(base_blobs) if opts.base is not None else []
     chosen = _select(head_names, base_names, opts.env, opts.stacks)
 
-    run = PreviewRun(PreviewResult(()), warnings=warnings, key_id=key_id)
+    run = PreviewRun(PreviewReport(PreviewResult(())), warnings=warnings, key_id=key_id)
     graphs: dict[tuple[str, str], ResourceGraph] = {}
     errors: dict[tuple[str, str], StackError] = {}
     keys: dict[tuple[str, str], str] = {}
@@ -435,9 +444,7 @@ def run_preview(
         need = list(pairs)
     others: set[str] = set()
     if opts.shard is not None:
-        from fleetctl.services import preview_shard
-
-        run.shard_stacks = preview_shard.share(need, fleet, *opts.shard)
+        run.shard_stacks = shards.share(need, fleet, *opts.shard)
         others = set(need) - set(run.shard_stacks)
     for name, (hk, bk) in pairs.items():
         if name in others:
@@ -606,20 +613,34 @@ def run_preview(
                 ),
             )
         )
-    run.result = PreviewResult(
+    result = PreviewResult(
         tuple(previews), base=opts.base, engine="mock", fleetctl_version=__version__
     )
-    run.result = cost_service.with_costs(run, ws, fleet, opts)
+    costs = cost_service.preview_costs(
+        ws,
+        fleet,
+        {s.stack: s.status for s in result.stacks},
+        run.head_graphs,
+        run.base_graphs,
+        run.unchanged_graphs,
+        prices_path=opts.prices,
+        git_base=opts.base if opts.base is not None and snapshot is None else None,
+        warnings=run.warnings,
+    )
+    run.head_costs = costs.heads
+    run.cost_failures = costs.failures
+    found = None
     if rules is not None:
         bases = {n: g for (n, side), g in graphs.items() if side == "base"}
-        run.result = _with_policy(run.result, rules, run.head_graphs, bases, fleet, project)
+        found = _check_guardrails(result, rules, run.head_graphs, bases, fleet, project)
+    run.report = PreviewReport(result, costs.deltas, costs.prices, found)
     run.seconds = time.monotonic() - started
     return run
 
 
-def _policy_rules(ws: Workspace, opts: PreviewOptions) -> list[Rule] | None:
-    """The pack's rules; None when policy is off or the workspace has no pack."""
-    if not opts.policy or not guardrails.pack_dir(ws).is_dir():
+def _guardrail_rules(ws: Workspace, opts: PreviewOptions) -> list[Rule] | None:
+    """The pack's rules; None when the guardrails are off or the workspace has no pack."""
+    if not opts.guardrails or not guardrails.pack_dir(ws).is_dir():
         return None
     return guardrails.load_rules(ws)
 
@@ -635,17 +656,17 @@ def _pack_changed(ws: Workspace, base_blobs: dict[str, str]) -> bool:
     return base != head
 
 
-def _with_policy(
+def _check_guardrails(
     result: PreviewResult,
     rules: list[Rule],
     heads: dict[str, ResourceGraph],
     bases: dict[str, ResourceGraph],
     fleet: Fleet,
     project: str,
-) -> PreviewResult:
+) -> GuardrailsReport:
     specs = {s.name: s.spec for s in fleet.stacks}
     ctxs = guardrails.contexts(result, heads, bases, specs, project)
-    return replace(result, policy=guardrails.check(rules, ctxs))
+    return guardrails.check(rules, ctxs)
 
 
 SNAPSHOT_KIND = "fleetctl-preview-snapshot"
@@ -696,8 +717,6 @@ def run_engine_preview(
     ws: Workspace, opts: PreviewOptions, progress: Progress | None = None
 ) -> PreviewRun:
     """`--engine pulumi`: the real `pulumi preview` per stack through the Automation API."""
-    from fleetctl.adapters import pulumi_auto
-    from fleetctl.errors import FleetctlError
 
     pulumi_auto.find_cli()  # exit 3 with an install hint before anything else
     if opts.base is not None:
@@ -710,7 +729,7 @@ def run_engine_preview(
     chosen = _select([s.name for s in fleet.stacks], [], opts.env, opts.stacks)
     workspace = pulumi_auto.open_workspace(ws.stacks_dir)
     previews: list[StackPreview] = []
-    run = PreviewRun(PreviewResult(()))
+    run = PreviewRun(PreviewReport(PreviewResult(())))
     for i, name in enumerate(chosen):
         t0 = time.monotonic()
         try:
@@ -735,8 +754,8 @@ def run_engine_preview(
                 engine_counts=ep.counts,
             )
         )
-    run.result = PreviewResult(
-        tuple(previews), base=None, engine="pulumi", fleetctl_version=__version__
+    run.report = PreviewReport(
+        PreviewResult(tuple(previews), base=None, engine="pulumi", fleetctl_version=__version__)
     )
     run.seconds = time.monotonic() - started
     return run

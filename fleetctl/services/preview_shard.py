@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetctl import __version__
+from fleetctl.core import shards
 from fleetctl.core.preview_model import (
     StackError,
     error_from_json,
@@ -27,9 +28,9 @@ from fleetctl.core.preview_model import (
     graph_to_json,
 )
 from fleetctl.errors import BadInput
-from fleetctl.services.preview import Entry, PreviewOptions, PreviewRun
+from fleetctl.services.preview import SPEC_CACHE, Entry, PreviewOptions, PreviewRun
 from fleetctl.services.workspace import Workspace
-from fleetctl.spec import Fleet
+from fleetctl.spec import load_fleet
 
 KIND = "fleetctl-preview-shard"
 VERSION = 1
@@ -50,42 +51,13 @@ def parse_shard(text: str) -> tuple[int, int]:
     return shard
 
 
-def weight(name: str, fleet: Fleet) -> int:
-    """About how many resources the stack's program declares (from its spec)."""
-    for s in fleet.stacks:
-        if s.name == name:
-            spec = s.spec
-            n = 8 + 4 * len(spec.zones) + 6 * len(spec.storage.buckets)
-            if spec.edge is not None:
-                n += 3 * len(s.edge_zones)
-            if spec.transcode is not None:
-                n += 6
-            return n
-    return 1  # only at the base: its program runs there, to list the deletes
-
-
-def share(names: Sequence[str], fleet: Fleet, k: int, n: int) -> list[str]:
-    """Shard k's stacks (1-based) of `names`: heaviest first, each to the lightest shard
-    so far (ties to the lower shard). The same inputs give the same split everywhere."""
-    loads = [0] * n
-    owner: dict[str, int] = {}
-    for name in sorted(names, key=lambda x: (-weight(x, fleet), x)):
-        i = min(range(n), key=lambda j: (loads[j], j))
-        owner[name] = i
-        loads[i] += weight(name, fleet)
-    return sorted(x for x in names if owner[x] == k - 1)
-
-
 def plan_json(run: PreviewRun, ws: Workspace) -> dict[str, Any]:
     """`preview --plan`: what a run would do, for CI to size its matrix."""
-    from fleetctl.services.preview import SPEC_CACHE
-    from fleetctl.spec import load_fleet
-
     fleet = load_fleet(ws.stacks_dir, parse_cache=ws.state_dir / SPEC_CACHE)
     return {
         "count": len(run.to_run),
         "to_run": run.to_run,
-        "resources": sum(weight(n, fleet) for n in run.to_run),
+        "resources": sum(shards.weight(n, fleet) for n in run.to_run),
     }
 
 
@@ -96,7 +68,7 @@ def _options_json(opts: PreviewOptions) -> dict[str, Any]:
         "stacks": list(opts.stacks),
         "base": opts.base,
         "prices": str(opts.prices) if opts.prices is not None else None,
-        "policy": opts.policy,
+        "policy": opts.guardrails,
     }
 
 
@@ -182,7 +154,7 @@ def load(paths: Sequence[Path]) -> PreviewOptions:
         stacks=tuple(o["stacks"]),
         base=o["base"],
         prices=Path(o["prices"]) if o["prices"] else None,
-        policy=bool(o["policy"]),
+        guardrails=bool(o["policy"]),
         supplied=supplied,
         key_id=str(first["fingerprint_key_id"]),
     )

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from fleetctl.core.shards import share, weight
 from fleetctl.errors import BadInput
-from fleetctl.services.preview_shard import parse_shard, share, weight
+from fleetctl.services.preview_shard import parse_shard
 from fleetctl.spec import load_fleet
 
 pytestmark = pytest.mark.unit
