@@ -41,8 +41,9 @@ def status(
     """
     from fleetctl.core.certs import cert_problems
     from fleetctl.services import certs as svc
+    from fleetctl.services.status import read_certs
 
-    readings = svc.read_all(svc.tls_targets(workspace(ctx), env, lab_dir), timeout)
+    readings = read_certs(svc.tls_targets(workspace(ctx), env, lab_dir), timeout)
     problems = cert_problems(readings, warn_days)
     if fmt is render.Format.json:
         render.emit_json(

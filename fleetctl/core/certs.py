@@ -3,35 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
-from typing import Any
 
-from fleetctl.core.fleet_status import CRITICAL, WARNING, Problem
+from fleetctl.core.fleet_status import CRITICAL, WARNING, CertReading, Problem
+
+__all__ = ["DEFAULT_WARN_DAYS", "CertReading", "cert_problems"]
 
 DEFAULT_WARN_DAYS = 21.0  # three weeks: time for a rotation rollout and its bake
-
-
-@dataclass(frozen=True)
-class CertReading:
-    """One edge's certificate (or why there is none: `error`)."""
-
-    host: str
-    region: str
-    address: str
-    port: int
-    subject: str = ""
-    sha256: str = ""
-    not_after: str = ""  # ISO 8601 UTC
-    days_left: float | None = None
-    protocol: str = ""
-    alpn: str = ""
-    error: str = ""  # a failed handshake or verification
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        if self.days_left is not None:
-            d["days_left"] = round(self.days_left, 2)
-        return d
 
 
 def cert_problems(readings: Iterable[CertReading], warn_days: float) -> tuple[Problem, ...]:

@@ -13,11 +13,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # core.certs builds on Problem below
-    from fleetctl.core.certs import CertReading
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 # Host health, worst last. `drained` is deliberate (out of load balancing on
 # purpose), so it is not a problem; `unhealthy` answered but badly;
@@ -109,6 +106,29 @@ class Problem:
             "host": self.host,
             "message": self.message,
         }
+
+
+@dataclass(frozen=True)
+class CertReading:
+    """One edge's TLS certificate by a verified handshake (or why there is none: `error`)."""
+
+    host: str
+    region: str
+    address: str
+    port: int
+    subject: str = ""
+    sha256: str = ""
+    not_after: str = ""  # ISO 8601 UTC
+    days_left: float | None = None
+    protocol: str = ""
+    alpn: str = ""
+    error: str = ""  # a failed handshake or verification
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if self.days_left is not None:
+            d["days_left"] = round(self.days_left, 2)
+        return d
 
 
 @dataclass(frozen=True)

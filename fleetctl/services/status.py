@@ -24,7 +24,9 @@ What is observed:
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
+import ssl
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +38,7 @@ from fleetctl.adapters import http_probe
 from fleetctl.adapters.state.base import StateStore
 from fleetctl.core import fleet_status as fs
 from fleetctl.core.certs import DEFAULT_WARN_DAYS, cert_problems
-from fleetctl.core.fleet_status import FleetStatus, HostObservation, TrafficRow
+from fleetctl.core.fleet_status import CertReading, FleetStatus, HostObservation, TrafficRow
 from fleetctl.errors import BadInput
 from fleetctl.services.workspace import Workspace
 
@@ -201,6 +203,38 @@ def observe_all(
         return list(pool.map(lambda t: observe(t, timeout_s), ts))
 
 
+def read_cert(t: Target, timeout_s: float = 3.0, now: dt.datetime | None = None) -> CertReading:
+    """One host's certificate by a verified TLS handshake."""
+    from fleetctl.adapters import tls
+
+    assert t.https_port is not None
+    base = {"host": t.name, "region": t.region, "address": t.address, "port": t.https_port}
+    try:
+        peer = tls.handshake(
+            t.name, t.address, t.https_port, ca_file=t.ca_file or None, timeout_s=timeout_s
+        )
+    except ssl.SSLCertVerificationError as exc:
+        return CertReading(**base, error=f"does not verify: {exc.verify_message}")
+    except (OSError, ssl.SSLError) as exc:
+        return CertReading(**base, error=f"{type(exc).__name__}: {exc}"[:200])
+    return CertReading(
+        **base,
+        subject=peer.subject,
+        sha256=peer.sha256,
+        not_after=peer.not_after.isoformat(),
+        days_left=peer.days_left(now),
+        protocol=peer.protocol,
+        alpn=peer.alpn,
+    )
+
+
+def read_certs(ts: Sequence[Target], timeout_s: float = 3.0) -> list[CertReading]:
+    if not ts:
+        return []
+    with ThreadPoolExecutor(max_workers=min(32, len(ts))) as pool:
+        return list(pool.map(lambda t: read_cert(t, timeout_s), ts))
+
+
 # -- traffic ---------------------------------------------------------------------------
 
 
@@ -300,9 +334,7 @@ class StatusSource:
         started, at = time.perf_counter(), time.time()
         ts = self.targets()
         hosts = observe_all(ts, timeout_s=self.timeout_s, workers=self.workers)
-        from fleetctl.services.certs import read_all
-
-        certs = read_all([t for t in ts if t.https_port and t.address], self.timeout_s)
+        certs = read_certs([t for t in ts if t.https_port and t.address], self.timeout_s)
         store = open_store_readonly(self.state_url)
         try:
             traffic = traffic_rows(self.ws, store, self.env, ts)
