@@ -85,10 +85,9 @@ step "the lab still serves the good release $good"
 $F lab status
 
 step "a bad change only the video gates see: a cache key with a per-request value (every request misses)"
-# (--allow-plain-secrets: a cache key is no secret, though its name ends in "key")
 set +e
 $F rollout start edge.yml --env lab --policy rollout-policies/lab-video.yml --yes \
-  -x 'edge_cache_key=$scheme$proxy_host$request_uri$request_id' --allow-plain-secrets
+  -x 'edge_cache_key=$scheme$proxy_host$request_uri$request_id'
 rc=$?
 set -e
 if [ "$rc" -ne 1 ]; then echo "demo: expected the cache-busting rollout to roll back (exit 1), got $rc" >&2; exit 1; fi

@@ -61,9 +61,7 @@ def test_slowed_segment_path_fails_hls_playback_with_rebuffers(lab: LabWS) -> No
 
 def test_cache_bust_fails_cache_with_projected_origin_load(lab: LabWS) -> None:  # noqa: F811
     good = set(lab.served().values())
-    rc, out, err = lab.start(
-        "-x", "edge_cache_key=$request_uri$request_id", "--allow-plain-secrets", policy=VIDEO
-    )  # fmt: skip  (a cache key is no secret, though its name says "key")
+    rc, out, err = lab.start("-x", "edge_cache_key=$request_uri$request_id", policy=VIDEO)
     assert rc == 1, err
     assert out["status"] == "rolled_back"
     gates = step_gates(lab, out["id"])
