@@ -2,7 +2,9 @@
 # `make demo`: the main job on the embedded default fleet.
 #   validate the spec -> bring up the lab -> roll out a good release ->
 #   roll out a bad one that the canary catches -> automatic rollback with
-#   proof -> `rollout why` -> the lab still serves the good release -> drains
+#   proof -> `rollout why` -> the lab still serves the good release -> a
+#   cache-busting change only the video gates catch (and its HTML report) ->
+#   HTTPS certificates: status, a rotation as a rollout -> drains
 #   (a host, a region) -> history -> lab down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -81,6 +83,26 @@ $F rollout history --env lab
 
 step "the lab still serves the good release $good"
 $F lab status
+
+step "a bad change only the video gates see: a cache key with a per-request value (every request misses)"
+set +e
+$F rollout start edge.yml --env lab --policy rollout-policies/lab-video.yml --yes \
+  -x 'edge_cache_key=$scheme$proxy_host$request_uri$request_id'
+rc=$?
+set -e
+if [ "$rc" -ne 1 ]; then echo "demo: expected the cache-busting rollout to roll back (exit 1), got $rc" >&2; exit 1; fi
+step "fleetctl rollout why  (HTTP and latency pass; cache fails: hit ratios and the projected origin load)"
+$F rollout why
+bust=$($F rollout list --env lab --format json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+$F rollout report "$bust" --out .fleetctl/demo/report.html
+
+step "HTTPS edges: fleetctl certs status  (each edge's certificate by a verified TLS handshake)"
+$F certs status --env lab
+step "fleetctl certs rotate  (a new certificate as a rollout: canary, waves, the tls_cert gate)"
+$F certs issue --cert .fleetctl/demo/edges.crt --key .fleetctl/demo/edges.key --days 60
+$F certs rotate --env lab --cert .fleetctl/demo/edges.crt --key .fleetctl/demo/edges.key \
+  --policy "$POLICY" --yes
+$F certs status --env lab
 
 step "emergency: fleetctl hosts drain  (/healthz answers 503, video still served, rollouts skip it)"
 $F hosts drain --env lab --limit lab-edge-big-02 --reason "demo: NIC errors"

@@ -20,6 +20,7 @@ git              git
 prometheus       promtool prometheus
 cmark-gfm        cmark-gfm
 mtail            mtail    mtail
+chromium         chromium
 '
 
 # sbin directories are not on a normal user's PATH; look there too.

@@ -29,7 +29,8 @@ def objects(edge: Edge, cfg: CacheGate) -> tuple[list[str], list[str]]:
         import urllib.request  # http_probe does not keep bodies
 
         req = urllib.request.Request(url, headers={"User-Agent": "fleetctl-cache-probe"})
-        with urllib.request.urlopen(req, timeout=cfg.timeout_s) as resp:
+        ctx = http_probe.tls_context(edge.ca_file) if url.startswith("https:") else None
+        with urllib.request.urlopen(req, timeout=cfg.timeout_s, context=ctx) as resp:
             return m3u8.loads(resp.read().decode("utf-8"), uri=url)
 
     master_url = edge.base_url + cfg.master_path
@@ -69,7 +70,7 @@ def read(
     def one(host: str, url: str, counted: bool) -> CacheRead | None:
         if stop is not None and stop():
             return None
-        res = http_probe.get(url, cfg.timeout_s)
+        res = http_probe.get(url, cfg.timeout_s, by_host[host].ca_file)
         if not counted:
             return None
         return CacheRead(host, res.status, res.headers.get("x-cache-status", ""))

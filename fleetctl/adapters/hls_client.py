@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+from fleetctl.adapters import http_probe
 from fleetctl.core.playback import (
     SegmentFetch,
     Session,
@@ -35,7 +36,8 @@ _UA = "fleetctl-player"
 @dataclass(frozen=True)
 class Edge:
     host: str  # inventory name
-    base_url: str  # http://127.0.x.y:PORT
+    base_url: str  # http://127.0.x.y:PORT or https://... (verified)
+    ca_file: str | None = None  # the CA https is verified against (None: system store)
 
 
 class _Fetch(Exception):
@@ -45,9 +47,8 @@ class _Fetch(Exception):
 class _Conn:
     """One keep-alive HTTP connection, reopened when the server closed it."""
 
-    def __init__(self, base_url: str, timeout_s: float) -> None:
-        parts = urlsplit(base_url)
-        self.host, self.port = parts.hostname or "", parts.port or 80
+    def __init__(self, base_url: str, timeout_s: float, ca_file: str | None = None) -> None:
+        self.base_url, self.ca_file = base_url, ca_file
         self.timeout_s = timeout_s
         self._c: http.client.HTTPConnection | None = None
 
@@ -55,7 +56,7 @@ class _Conn:
         path = urlsplit(url).path or "/"
         for attempt in (1, 2):
             if self._c is None:
-                self._c = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+                self._c = http_probe.connection(self.base_url, self.timeout_s, self.ca_file)
             try:
                 self._c.request("GET", path, headers={"User-Agent": _UA})
                 resp = self._c.getresponse()
@@ -96,7 +97,7 @@ def play(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Session:
     """One viewer session on one edge."""
-    conn = _Conn(edge.base_url, cfg.timeout_s)
+    conn = _Conn(edge.base_url, cfg.timeout_s, edge.ca_file)
     t0 = clock()
     rendition = 0.0
     segs: list[SegmentFetch] = []

@@ -1,13 +1,16 @@
 """A small HTTP probe: one GET, its status, headers, size and latency.
 
 Only for loopback / lab targets and health checks; no retries, no redirects.
+An https URL is verified against `ca_file` (the system store when None).
 """
 
 from __future__ import annotations
 
 import http.client
+import ssl
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 
@@ -25,13 +28,33 @@ class ProbeResult:
         return self.status is not None and 200 <= self.status < 300
 
 
-def get(url: str, timeout_s: float = 3.0) -> ProbeResult:
+@lru_cache(maxsize=16)
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """One verifying client context per CA file (loading a CA costs ~1 ms)."""
+    from fleetctl.adapters.tls import client_context
+
+    ctx = client_context(ca_file)
+    ctx.set_alpn_protocols(["http/1.1"])  # http.client speaks HTTP/1.1 only
+    return ctx
+
+
+def connection(url: str, timeout_s: float, ca_file: str | None) -> http.client.HTTPConnection:
+    """A plain or (verified) TLS connection for the URL's scheme."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return http.client.HTTPSConnection(
+            parts.hostname or "", parts.port or 443, timeout=timeout_s, context=tls_context(ca_file)
+        )
+    return http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=timeout_s)
+
+
+def get(url: str, timeout_s: float = 3.0, ca_file: str | None = None) -> ProbeResult:
     parts = urlsplit(url)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
     start = time.perf_counter()
-    conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=timeout_s)
+    conn = connection(url, timeout_s, ca_file)
     try:
         conn.request("GET", path, headers={"User-Agent": "fleetctl-probe"})
         resp = conn.getresponse()

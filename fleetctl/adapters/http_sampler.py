@@ -30,7 +30,8 @@ class Reading:
 @dataclass(frozen=True)
 class Target:
     host: str  # inventory name
-    base_url: str  # http://127.0.x.y:PORT
+    base_url: str  # http://127.0.x.y:PORT or https://...
+    ca_file: str | None = None  # verify https against this CA (None: system store)
 
 
 def sample(
@@ -56,7 +57,7 @@ def sample(
     def one(t: Target, path: str, counted: bool) -> None:
         if stop is not None and stop():
             return
-        res = http_probe.get(t.base_url + path, timeout_s)
+        res = http_probe.get(t.base_url + path, timeout_s, t.ca_file)
         status, ms = res.status, res.latency_s * 1000
         err = "conn" if status is None else None
         if not counted:

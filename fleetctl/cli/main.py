@@ -31,12 +31,14 @@ from fleetctl.cli import (
     traffic,
     validate,
 )
+from fleetctl.cli import certs as certs_cli
 from fleetctl.cli import cost as cost_cli
 from fleetctl.cli import deploy as deploy_cli
 from fleetctl.cli import drift as drift_cli
 from fleetctl.cli import event as event_cli
 from fleetctl.cli import policy as policy_cli
 from fleetctl.cli import preview as preview_cli
+from fleetctl.cli import report as report_cli
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
 
@@ -120,6 +122,10 @@ app.command("inventory", short_help="Ansible dynamic inventory from the spec or 
     inventory.inventory
 )
 app.command("apply", short_help="Run a playbook on an env; per-host results.")(apply.apply)
+# `rollout report` lives in cli/report.py (its own module beside the rollout commands)
+rollout.app.command("report", short_help="A rollout as one HTML page: timeline, gate plots.")(
+    report_cli.report
+)
 app.add_typer(rollout.app, name="rollout", short_help="Safe rollouts: canary, waves, gates.")
 app.command("freeze", short_help="Stop new rollout steps in an env (emergency).")(freeze.freeze)
 app.command("drain", short_help="Move a region's viewers to the others.")(traffic.region_drain)
@@ -131,6 +137,7 @@ app.command("capacity", short_help="Capacity vs demand per region: N+1, growth, 
 )
 app.add_typer(event_cli.app, name="event", short_help="Plan a peak event: pre-scale, freeze.")
 app.command("status", short_help="The env at a glance: health, releases, rollout.")(status.status)
+app.add_typer(certs_cli.app, name="certs", short_help="Edges' TLS certificates: status, rotate.")
 app.add_typer(metrics.app, name="metrics", short_help="Prometheus endpoint for fleet status.")
 app.add_typer(lab.app, name="lab", short_help="A real fleet on this machine (sshd + nginx).")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # Host health, worst last. `drained` is deliberate (out of load balancing on
@@ -106,6 +106,29 @@ class Problem:
             "host": self.host,
             "message": self.message,
         }
+
+
+@dataclass(frozen=True)
+class CertReading:
+    """One edge's TLS certificate by a verified handshake (or why there is none: `error`)."""
+
+    host: str
+    region: str
+    address: str
+    port: int
+    subject: str = ""
+    sha256: str = ""
+    not_after: str = ""  # ISO 8601 UTC
+    days_left: float | None = None
+    protocol: str = ""
+    alpn: str = ""
+    error: str = ""  # a failed handshake or verification
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if self.days_left is not None:
+            d["days_left"] = round(self.days_left, 2)
+        return d
 
 
 @dataclass(frozen=True)
@@ -244,6 +267,7 @@ class FleetStatus:
     rollout: RolloutState | None  # the env's latest rollout (active or not)
     freeze: FreezeState | None
     env_problems: tuple[Problem, ...] = field(default=())
+    certs: tuple[CertReading, ...] = field(default=())  # edges' TLS certificates
 
     @property
     def problems(self) -> tuple[Problem, ...]:
@@ -282,6 +306,7 @@ class FleetStatus:
             "rollout": self.rollout.to_dict() if self.rollout else None,
             "freeze": self.freeze.to_dict() if self.freeze else None,
             "regions": [r.to_dict() for r in self.regions],
+            "certs": [c.to_dict() for c in self.certs],
         }
 
 

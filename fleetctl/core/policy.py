@@ -48,6 +48,7 @@ class GateName(StrEnum):
     hls_playback = "hls_playback"
     cache = "cache"
     slo_burn = "slo_burn"
+    tls_cert = "tls_cert"
 
 
 class Day(StrEnum):
@@ -121,6 +122,10 @@ class HttpGate(_Model):
     paths: list[str] = ["/healthz"]
     port: Annotated[StrictInt, Field(ge=1, le=65535)] = 80
     port_var: str | None = "http_port"  # host var holding the port, wins over `port`
+    # https: every probe (http, hls_playback, cache) verifies the chain
+    # against `ca_file` (the system trust store when unset), never skips it
+    scheme: Literal["http", "https"] = "http"
+    ca_file: str | None = None
     samples: Annotated[StrictInt, Field(ge=1, le=10_000)] = 20  # per host and path
     warmup: Annotated[StrictInt, Field(ge=0, le=100)] = 1  # requests per host+path not counted
     timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 2.0
@@ -327,6 +332,17 @@ class SloBurnGate(_Model):
         return self
 
 
+class TlsCertGate(_Model):
+    """After a certificate change: each changed edge presents, in a verified
+    TLS handshake (gates.http's port, scheme https, ca_file), the fingerprint
+    of the release's `cert_var` (a rollback: the restored release's). Off by
+    default; `fleetctl certs rotate` turns it on."""
+
+    enabled: StrictBool = False
+    cert_var: str = "edge_tls_cert_pem"  # the extra var holding the served certificate
+    timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 3.0
+
+
 class Gates(_Model):
     http: HttpGate = HttpGate()
     canary_analysis: CanaryAnalysis = CanaryAnalysis()
@@ -334,6 +350,7 @@ class Gates(_Model):
     hls_playback: HlsPlaybackGate = HlsPlaybackGate()
     cache: CacheGate = CacheGate()
     slo_burn: SloBurnGate = SloBurnGate()
+    tls_cert: TlsCertGate = TlsCertGate()
     consecutive_error_limit: Annotated[StrictInt, Field(ge=1)] = DEFAULT_CONSECUTIVE_ERROR_LIMIT
 
     def enabled(self) -> list[GateName]:
@@ -350,6 +367,8 @@ class Gates(_Model):
             on.append(GateName.cache)
         if self.slo_burn.enabled:
             on.append(GateName.slo_burn)
+        if self.tls_cert.enabled:
+            on.append(GateName.tls_cert)
         return on
 
 

@@ -43,6 +43,8 @@ DEFAULT_HOSTS = 6
 MAX_HOSTS = 200
 SSH_PORT = 2222
 HTTP_PORT = 8080
+HTTPS_PORT = 8443  # edges only: TLS with a certificate from the lab CA (adapters/tls.py)
+TLS_DIR = "tls"  # in the lab dir: the lab CA (ca.pem; ca.key 0600, never leaves it)
 DELAY_PORT = 8099
 SAMPLE_PATH = "/vod/sample"  # the HLS ladder the origin makes at set-up
 
@@ -233,6 +235,7 @@ def inventory_data(lab: Lab) -> dict[str, Any]:
             "pop": h.pop,
             "traffic_weight": h.traffic_weight,
             "http_port": h.http_port,
+            **({"https_port": HTTPS_PORT} if h.role == "edge" else {}),
         }
     children: dict[str, Any] = {"lab": {"hosts": {n: None for n in hostvars}}}
     for role in ("origin", "edge", "transcode", "router"):
@@ -262,6 +265,7 @@ def inventory_data(lab: Lab) -> dict[str, Any]:
         "common_supervisorctl": supervisorctl_command(Path(lab.dir) / "supervisord.conf"),
         "edge_origin_url": f"http://{origin.address}:{origin.http_port}",
         "edge_delay_upstream": lab.delay_address,
+        "tls_ca_file": str(ca_file(lab)),
         "origin_ffmpeg": ffmpeg,
         "transcode_ffmpeg": ffmpeg,
         "transcode_output_dir": f"{origin.lab_root}/www/vod",
@@ -269,6 +273,11 @@ def inventory_data(lab: Lab) -> dict[str, Any]:
         **{f"{role}_nginx": binary("nginx") for role in ("origin", "edge", "router")},
     }
     return {"all": {"vars": all_vars, "hosts": hostvars, "children": children}}
+
+
+def ca_file(lab: Lab) -> Path:
+    """The lab CA's certificate: what clients verify edges against."""
+    return Path(lab.dir) / TLS_DIR / "ca.pem"
 
 
 def dynamic_inventory(lab: Lab, names: Sequence[str] | None = None) -> dict[str, Any]:
@@ -576,6 +585,10 @@ def lab_up(
         for name in gone:
             shutil.rmtree(lab_dir / "hosts" / name, ignore_errors=True)
 
+    from fleetctl.adapters import tls
+
+    for h in lab.by_role("edge"):
+        tls.provision_edge(lab_dir / TLS_DIR, h.name, h.address, Path(h.lab_root) / "nginx/tls")
     if prometheus:
         lab_monitoring.write_config(lab)
     sv = Supervisor(lab_dir)
@@ -767,6 +780,7 @@ def endpoints(lab: Lab | None) -> list[tuple[str, int]]:
     if lab is None:
         return []
     out = [(h.address, port) for h in lab.hosts for port in (h.ssh_port, h.http_port)]
+    out += [(h.address, HTTPS_PORT) for h in lab.by_role("edge")]
     address, port = lab.delay_address.split(":")
     return [*out, (address, int(port))]
 

@@ -92,6 +92,22 @@ def families(status: FleetStatus) -> list[Any]:
     active.add_metric([env], 1 if ro and ro.active else 0)
     out = [up, took, ts, hosts, release, weight, spec_w, drained, problems, env_problems]
     out += [host_up, latency, freeze, active]
+    if status.certs:
+        days = gauge(
+            "fleet_cert_days_left",
+            "Days until the certificate an edge presents expires (verified handshake).",
+            ["region", "host"],
+        )
+        cert_ok = gauge(
+            "fleet_cert_verified",
+            "1 when the edge's TLS handshake verified against its CA.",
+            ["region", "host"],
+        )
+        for c in status.certs:
+            cert_ok.add_metric([env, c.region, c.host], 0 if c.error else 1)
+            if c.days_left is not None:
+                days.add_metric([env, c.region, c.host], c.days_left)
+        out += [days, cert_ok]
     if ro is not None:
         info = gauge(
             "fleet_rollout_info",

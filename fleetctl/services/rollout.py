@@ -41,11 +41,11 @@ from fleetctl.core.gates import (
 from fleetctl.core.planner import Host, Plan, PlanError, Step, make_plan
 from fleetctl.core.policy import Policy
 from fleetctl.errors import BadInput, FleetctlError, JobFailed
+from fleetctl.services import cert_gate, video_gates
 from fleetctl.services import drain as drain_service
 from fleetctl.services import freeze as freeze_service
 from fleetctl.services import release as release_service
 from fleetctl.services import secrets as secrets_service
-from fleetctl.services import video_gates
 from fleetctl.services.release import Release
 from fleetctl.services.secrets import SecretVar
 
@@ -168,7 +168,7 @@ def http_prober(
     cfg = policy.gates.http
 
     def target(h: Host) -> Target:
-        return Target(h.name, f"http://{h.address or h.name}:{h.port or cfg.port}")
+        return Target(h.name, video_gates.base_url(h, cfg), cfg.ca_file)
 
     names = {h.name for h in changed}
     readings = sample(
@@ -1252,6 +1252,7 @@ class Engine:
             touched | set(doc["failed_hosts"]),
             keepalive=lambda fn: self._keepalive(doc, fn),
         )
+        results += cert_gate.run(self.store, doc, gates, policy, changed, phase=phase)
         for r in results:
             self._event(doc, "gate", phase=phase, **r.to_dict())
         return results

@@ -24,18 +24,21 @@ What is observed:
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
+import ssl
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from fleetctl.adapters import http_probe
 from fleetctl.adapters.state.base import StateStore
 from fleetctl.core import fleet_status as fs
-from fleetctl.core.fleet_status import FleetStatus, HostObservation, TrafficRow
+from fleetctl.core.certs import DEFAULT_WARN_DAYS, cert_problems
+from fleetctl.core.fleet_status import CertReading, FleetStatus, HostObservation, TrafficRow
 from fleetctl.errors import BadInput
 from fleetctl.services.workspace import Workspace
 
@@ -58,6 +61,8 @@ class Target:
     http_port: int | None
     ssh_port: int
     traffic_weight: float = 0.0
+    https_port: int | None = None  # serves TLS here (certs status, cert metrics)
+    ca_file: str = ""  # the CA its certificate verifies against ("": system store)
 
 
 # -- hosts -----------------------------------------------------------------------------
@@ -84,9 +89,18 @@ def targets(
         d = lab_service.resolve_dir(lab_dir, ws.root)
         lab = lab_service.load(d)
         if lab is not None:
+            ca = str(lab_service.ca_file(lab))
             return [
                 Target(
-                    h.name, h.region, h.role, h.address, h.http_port, h.ssh_port, h.traffic_weight
+                    h.name,
+                    h.region,
+                    h.role,
+                    h.address,
+                    h.http_port,
+                    h.ssh_port,
+                    h.traffic_weight,
+                    lab_service.HTTPS_PORT if h.role == "edge" else None,
+                    ca if h.role == "edge" else "",
                 )
                 for h in lab.hosts
             ]
@@ -102,6 +116,7 @@ def targets_from_vars(hostvars: dict[str, dict[str, Any]]) -> list[Target]:
     out = []
     for name, v in sorted(hostvars.items()):
         port, ssh = str(v.get("http_port", "")), str(v.get("ansible_port", ""))
+        tls_port = str(v.get("https_port", ""))
         out.append(
             Target(
                 name=name,
@@ -111,6 +126,8 @@ def targets_from_vars(hostvars: dict[str, dict[str, Any]]) -> list[Target]:
                 http_port=int(port) if port.isdigit() else DEFAULT_HTTP_PORT,
                 ssh_port=int(ssh) if ssh.isdigit() else DEFAULT_SSH_PORT,
                 traffic_weight=_float(v.get("traffic_weight")),
+                https_port=int(tls_port) if tls_port.isdigit() else None,
+                ca_file=str(v.get("tls_ca_file") or ""),
             )
         )
     return out
@@ -184,6 +201,38 @@ def observe_all(
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(ts)))) as pool:
         return list(pool.map(lambda t: observe(t, timeout_s), ts))
+
+
+def read_cert(t: Target, timeout_s: float = 3.0, now: dt.datetime | None = None) -> CertReading:
+    """One host's certificate by a verified TLS handshake."""
+    from fleetctl.adapters import tls
+
+    assert t.https_port is not None
+    base = {"host": t.name, "region": t.region, "address": t.address, "port": t.https_port}
+    try:
+        peer = tls.handshake(
+            t.name, t.address, t.https_port, ca_file=t.ca_file or None, timeout_s=timeout_s
+        )
+    except ssl.SSLCertVerificationError as exc:
+        return CertReading(**base, error=f"does not verify: {exc.verify_message}")
+    except (OSError, ssl.SSLError) as exc:
+        return CertReading(**base, error=f"{type(exc).__name__}: {exc}"[:200])
+    return CertReading(
+        **base,
+        subject=peer.subject,
+        sha256=peer.sha256,
+        not_after=peer.not_after.isoformat(),
+        days_left=peer.days_left(now),
+        protocol=peer.protocol,
+        alpn=peer.alpn,
+    )
+
+
+def read_certs(ts: Sequence[Target], timeout_s: float = 3.0) -> list[CertReading]:
+    if not ts:
+        return []
+    with ThreadPoolExecutor(max_workers=min(32, len(ts))) as pool:
+        return list(pool.map(lambda t: read_cert(t, timeout_s), ts))
 
 
 # -- traffic ---------------------------------------------------------------------------
@@ -265,8 +314,10 @@ class StatusSource:
         workers: int = DEFAULT_WORKERS,
         inventory_ttl_s: float = 60.0,
         source: str = "inventory",
+        cert_warn_days: float = DEFAULT_WARN_DAYS,
     ) -> None:
         self.ws, self.env, self.state_url, self.lab_dir = ws, env, state_url, lab_dir
+        self.cert_warn_days = cert_warn_days
         self.source = source
         self.timeout_s, self.workers, self.inventory_ttl_s = timeout_s, workers, inventory_ttl_s
         self._targets: list[Target] | None = None
@@ -283,6 +334,7 @@ class StatusSource:
         started, at = time.perf_counter(), time.time()
         ts = self.targets()
         hosts = observe_all(ts, timeout_s=self.timeout_s, workers=self.workers)
+        certs = read_certs([t for t in ts if t.https_port and t.address], self.timeout_s)
         store = open_store_readonly(self.state_url)
         try:
             traffic = traffic_rows(self.ws, store, self.env, ts)
@@ -291,7 +343,7 @@ class StatusSource:
         finally:
             if store is not None:
                 store.close()
-        return fs.build_status(
+        st = fs.build_status(
             self.env,
             hosts,
             traffic,
@@ -300,6 +352,8 @@ class StatusSource:
             at=at,
             took_s=time.perf_counter() - started,
         )
+        extra = cert_problems(certs, self.cert_warn_days)
+        return replace(st, certs=tuple(certs), env_problems=st.env_problems + extra)
 
 
 def snapshot(

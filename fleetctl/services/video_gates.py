@@ -15,16 +15,21 @@ from typing import Any
 
 from fleetctl.core.gates import GateResult, Verdict
 from fleetctl.core.planner import Host, region_weights
-from fleetctl.core.policy import Policy
+from fleetctl.core.policy import HttpGate, Policy
 
 NAMES = ("hls_playback", "cache", "slo_burn")
+
+
+def base_url(h: Host, cfg: HttpGate) -> str:
+    """Where a host's probes go: the policy's scheme, its address and port."""
+    return f"{cfg.scheme}://{h.address or h.name}:{h.port or cfg.port}"
 
 
 def _edges(hosts: Sequence[Host], policy: Policy) -> list[Any]:
     from fleetctl.adapters.hls_client import Edge
 
-    port = policy.gates.http.port
-    return [Edge(h.name, f"http://{h.address or h.name}:{h.port or port}") for h in hosts]
+    cfg = policy.gates.http
+    return [Edge(h.name, base_url(h, cfg), cfg.ca_file) for h in hosts]
 
 
 def run(

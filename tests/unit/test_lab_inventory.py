@@ -171,3 +171,24 @@ def test_lab_router_vars_weight_regions_and_follow_the_traffic_file(tmp_path: Pa
     assert "lab-edge-big-01" in (tmp_path / "hosts.yml").read_text()
     lab_service.set_router_weights(lab, None)
     assert lab_service.router_weights(tmp_path) == {"lab-big": 60, "lab-mid": 30, "lab-small": 10}
+
+
+def test_lab_edges_serve_https_and_clients_know_the_ca(tmp_path: Path) -> None:
+    hosts = lab_service.plan_hosts(5, "127.0.10", tmp_path)
+    lab = lab_service.Lab(
+        dir=str(tmp_path),
+        subnet="127.0.10",
+        user="u",
+        hosts=tuple(hosts),
+        key_file="k",
+        known_hosts="kh",
+        inventory=str(tmp_path / "hosts.yml"),
+        python="python3",
+    )
+    data = lab_service.inventory_data(lab)["all"]
+    tls_hosts = {n for n, v in data["hosts"].items() if "https_port" in v}
+    assert tls_hosts == set(lab.names("edge"))
+    assert {data["hosts"][n]["https_port"] for n in tls_hosts} == {lab_service.HTTPS_PORT}
+    assert data["vars"]["tls_ca_file"] == str(tmp_path / "tls" / "ca.pem")
+    edge = lab.by_role("edge")[0]
+    assert (edge.address, lab_service.HTTPS_PORT) in lab_service.endpoints(lab)  # lab down ends it

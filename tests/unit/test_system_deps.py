@@ -17,9 +17,9 @@ def _stub(bin_dir: Path, name: str, body: str = "") -> None:
     exe.chmod(0o755)
 
 
-# The real clients and monitoring the tests use (promtool, cmark-gfm, mtail):
+# The real clients and monitoring the tests use (promtool, cmark-gfm, mtail, chromium):
 # installed in every case here, so each case is about the lab's packages.
-CLIENT_PROGRAMS = ("promtool", "cmark-gfm", "mtail")
+CLIENT_PROGRAMS = ("promtool", "cmark-gfm", "mtail", "chromium")
 
 
 def _machine(tmp_path: Path, *, present: tuple[str, ...], uid: int, sudo_ok: bool | None) -> Path:
