@@ -85,7 +85,7 @@ class Pause:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Pause:
-        return cls(PauseKind(d["kind"]), str(d["reason"]), int(d["step"]), float(d["at"]))
+        return cls(PauseKind(d["kind"]), d["reason"], d["step"], d["at"])
 
 
 @dataclass(frozen=True)
@@ -142,11 +142,11 @@ class LkgRecord:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LkgRecord:
         return cls(
-            group=d["group"],
-            release=d["release"],
-            release_id=d["release_id"],
+            group=d.get("group") or "",
+            release=d.get("release") or "",
+            release_id=d.get("release_id") or "",
             rollout=d["rollout"],
-            at=float(d["at"]),
+            at=d["at"],
             restored_by_rollback=bool(d.get("restored_by_rollback", False)),
         )
 
@@ -217,11 +217,11 @@ class RolloutRecord:
         known = {f.name for f in fields(cls)} - {"extra"}
         return cls(
             id=d["id"],
-            env=d["env"],
-            playbook=d["playbook"],
-            group=d["group"],
-            release=d["release"],
-            release_id=d["release_id"],
+            env=d.get("env") or "",
+            playbook=d.get("playbook") or "",
+            group=d.get("group") or "",
+            release=d.get("release") or "",
+            release_id=d.get("release_id") or "",
             git_sha=d.get("git_sha"),
             rollback_to=d.get("rollback_to"),
             rollback_to_id=d.get("rollback_to_id"),
@@ -229,7 +229,7 @@ class RolloutRecord:
             policy_file=d.get("policy_file"),
             plan_digest=d.get("plan_digest", ""),
             plan_steps=int(d.get("plan_steps") or 0),
-            status=Status(d["status"]),
+            status=Status(d.get("status") or Status.running),  # every stored one has it
             next_step=int(d.get("next_step") or 0),
             pause=Pause.from_dict(pause) if pause else None,
             touched=list(d.get("touched") or []),
