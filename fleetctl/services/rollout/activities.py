@@ -232,6 +232,7 @@ def _run(
     """The one executor call of every activity: the release's snapshot, its
     extra vars with this command's secret values, fenced, tagged with the
     rollout id (so a later takeover finds and ends its processes)."""
+    _check_fence(ctx, req.fence)  # first, before unpacking anything
     rel = release_service.get(ctx.store, req.release)
     restored = _restore(ctx, rel)
     playbook = restored.playbooks_dir / req.playbook
