@@ -8,8 +8,10 @@ to the step loop (`engine.Runner`) or to the rollback.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fleetctl.core.planner import Plan
@@ -35,9 +37,6 @@ class RolloutPaused(FleetctlError):
 
 
 def new_id() -> str:
-    import secrets
-    from datetime import UTC, datetime
-
     return f"r-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 

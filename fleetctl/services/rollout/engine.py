@@ -158,10 +158,9 @@ class Runner:
         except LockLost as lost:
             # Who took over: the record (closed by the taker) says so even when
             # the taker has already finished and released the lock.
-            stored = self.store.get("rollout", rec.id)
-            by = (
-                stored.get("superseded_by") if stored and stored["status"] == "superseded" else None
-            )
+            doc = self.store.get("rollout", rec.id)
+            stored = RolloutRecord.from_dict(doc) if doc is not None else rec
+            by = stored.superseded_by if stored.status is Status.superseded else None
             if by is None and lost.info is not None and lost.info.holder != rec.id:
                 by = lost.info.holder
             if by is not None:
@@ -171,7 +170,7 @@ class Runner:
                     f"superseded by {by}, which took over {lock_name(rec.env)} (this process "
                     f"held lock generation {lost.lost_generation}); this process stopped before "
                     "its next change",
-                    stored or rec.to_dict(),
+                    stored.to_dict(),
                 )
             raise FleetctlError(
                 f"rollout {rec.id} was taken over by another process ({lost.message}); "
