@@ -19,7 +19,6 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,15 +44,8 @@ from fleetctl.services.rollout import activities, gating, lease, queries, rollba
 from fleetctl.services.rollout.adapters import Executor, Prober
 from fleetctl.services.rollout.journal import Journal
 from fleetctl.services.rollout.lease import Lease, lock_name
+from fleetctl.services.rollout.outcome import Outcome
 from fleetctl.services.secrets import SecretVar
-
-
-@dataclass
-class Outcome:
-    id: str
-    status: Status
-    message: str
-    doc: dict[str, Any] = field(default_factory=dict)  # the rollout record, as stored
 
 
 class Runner:
