@@ -35,8 +35,10 @@ ALLOW_FLAG = "--allow-plain-secrets"
 _WORDS = frozenset({"pass", "pwd", "key", "keys", "secrets", "tokens", "creds"})
 _INSIDE = ("password", "passwd", "passphrase", "secret", "token", "apikey", "credential")
 # A key that names a lookup, not a credential (`edge_cache_key`, `ssh_public_key`).
-_PLAIN_KEY_KINDS = frozenset({"cache", "public", "pub", "sort", "partition", "primary", "foreign",
-                              "lookup", "routing", "idempotency", "hash", "map", "dict"})  # fmt: skip
+_PLAIN_KEY_KINDS = frozenset(
+    {"cache", "public", "pub", "sort", "partition", "primary", "foreign", "lookup"}
+    | {"routing", "idempotency", "hash", "map"}
+)
 
 
 @dataclass(frozen=True)
