@@ -74,7 +74,7 @@ def test_report_of_a_rolled_back_rollout_renders_in_chromium(
 ) -> None:
     from PIL import Image
 
-    monkeypatch.setattr(rollout_service, "ansible_executor", fleet.executor)
+    monkeypatch.setattr(rollout_service.adapters, "ansible_executor", fleet.executor)
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps(POLICY))
     base = ["--root", str(fleet.root), "--state", str(tmp_path / "state.db")]

@@ -91,7 +91,7 @@ def test_a_change_in_any_imported_file_reruns_every_stack(project: Path, change:
         "fleetctl/core/gates.py",  # once, through core/naming.py, every core edit re-ran all
         "fleetctl/core/__init__.py",
         "fleetctl/core/guardrails.py",
-        "fleetctl/services/rollout.py",
+        "fleetctl/services/rollout/engine.py",  # was services/rollout.py (now a package)
         "fleetctl/cli/main.py",
     ],
 )

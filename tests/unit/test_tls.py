@@ -151,7 +151,7 @@ def test_tls_cert_gate_checks_the_presented_fingerprint(tmp_path: Path) -> None:
     from fleetctl.core.gates import Verdict
     from fleetctl.core.planner import Host
     from fleetctl.core.policy import Policy
-    from fleetctl.services.cert_gate import check
+    from fleetctl.services.rollout.cert_gate import check
 
     d = tmp_path / "tls"
     served, key = tls.issue(d, "e", addresses=["127.0.0.1"])

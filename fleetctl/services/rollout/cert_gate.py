@@ -5,8 +5,8 @@ The expected certificate is the release's extra var `cert_var` (public; the
 key is a secret var and never seen here). In the rollback proof it is the
 restored release's; when that is the bootstrap one (no certificate in the
 release) the proof is: the chain verifies and the rolled-back certificate is
-no longer presented. The engine calls `run` once per gate run (one line in
-its gate runner).
+no longer presented. `activities.run_step_gates` calls `run` after the other
+gates (it needs the state store to read the releases).
 """
 
 from __future__ import annotations
@@ -33,26 +33,25 @@ def _cert_of(store: StateStore, release: str | None, var: str) -> str:
 
 def run(
     store: StateStore,
-    doc: dict[str, Any],
     gates: Collection[str],
     policy: Policy,
     changed: Sequence[Host],
     *,
-    phase: str = "step",
+    release: str,
+    avoid_release: str = "",
 ) -> list[GateResult]:
+    """Changed hosts must present `release`'s certificate; in a rollback proof
+    (`avoid_release`: the rolled-back release) the gate runs even when the
+    proof's gate list does not name it, and the avoided certificate must be gone."""
     cfg = policy.gates.tls_cert
-    if not cfg.enabled or (NAME not in gates and phase != "rollback"):
+    if not cfg.enabled or not release or (NAME not in gates and not avoid_release):
         return []
     try:
-        new_pem = _cert_of(store, doc["release"], cfg.cert_var)
-        want_pem = (
-            _cert_of(store, doc.get("rollback_to"), cfg.cert_var)
-            if phase == "rollback"
-            else new_pem
-        )
+        want_pem = _cert_of(store, release, cfg.cert_var)
+        avoid_pem = _cert_of(store, avoid_release, cfg.cert_var)
     except Exception as exc:
         return [GateResult(NAME, Verdict.INCONCLUSIVE, f"cannot read the release: {exc}")]
-    return [check(changed, policy, want_pem, avoid_pem=new_pem if phase == "rollback" else "")]
+    return [check(changed, policy, want_pem, avoid_pem=avoid_pem)]
 
 
 def check(
