@@ -11,13 +11,17 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from fleetctl.cli import render
 from fleetctl.cli.state import state_url, workspace
 from fleetctl.errors import BadInput
+
+if TYPE_CHECKING:
+    from fleetctl.core.policy import Policy
+    from fleetctl.core.windows import Availability
 
 app = typer.Typer(
     help="Roll out a playbook safely: canary, waves, gates, rollback, journal.",
@@ -90,6 +94,16 @@ def _extravars(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def _region_windows(pol: Policy, regions: list[str]) -> dict[str, Availability]:
+    """When each region's steps may start, seen from now (deploy windows in local time)."""
+    from datetime import UTC, datetime
+
+    from fleetctl.core.windows import availability
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return {r: availability(pol.window_for(r), now) for r in dict.fromkeys(regions)}
+
+
 @app.command("plan")
 def plan(
     ctx: typer.Context,
@@ -100,7 +114,9 @@ def plan(
 ) -> None:
     """Show the steps of a rollout (hosts, bake, gates) without touching anything.
 
-    Deterministic: the same inventory and policy always give the same plan.
+    Deterministic: the same inventory and policy always give the same plan. The
+    "can run" column says when each region's steps may start under the policy's
+    deploy windows (each region in its own time zone), seen from now.
 
     Example:  fleetctl rollout plan edge.yml --env lab --policy tests/fixtures/policies/fast.yml
     """
@@ -123,8 +139,17 @@ def plan(
     if drained:
         render.note(f"drained, left out of the plan: {', '.join(sorted(drained))}")
     data = p.to_dict()
+    runs = _region_windows(pol, [s["region"] for s in data["steps"]])
     if fmt is render.Format.json:
-        render.emit_json({"playbook": playbook, "env": env, "digest": p.digest(), **data})
+        render.emit_json(
+            {
+                "playbook": playbook,
+                "env": env,
+                "digest": p.digest(),
+                **data,
+                "windows": {r: a.to_dict() for r, a in runs.items()},
+            }
+        )
         return
     render.out.print(
         plan_table(
@@ -132,6 +157,8 @@ def plan(
             f"rollout plan: {playbook} on {env} — {data['host_count']} hosts, "
             f"{len(data['steps'])} steps, regions {' → '.join(data['regions'])} "
             f"(plan {p.digest()})",
+            # The column only when some region has a window.
+            {r: a.text for r, a in runs.items()} if any(a.window for a in runs.values()) else None,
         )
     )
 

@@ -51,24 +51,27 @@ def _hosts(names: Sequence[str], limit: int = 6) -> str:
     return shown + (f", … (+{len(names) - limit})" if len(names) > limit else "")
 
 
-def plan_table(plan: dict[str, Any], title: str) -> Table:
+def plan_table(plan: dict[str, Any], title: str, can_run: dict[str, str] | None = None) -> Table:
+    """The plan's steps; `can_run` (region -> when) adds a column from the deploy windows."""
     rows = []
     for s in plan["steps"]:
-        rows.append(
-            (
-                s["index"],
-                s["label"],
-                s["region"],
-                len(s["hosts"]),
-                _hosts(s["hosts"]),
-                f"{s['bake_s']:g}",
-                ", ".join(s["gates"]) or "-",
-                "yes" if s["approval"] else "",
-            )
-        )
-    return render.table(
-        title, ["#", "step", "region", "hosts #", "hosts", "bake s", "gates", "approval"], rows
-    )
+        row = [
+            s["index"],
+            s["label"],
+            s["region"],
+            len(s["hosts"]),
+            _hosts(s["hosts"]),
+            f"{s['bake_s']:g}",
+            ", ".join(s["gates"]) or "-",
+            "yes" if s["approval"] else "",
+        ]
+        if can_run is not None:
+            row.append(can_run.get(s["region"], ""))
+        rows.append(tuple(row))
+    columns = ["#", "step", "region", "hosts #", "hosts", "bake s", "gates", "approval"]
+    if can_run is not None:
+        columns.append("can run")
+    return render.table(title, columns, rows)
 
 
 def _numbers(numbers: dict[str, Any], keys: Sequence[str]) -> str:

@@ -993,17 +993,9 @@ class Engine:
                 return self._pause(
                     doc, step, "freeze", f"env frozen by {frozen.by}: {frozen.reason}"
                 )
-            window = policy.deploy_window
-            if window is not None and not window.contains(
-                datetime.fromtimestamp(self.clock(), UTC)
-            ):
-                return self._pause(
-                    doc,
-                    step,
-                    "window",
-                    f"outside the deploy window ({','.join(window.days)} "
-                    f"{window.start}-{window.end}, UTC{window.utc_offset_h:+g})",
-                )
+            closed = policy.window_closed(step.region, datetime.fromtimestamp(self.clock(), UTC))
+            if closed is not None:
+                return self._pause(doc, step, "window", closed)
             verdict = self._step(
                 doc, policy, plan, step, playbook, restored.inventory_dir, extravars
             )
