@@ -130,7 +130,7 @@ def test_legacy_utc_offset_window_behaves_as_before() -> None:
 
 
 def test_bad_zone_and_both_kinds_are_clear_errors() -> None:
-    with pytest.raises(ValueError, match="unknown time zone 'Europe/Dubln'.*IANA"):
+    with pytest.raises(ValueError, match=r"unknown time zone 'Europe/Dubln'.*IANA"):
         Policy.model_validate({"deploy_windows": {"eu-west-1": {"tz": "Europe/Dubln"}}})
     with pytest.raises(ValueError, match="both set: keep deploy_windows"):
         Policy.model_validate(
