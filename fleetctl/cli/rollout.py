@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -55,17 +57,63 @@ ForceLiveOpt = Annotated[
 ]
 
 
+NotifyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--notify",
+        help="Also send this run's notifications to this webhook URL (repeatable; never "
+        "printed or stored: the journal keeps a fingerprint). Policy targets: `notify:`.",
+    ),
+]
+NotifyFormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--notify-format",
+        help="Payload for --notify: slack (incoming-webhook blocks) or json (the event).",
+    ),
+]
+
+
 def _store(ctx: typer.Context) -> Any:
     from fleetctl.adapters.state import open_store
 
     return open_store(state_url(ctx))
 
 
-def _engine(ctx: typer.Context, store: Any, *, quiet: bool = False) -> Any:
+def _engine(
+    ctx: typer.Context,
+    store: Any,
+    *,
+    quiet: bool = False,
+    notify: Sequence[str] = (),
+    notify_format: str = "json",
+) -> Any:
     from fleetctl.cli.rollout_render import print_event
+    from fleetctl.services.notify import Notifier, cli_targets
     from fleetctl.services.rollout import Engine
 
-    return Engine(store, workspace(ctx).root, on_event=None if quiet else print_event)
+    if notify_format not in ("slack", "json"):
+        raise BadInput(
+            f"--notify-format {notify_format!r} is not a format", hint="use slack or json"
+        )
+    root = workspace(ctx).root
+    # The policy's targets are read per rollout (from its stored policy) by the notifier.
+    notifier = Notifier(cli_targets(notify, notify_format), store.append_event, base=root)
+    return Engine(
+        store, root, on_event=None if quiet else print_event, notify=notifier.submit
+    ), notifier
+
+
+@contextmanager
+def _running(
+    ctx: typer.Context, store: Any, notify: Sequence[str] = (), notify_format: str = "json"
+) -> Iterator[Any]:
+    """An engine whose notifications are delivered (or journaled as failed) before exit."""
+    engine, notifier = _engine(ctx, store, notify=notify, notify_format=notify_format)
+    try:
+        yield engine
+    finally:
+        notifier.close()
 
 
 def _finish(outcome: Any, fmt: render.Format) -> None:
@@ -176,6 +224,8 @@ def start(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
     force: ForceOpt = 0,
     force_live: ForceLiveOpt = False,
+    notify: NotifyOpt = None,
+    notify_format: NotifyFormatOpt = "json",
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Snapshot the release and run the plan: canary, waves, gates, rollback on failure.
@@ -186,9 +236,12 @@ def start(
     Example:  fleetctl rollout start edge.yml --env lab --yes
     """
     from fleetctl.cli.rollout_render import plan_table
+    from fleetctl.services.notify import resolve
     from fleetctl.services.rollout_policy import load_policy
 
     pol = load_policy(policy)
+    # Fail before anything starts when a policy target's URL cannot be read.
+    resolve(pol.notify, workspace(ctx).root)
     store = _store(ctx)
 
     def confirm(p: Any, rel: Any) -> bool:
@@ -201,16 +254,17 @@ def start(
         return typer.confirm(f"Roll out release {rel.id} to {p.host_count} hosts on {env}?")
 
     try:
-        outcome = _engine(ctx, store).start(
-            env,
-            playbook,
-            pol,
-            extravars=_extravars(extra or []),
-            force=force >= 1,
-            force_live=force_live or force >= 2,
-            policy_file=str(policy) if policy else None,
-            confirm=confirm,
-        )
+        with _running(ctx, store, notify or [], notify_format) as engine:
+            outcome = engine.start(
+                env,
+                playbook,
+                pol,
+                extravars=_extravars(extra or []),
+                force=force >= 1,
+                force_live=force_live or force >= 2,
+                policy_file=str(policy) if policy else None,
+                confirm=confirm,
+            )
         _finish(outcome, fmt)
     finally:
         store.close()
@@ -222,6 +276,8 @@ def resume(
     rollout_id: Annotated[str, typer.Argument(help="Rollout id (a unique prefix is enough).")],
     force: ForceOpt = 0,
     force_live: ForceLiveOpt = False,
+    notify: NotifyOpt = None,
+    notify_format: NotifyFormatOpt = "json",
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Continue a rollout after a crash or a pause, from its first unfinished step.
@@ -235,9 +291,10 @@ def resume(
     """
     store = _store(ctx)
     try:
-        outcome = _engine(ctx, store).resume(
-            rollout_id, force=force >= 1, force_live=force_live or force >= 2
-        )
+        with _running(ctx, store, notify or [], notify_format) as engine:
+            outcome = engine.resume(
+                rollout_id, force=force >= 1, force_live=force_live or force >= 2
+            )
         _finish(outcome, fmt)
     finally:
         store.close()
@@ -248,6 +305,8 @@ def promote(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt,
+    notify: NotifyOpt = None,
+    notify_format: NotifyFormatOpt = "json",
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Pass a paused step (manual approval, inconclusive gate) and continue; records who and why.
@@ -256,7 +315,9 @@ def promote(
     """
     store = _store(ctx)
     try:
-        _finish(_engine(ctx, store).promote(rollout_id, reason), fmt)
+        with _running(ctx, store, notify or [], notify_format) as engine:
+            outcome = engine.promote(rollout_id, reason)
+        _finish(outcome, fmt)
     finally:
         store.close()
 
@@ -276,7 +337,8 @@ def abort(
 
     store = _store(ctx)
     try:
-        outcome = _engine(ctx, store).abort(rollout_id, reason)
+        with _running(ctx, store) as engine:
+            outcome = engine.abort(rollout_id, reason)
         if outcome.status in (Status.running, Status.rolling_back):
             if fmt is render.Format.json:
                 render.emit_json(
@@ -302,7 +364,8 @@ def rollback(
     """
     store = _store(ctx)
     try:
-        outcome = _engine(ctx, store).rollback(rollout_id, reason)
+        with _running(ctx, store) as engine:
+            outcome = engine.rollback(rollout_id, reason)
         if fmt is render.Format.json:
             render.emit_json(
                 {"id": outcome.id, "status": outcome.status.value, "message": outcome.message}

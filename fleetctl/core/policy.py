@@ -435,6 +435,43 @@ class RegionWindow(_Model):
         )
 
 
+class NotifyEvent(StrEnum):
+    started = "started"
+    canary_passed = "canary_passed"
+    gate_failed = "gate_failed"
+    paused = "paused"  # an inconclusive gate, unreachable hosts, a freeze, a window
+    approval_needed = "approval_needed"
+    rolled_back = "rolled_back"
+    completed = "completed"
+
+
+class NotifyTarget(_Model):
+    """A webhook to tell about a rollout. Its URL is a secret: the policy names where
+    to read it (an env var or a file), never the URL, so it reaches no journal."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
+    url_env: str | None = None
+    url_file: str | None = None
+    format: Literal["slack", "json"] = "json"
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(NotifyEvent))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_url(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "url" in data:
+            raise ValueError(
+                "a webhook URL is a secret and would be stored with the rollout: put it in an "
+                "env var and write `url_env: NAME` (or a file: `url_file: PATH`)"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _one_source(self) -> NotifyTarget:
+        if (self.url_env is None) == (self.url_file is None):
+            raise ValueError(f"notify target {self.name!r}: set exactly one of url_env, url_file")
+        return self
+
+
 def _default_waves() -> list[Wave]:
     return [Wave(size=1), Wave(size="10%"), Wave(size="50%"), Wave(size="100%")]
 
@@ -451,6 +488,7 @@ class Policy(_Model):
     deploy_window: DeployWindow | None = None
     # Per region (key "*": every region not listed), each in its own time zone.
     deploy_windows: dict[str, RegionWindow] = Field(default_factory=dict)
+    notify: list[NotifyTarget] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_kind_of_window(self) -> Policy:

@@ -382,6 +382,7 @@ class Engine:
         clock: Callable[[], float] = time.time,
         on_event: Callable[[dict[str, Any]], None] | None = None,
         who: str | None = None,
+        notify: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
     ) -> None:
         self.store = store
         self.root = root
@@ -390,6 +391,7 @@ class Engine:
         self.sleep = sleep
         self.clock = clock
         self.on_event = on_event
+        self.notify = notify  # (rollout doc, event) after each journaled event; never raises
         self.who = who or freeze_service.who()
         self._renewed = 0.0
         self._fence_checked = 0.0
@@ -406,6 +408,8 @@ class Engine:
         self.store.append_event(doc["id"], ev)
         if self.on_event is not None:
             self.on_event(ev)
+        if self.notify is not None:
+            self.notify(doc, ev)
 
     def _save(self, doc: dict[str, Any]) -> None:
         self._fence(doc)
