@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -83,6 +84,11 @@ def serve(
     except OSError as exc:
         raise BadInput(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     render.ok(f"approvals on {server.url}/approve (key {key_fingerprint(key)}); Ctrl-C stops")
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (a service manager) stops it like Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

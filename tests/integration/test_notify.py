@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from rollout_fleet import SEGMENT, FakeFleet
 from typer.testing import CliRunner
-from webhook_receiver import Receiver, receiver
+from webhook_receiver import receiver
 
 from fleetctl.adapters.state.sqlite import SqliteStore
 from fleetctl.cli.main import app
