@@ -243,6 +243,23 @@ def event_line(ev: dict[str, Any], *, verbose: bool = False) -> str:
         )
     if t in ("rolled_back", "rollback_failed"):
         return f"[bold]{t.replace('_', ' ')}[/]: {ev['message']}"
+    if t == "notify_targets":
+        names = ", ".join(
+            f"{x['target']} ({x['format']}, {x['fingerprint']})" for x in ev["targets"]
+        )
+        return f"[dim]notifications to {names}[/]"
+    if t == "notify_failed":
+        to = f" to {ev['target']} ({ev.get('fingerprint')})" if ev.get("target") else ""
+        return (
+            f"[yellow]notification {ev.get('kind') or ''} not delivered{to}: {ev.get('error')}"
+            + (f" after {ev['attempts']} attempt(s)" if ev.get("attempts") else "")
+            + "[/]"
+        )
+    if t == "approval_received":
+        return (
+            f"[bold]signed approval[/] of step {ev['step']} by {ev['by']}: {ev['reason']} "
+            f"[dim](nonce {str(ev['nonce'])[:8]}…, key {ev.get('key')})[/]"
+        )
     return f"{t}: {ev}"
 
 

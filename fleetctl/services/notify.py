@@ -208,11 +208,14 @@ def classify(doc: dict[str, Any], ev: dict[str, Any], ctx: _Context) -> Notifica
 
 
 def _proof_text(ev: dict[str, Any]) -> str:
-    parts = []
-    for key in ("changed", "proven", "hosts", "gates"):
-        if key in ev:
-            parts.append(f"{key}={json.dumps(ev[key], default=str)}")
-    return " ".join(parts) or "recorded"
+    """The rollback proof in one line, as `rollout why` shows it."""
+    if not ev.get("ok"):
+        return "NOT PROVEN" + (f" ({ev['error']})" if ev.get("error") else "")
+    gates = ", ".join(f"{g} {v}" for g, v in (ev.get("gates") or {}).items())
+    return (
+        f"PROVEN: {ev.get('release')} re-applied on {ev.get('hosts')} host(s), --check --diff "
+        f"{ev.get('check_changed')} changed" + (f", gates {gates}" if gates else "")
+    )
 
 
 def slack_payload(n: Notification) -> dict[str, Any]:

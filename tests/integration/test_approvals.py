@@ -129,6 +129,10 @@ def test_a_signed_approval_promotes_once(
     assert journal[-1]["type"] in ("completed", "lock_released")
     assert KEY.decode() not in json.dumps(journal)
 
+    why = CliRunner().invoke(app, ["--state", str(state), "rollout", "why", rid])
+    assert why.exit_code == 0, why.output
+    assert "signed approval of step 0 by alice: canary looks fine" in why.stdout + why.stderr
+
     # The same approval again: one use only.
     code, answer = post(server.url, body, sig)
     assert code == 409 and "already used" in answer["error"]

@@ -142,7 +142,7 @@ def test_gate_failed_and_rolled_back_with_proof(fleet: FakeFleet, store: SqliteS
     assert failed["verdict"] == "fail" and failed["step"] == "canary"
     assert failed["why"].startswith("step gate http: FAIL")
     back = events[-1]
-    assert "proof:" in back["why"] and back["verdict"] == "rolled back"
+    assert "proof: PROVEN" in back["why"] and back["verdict"] == "rolled back"
 
 
 def test_approval_needed_says_what_it_waits_for(fleet: FakeFleet, store: SqliteStore) -> None:
@@ -182,6 +182,9 @@ def test_a_dead_webhook_is_journaled_and_never_fails_the_rollout(
     assert all(e["fingerprint"] == fingerprint(dead) for e in failed)
     assert "Connection" in failed[0]["error"] or "refused" in failed[0]["error"]
     assert "hook-secret" not in json.dumps(store.events(out.id))
+    why = CliRunner().invoke(app, ["--state", str(store.path), "rollout", "why", out.id])
+    assert "notification started not delivered to cli-1" in why.stdout + why.stderr
+    assert "hook-secret" not in why.output
 
 
 def test_a_full_queue_drops_and_journals_without_blocking(
