@@ -278,6 +278,14 @@ def resume(
     force_live: ForceLiveOpt = False,
     notify: NotifyOpt = None,
     notify_format: NotifyFormatOpt = "json",
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Paused for a region's deploy window: wait here until it opens and go on "
+            "(again for each region's window); Ctrl-C leaves it paused.",
+        ),
+    ] = False,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Continue a rollout after a crash or a pause, from its first unfinished step.
@@ -287,17 +295,54 @@ def resume(
     temp dirs) and exits as the rollout ended (0 when completed), so a CI
     retry is safe. A superseded rollout is refused (exit 2).
 
-    Example:  fleetctl rollout resume r-20260101-120000-ab12
+    Example:  fleetctl rollout resume r-20260101-120000-ab12 --wait
     """
+    from fleetctl.services.rollout import load
+
     store = _store(ctx)
     try:
         with _running(ctx, store, notify or [], notify_format) as engine:
-            outcome = engine.resume(
-                rollout_id, force=force >= 1, force_live=force_live or force >= 2
-            )
+            full_id = load(store, rollout_id)["id"]
+            while True:
+                if wait:
+                    _wait_for_window(store, full_id)
+                outcome = engine.resume(
+                    full_id, force=force >= 1, force_live=force_live or force >= 2
+                )
+                if not (wait and _paused_for_window(outcome)):
+                    break
         _finish(outcome, fmt)
     finally:
         store.close()
+
+
+def _paused_for_window(outcome: Any) -> bool:
+    return (
+        outcome.status.value == "paused"
+        and (outcome.doc.get("pause") or {}).get("kind") == "window"
+    )
+
+
+def _wait_for_window(store: Any, rollout_id: str) -> None:
+    """Sleep until the deploy window the rollout is paused for opens (nothing if it is not)."""
+    from datetime import UTC, datetime
+
+    from fleetctl.services.windows import window_wait
+
+    w = window_wait(store, rollout_id, datetime.now(UTC))
+    if w is None:
+        return
+    if w.opens is None:
+        raise BadInput(
+            f"rollout {rollout_id} waits for {w.region}'s deploy window, which never opens",
+            hint="fix deploy_windows in the policy and start a new rollout, or abort it",
+        )
+    render.note(f"waiting for {w.region}'s deploy window: opens {w.text} (Ctrl-C: stays paused)")
+    while True:
+        left = w.seconds(datetime.now(UTC)) or 0.0
+        if left <= 0:
+            return
+        time.sleep(min(left, 30.0))
 
 
 @app.command("promote")

@@ -449,6 +449,15 @@ def test_region_waits_for_its_own_local_window_then_resume_goes_on(
     # Resume outside the window: it pauses again, durably, at the same step.
     again = engine(fleet, store).resume(out.id)
     assert again.status is Status.paused and again.doc["pause"]["step"] == pause["step"]
+    # What `rollout resume --wait` sleeps for: until b's Tokyo slot opens.
+    from fleetctl.services.windows import window_wait
+
+    wait = window_wait(store, out.id, now)
+    assert wait is not None and wait.region == "b"
+    slot = tokyo.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    assert wait.opens == slot
+    assert wait.text.endswith("JST (" + f"{slot:%H:%M}" + " UTC)")
+    assert wait.seconds(now) == (slot - now).total_seconds()
     # Resume when the window is open (a clock 12 h on): b and c run to the end.
     inside = Engine(
         store,
@@ -459,4 +468,5 @@ def test_region_waits_for_its_own_local_window_then_resume_goes_on(
     )
     done = inside.resume(out.id)
     assert done.status is Status.completed, done.message
+    assert window_wait(store, out.id, now) is None
     assert {h.split("-")[0] for c in fleet.calls for h in c.limit} == {"a", "b", "c"}
