@@ -118,9 +118,11 @@ def test_a_good_rollout_tells_slack_and_json_targets(
     assert not [e for e in journal if e["type"] == "notify_failed"]
     everything = json.dumps(journal) + json.dumps(store.get("rollout", out.id))
     assert "secret" not in everything and rec.url not in everything
-    for path in (fleet.root / ".fleetctl").rglob("*"):
-        if path.is_file():
-            assert b"/slack/T0/B0/secret" not in path.read_bytes(), path
+    # Nor anywhere on disk: the state db (journal, record, release snapshots) and the project.
+    files = [p for p in store.path.parent.rglob("*") if p.is_file()]
+    assert store.path in files and any(p.suffix == ".db-wal" or p == store.path for p in files)
+    for path in files:
+        assert b"/slack/T0/B0/secret" not in path.read_bytes(), path
 
 
 def test_gate_failed_and_rolled_back_with_proof(fleet: FakeFleet, store: SqliteStore) -> None:
