@@ -87,17 +87,20 @@ def test_markdown_report_for_an_issue() -> None:
 
     clean = render_markdown(DriftReport(("qa-us-east-1",), 4, ()))
     assert clean.startswith(MARKDOWN_MARKER) and "**No drift** in qa-us-east-1" in clean
-    items = tuple(
-        DriftItem(
-            "changed",
-            "bucket",
-            f"b{i}",
-            "qa-us-east-1",
-            "us-east-1",
-            (PropChange("tags.team", "a|b", None),),
-        )
-        for i in range(50)
-    ) + (DriftItem("missing", "asg", "g", "qa-us-east-1", "us-east-1"),)
+    items = (
+        *tuple(
+            DriftItem(
+                "changed",
+                "bucket",
+                f"b{i}",
+                "qa-us-east-1",
+                "us-east-1",
+                (PropChange("tags.team", "a|b", None),),
+            )
+            for i in range(50)
+        ),
+        DriftItem("missing", "asg", "g", "qa-us-east-1", "us-east-1"),
+    )
     report = DriftReport(("qa-us-east-1",), 60, items)
     full = render_markdown(report)
     assert "1 missing, 0 extra, 50 changed (60 resources checked)" in full
