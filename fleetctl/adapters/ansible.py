@@ -8,6 +8,13 @@
   callback kills all of them (the workers live in their own sessions, so
   killing the process group alone leaves them running);
 - SIGINT/SIGTERM handlers are restored after `run()`;
+- extra vars never go on a command line (readable by every local user in
+  /proc for the whole run, and recorded in ansible-runner's
+  `artifacts/*/command`): they are written to `env/extravars` (mode 0600) in
+  the run's private dir (0700), which ansible-runner hands to Ansible as
+  `-e @FILE`. The file is removed as soon as the playbook has started (Ansible
+  reads extra vars once, at start-up), the private dir after the run, and the
+  private dirs of runs whose process died (`kill -9`) at the next run;
 - per-host results come from runner events (stats + task events), not from
   the overall status.
 
@@ -20,11 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -121,11 +128,20 @@ def _resolve_strategy(strategy: Strategy) -> tuple[str, dict[str, str], list[str
     )
 
 
+def _write_private(path: Path, text: str) -> None:
+    """A new file only its owner can read, whatever the umask."""
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
 class _Collector:
     """Turns runner events into per-host outcomes, and forwards them."""
 
-    def __init__(self, on_event: EventHandler | None) -> None:
+    def __init__(self, on_event: EventHandler | None, forget: Path | None = None) -> None:
         self.on_event = on_event
+        self.forget = forget  # removed once the playbook has started
         self.stats: dict[str, dict[str, int]] | None = None
         self.changed: dict[str, list[str]] = {}
         self.failed: dict[str, list[str]] = {}
@@ -145,6 +161,9 @@ class _Collector:
         host = data.get("host") or ""
         task = str(data.get("task") or "")
         res = data.get("res") or {}
+        if name == "playbook_on_start" and self.forget is not None:
+            self.forget.unlink(missing_ok=True)  # Ansible has read its extra vars
+            self.forget = None
         with self.lock:
             if name == "runner_on_ok" and host:
                 self._count(host, "ok")
@@ -313,7 +332,11 @@ def _run_once(
     if diff:
         cmdline.append("--diff")
 
-    collector = _Collector(on_event)
+    # named after this process, so a later run sweeps it after a kill -9
+    procs.sweep_dead_temp_dirs("ansible")
+    data_dir = str(procs.private_temp_dir("ansible"))
+    vars_file = Path(data_dir) / "env" / "extravars"
+    collector = _Collector(on_event, forget=vars_file if extravars else None)
     state = {"why": ""}
     start = time.monotonic()
     deadline = start + timeout_s if timeout_s else None
@@ -331,17 +354,16 @@ def _run_once(
         procs.kill(procs.with_environ("FLEETCTL_RUN_ID", run_id))
         return True
 
-    # named after this process so `rollout resume` can sweep it after a kill -9
-    data_dir = tempfile.mkdtemp(prefix=f"fleetctl-ansible-{procs.owner_tag()}-")
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     stdout_tail: tuple[str, ...] = ()
     try:
+        if extravars:
+            _write_private(vars_file, json.dumps(dict(extravars)))
         kwargs: dict[str, Any] = {
             "private_data_dir": data_dir,
             "playbook": str(playbook),
             "inventory": inv,
             "envvars": envvars,
-            "extravars": dict(extravars or {}),
             "limit": limit,
             "forks": forks or default_forks(),
             "cmdline": " ".join(cmdline) or None,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetctl.errors import BadInput, OutsideError
+from fleetctl.spec.safe_yaml import load_yaml_file
 
 _IMPORT_KEYS = ("import_playbook", "ansible.builtin.import_playbook")
 
@@ -45,18 +46,10 @@ def _inventory_env() -> Iterator[None]:
 
 def play_patterns(playbook: Path, _seen: frozenset[Path] = frozenset()) -> list[str]:
     """The `hosts:` pattern of every play, following `import_playbook`."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
     path = playbook.resolve()
     if path in _seen:
         return []
-    try:
-        doc = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BadInput(f"cannot read playbook {playbook}: {exc.strerror}") from exc
-    except YAMLError as exc:
-        raise BadInput(f"{playbook}: not valid YAML: {exc}") from exc
+    doc = load_yaml_file(path, typ="safe")
     if not isinstance(doc, list):
         raise BadInput(f"{playbook}: a playbook is a list of plays")
     patterns: list[str] = []
@@ -73,6 +66,21 @@ def play_patterns(playbook: Path, _seen: frozenset[Path] = frozenset()) -> list[
         elif hosts is not None:
             patterns.append(str(hosts))
     return patterns
+
+
+def check_inventory_files(inventory: Path) -> None:
+    """Read every YAML file of an inventory (hosts.yml, group_vars/, host_vars/)
+    through our limits first: Ansible's own loader has none, so an alias bomb
+    or a 5 MB file would hang it."""
+    if inventory.is_file():  # Ansible also reads group_vars/ and host_vars/ beside it
+        files = [inventory]
+        for sub in ("group_vars", "host_vars"):
+            files += sorted((inventory.parent / sub).rglob("*"))
+    else:
+        files = sorted(inventory.rglob("*"))
+    for path in files:
+        if path.is_file() and path.suffix in (".yml", ".yaml"):
+            load_yaml_file(path, typ="safe")
 
 
 def target_hosts(inventory: Path, playbook: Path) -> dict[str, dict[str, Any]]:
@@ -94,6 +102,7 @@ def hosts_matching(inventory: Path, patterns: list[str]) -> dict[str, dict[str, 
         raise OutsideError(f"ansible-core is not importable: {exc}") from exc
     if not inventory.exists():
         raise BadInput(f"no inventory at {inventory}")
+    check_inventory_files(inventory)
     loader = DataLoader()
     inv = load_inventory(InventoryManager, loader, inventory)
     variables = VariableManager(loader=loader, inventory=inv)

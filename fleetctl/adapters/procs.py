@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import struct
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -126,6 +128,42 @@ def owner_tag() -> str:
     another start time) without a registry."""
     me = _stat(os.getpid())
     return f"{os.getpid()}-{me.start if me else 0}"
+
+
+def private_temp_dir(kind: str) -> Path:
+    """A new 0700 temp dir `fleetctl-<kind>-<pid>-<start>-*`: the name tells a
+    later `sweep_dead_temp_dirs` whether its owner is still running."""
+    return Path(tempfile.mkdtemp(prefix=f"fleetctl-{kind}-{owner_tag()}-"))
+
+
+def sweep_dead_temp_dirs(*kinds: str) -> list[str]:
+    """Remove the temp dirs of `kinds` whose fleetctl process died (kill -9):
+    release snapshots, Ansible private data dirs (extra vars, ansible-runner's
+    record of the environment). Returns the names removed."""
+    removed = []
+    tmp = Path(tempfile.gettempdir())
+    for kind in kinds:
+        for path in tmp.glob(f"fleetctl-{kind}-*-*"):
+            parts = path.name.split("-")
+            # fleetctl-KIND-PID-START-RANDOM; before: fleetctl-KIND-PID-RANDOM
+            if len(parts) == 5:
+                if owner_alive(f"{parts[2]}-{parts[3]}"):
+                    continue
+            elif len(parts) != 4 or not parts[2].isdigit() or _pid_alive(int(parts[2])):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return sorted(removed)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def owner_alive(tag: str) -> bool:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
+from fleetctl.cli.options import Env
 from fleetctl.cli.state import workspace
 
 
@@ -16,7 +17,7 @@ def apply(
     playbook: Annotated[
         str, typer.Argument(help="Playbook name in playbooks/ (site, edge) or a path.")
     ],
-    env: Annotated[str, typer.Option("--env", "-e", help="Environment: lab, staging, prod.")],
+    env: Env,
     limit: Annotated[
         str | None, typer.Option("--limit", "-l", help="Ansible host pattern.")
     ] = None,
@@ -34,6 +35,8 @@ def apply(
         list[str] | None,
         typer.Option("--extra-var", "-x", help="Extra var name=value (repeatable)."),
     ] = None,
+    secret_var: options.SecretVars = None,
+    allow_plain_secrets: options.AllowPlainSecrets = False,
     inventory: Annotated[
         Path | None, typer.Option("--inventory", "-i", help="Inventory path (default: by env).")
     ] = None,
@@ -53,14 +56,18 @@ def apply(
     Exit 1 when a host failed or was unreachable (listed apart), 3 when Ansible could not run.
 
     Example:  fleetctl apply site --env lab --check --diff
+
+    Example:  FLEETCTL_SECRET_DB_PASSWORD=... fleetctl apply site --env lab --secret-var db_password
     """
     from fleetctl.cli.apply_render import Progress, summary
     from fleetctl.core.ansible_result import RunStatus
     from fleetctl.errors import JobFailed, OutsideError
     from fleetctl.services import apply as apply_service
+    from fleetctl.services import secrets as secrets_service
 
     ws = workspace(ctx)
     extravars = apply_service.parse_extravars(extra or [])
+    secrets = secrets_service.read(secret_var or [], prompt=options.secret_prompt())
     progress = Progress(enabled=fmt is render.Format.table)
     try:
         result = apply_service.apply(
@@ -73,6 +80,8 @@ def apply(
             forks=forks,
             strategy=strategy,
             extravars=extravars,
+            secrets=secrets,
+            allow_plain_secrets=allow_plain_secrets,
             inventory=inventory,
             lab_dir=lab_dir,
             timeout_s=timeout,

@@ -10,14 +10,19 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import StackEnv
 from fleetctl.cli.state import workspace
 
 _STYLE = {"ok": "green", "at-risk": "yellow", "short": "bold red"}
 _FAIL_ON = ("short", "at-risk", "under", "never")
 
 
+MAX_GROWTH = 10.0  # 1000 % a year: beyond it the answer is "now" anyway
+MAX_PEAK_GBPS = 1e6  # 1 Pbit/s, far above any real fleet
+
+
 def parse_growth(text: str) -> float:
-    """'30%' -> 0.3, '0.3' -> 0.3; refuses negatives and nonsense."""
+    """'30%' -> 0.3, '0.3' -> 0.3; refuses negatives, nan/inf and nonsense."""
     raw = text.strip()
     try:
         value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
@@ -25,8 +30,26 @@ def parse_growth(text: str) -> float:
         raise typer.BadParameter(
             f"{text!r}: expected e.g. 30% or 0.3", param_hint="--growth"
         ) from None
-    if value < 0 or not math.isfinite(value):
-        raise typer.BadParameter(f"{text!r}: growth must be >= 0", param_hint="--growth")
+    if not math.isfinite(value) or not 0 <= value <= MAX_GROWTH:
+        raise typer.BadParameter(
+            f"{text!r}: growth must be between 0 and {MAX_GROWTH:.0%} a year",
+            param_hint="--growth",
+        )
+    return value
+
+
+def _check_number(
+    ctx: typer.Context, param: typer.CallbackParam, value: float | None
+) -> float | None:
+    """Finite and in range (Click's float ranges let nan through)."""
+    if value is None:
+        return value
+    limit = MAX_PEAK_GBPS if param.name == "peak_gbps" else 1.0
+    if not math.isfinite(value) or not 0 < value <= limit:
+        flag = (param.opts or [param.name or "?"])[0]
+        raise typer.BadParameter(
+            f"{value!r}: expected a number > 0 and <= {limit:g}", param_hint=flag
+        )
     return value
 
 
@@ -44,10 +67,12 @@ def capacity(
     peak_gbps: Annotated[
         float | None,
         typer.Option(
-            "--peak-gbps", help="Shortcut: global edge peak, Gbit/s, split by traffic weights."
+            "--peak-gbps",
+            help="Shortcut: global edge peak, Gbit/s, split by traffic weights.",
+            callback=_check_number,
         ),
     ] = None,
-    env: Annotated[str, typer.Option("--env", "-e", help="Environment.")] = "prod",
+    env: StackEnv = "prod",
     growth: Annotated[
         str,
         typer.Option(
@@ -62,6 +87,7 @@ def capacity(
             "--utilisation",
             help="Share of a node's Gbit/s used at peak "
             "(default: the demand file's, else the model's, docs/capacity.md).",
+            callback=_check_number,
         ),
     ] = None,
     plot: Annotated[

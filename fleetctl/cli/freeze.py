@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
-from fleetctl.cli.state import state_url
+from fleetctl.cli.options import Env
+from fleetctl.cli.state import open_state
 from fleetctl.errors import BadInput
 
 Action = render.Switch
@@ -16,7 +17,7 @@ Action = render.Switch
 def freeze(
     ctx: typer.Context,
     action: Annotated[Action, typer.Argument(help="on, off or status.")],
-    env: Annotated[str, typer.Option("--env", "-e", help="Environment.")],
+    env: Env,
     reason: Annotated[
         str | None, typer.Option("--reason", "-r", help="Why (required for on).")
     ] = None,
@@ -28,10 +29,11 @@ def freeze(
 
     Example:  fleetctl freeze on --env prod --reason "big match tonight"
     """
-    from fleetctl.adapters.state import open_store
     from fleetctl.services import freeze as svc
 
-    store = open_store(state_url(ctx))
+    if action is Action.on and not reason:
+        raise BadInput("a freeze needs a --reason", hint="e.g. --reason 'incident 123'")
+    store = open_state(ctx, write=action is not Action.status)
     try:
         if action is Action.status:
             f = svc.current(store, env)
@@ -44,8 +46,6 @@ def freeze(
             else:
                 render.note(f"{env} is FROZEN by {f.by}: {f.reason}")
             return
-        if action is Action.on and not reason:
-            raise BadInput("a freeze needs a --reason", hint="e.g. --reason 'incident 123'")
         f = svc.set_freeze(store, env, action is Action.on, reason or "")
         if fmt is render.Format.json:
             render.emit_json(f.to_dict())

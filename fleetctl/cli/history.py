@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
-from fleetctl.cli.state import state_url
+from fleetctl.cli.options import Env
+from fleetctl.cli.state import open_state
 from fleetctl.errors import BadInput
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -34,7 +35,7 @@ def parse_since(text: str, now: float | None = None) -> float:
 
 def history(
     ctx: typer.Context,
-    env: Annotated[str, typer.Option("--env", "-e", help="Environment.")],
+    env: Env,
     since: Annotated[
         str | None, typer.Option("--since", help="Only newer: 30m, 6h, 2d or an ISO time.")
     ] = None,
@@ -47,11 +48,10 @@ def history(
 
     Example:  fleetctl history --env prod --since 2d
     """
-    from fleetctl.adapters.state import open_store
     from fleetctl.services import history as svc
 
     start = parse_since(since) if since else None
-    store = open_store(state_url(ctx))
+    store = open_state(ctx, write=False)
     try:
         entries = svc.timeline(store, env, since=start)
     finally:

@@ -13,7 +13,7 @@ import typer
 
 from fleetctl.cli import render
 from fleetctl.cli.options import Env, Fmt, LabDir
-from fleetctl.cli.state import state_url, workspace
+from fleetctl.cli.state import open_state, workspace
 from fleetctl.errors import BadInput, JobFailed
 
 app = typer.Typer(no_args_is_help=True, help="Single edge hosts: drain, undrain, list.")
@@ -33,14 +33,13 @@ def _set(
     lab_dir: Path | None,
     fmt: render.Format,
 ) -> None:
-    from fleetctl.adapters.state import open_store
     from fleetctl.services import drain as svc
 
     if not limit:
         raise BadInput("say which hosts with --limit", hint="e.g. --limit lab-edge-big-01")
     if on and not reason:
         raise BadInput("a drain needs a --reason", hint="e.g. --reason 'NIC errors'")
-    store = open_store(state_url(ctx))
+    store = open_state(ctx, write=True)
     try:
         result = svc.set_drain(workspace(ctx), store, env, limit, on, reason, lab_dir=lab_dir)
     finally:
@@ -102,10 +101,9 @@ def list_(ctx: typer.Context, env: Env, fmt: Fmt = render.Format.table) -> None:
 
     Example:  fleetctl hosts list --env lab
     """
-    from fleetctl.adapters.state import open_store
     from fleetctl.services import drain as svc
 
-    store = open_store(state_url(ctx))
+    store = open_state(ctx, write=False)
     try:
         rows = svc.drained(store, env)
     finally:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import Env
 from fleetctl.cli.state import state_url, workspace
 from fleetctl.cli.status import LabDirOpt, SourceOpt, TimeoutOpt
 from fleetctl.errors import BadInput
@@ -17,7 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment.")]
+EnvOpt = Env
 
 
 @app.command("serve")

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fleetctl.cli import render
-from fleetctl.cli.state import state_url, workspace
+from fleetctl.cli import options, render
+from fleetctl.cli.options import Env, HostsEnv
+from fleetctl.cli.state import open_state, state_url, workspace
 from fleetctl.errors import BadInput
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment (inventories/<env>/).")]
+EnvOpt = Env
 PolicyOpt = Annotated[
     Path | None,
     typer.Option("--policy", "-p", help="Rollout policy YAML (default: built-in defaults)."),
@@ -55,6 +56,8 @@ ForceLiveOpt = Annotated[
         "change and is marked superseded.",
     ),
 ]
+SecretOpt = options.SecretVars
+AllowPlainOpt = options.AllowPlainSecrets
 
 
 NotifyOpt = Annotated[
@@ -74,10 +77,8 @@ NotifyFormatOpt = Annotated[
 ]
 
 
-def _store(ctx: typer.Context) -> Any:
-    from fleetctl.adapters.state import open_store
-
-    return open_store(state_url(ctx))
+def _store(ctx: typer.Context, *, write: bool = True) -> Any:
+    return open_state(ctx, write=write)
 
 
 def _engine(
@@ -85,10 +86,13 @@ def _engine(
     store: Any,
     *,
     quiet: bool = False,
+    secret_vars: list[str] | None = None,
     notify: Sequence[str] = (),
     notify_format: str = "json",
 ) -> Any:
+    """The engine and its notifier (close the notifier when the command ends: `_running`)."""
     from fleetctl.cli.rollout_render import print_event
+    from fleetctl.services import secrets
     from fleetctl.services.notify import Notifier, cli_targets
     from fleetctl.services.rollout import Engine
 
@@ -96,20 +100,34 @@ def _engine(
         raise BadInput(
             f"--notify-format {notify_format!r} is not a format", hint="use slack or json"
         )
+    targets = cli_targets(notify, notify_format)
+    values = secrets.read(secret_vars or [], prompt=options.secret_prompt())
     root = workspace(ctx).root
     # The policy's targets are read per rollout (from its stored policy) by the notifier.
-    notifier = Notifier(cli_targets(notify, notify_format), store.append_event, base=root)
-    return Engine(
-        store, root, on_event=None if quiet else print_event, notify=notifier.submit
-    ), notifier
+    notifier = Notifier(targets, store.append_event, base=root)
+    engine = Engine(
+        store,
+        root,
+        on_event=None if quiet else print_event,
+        secrets=values,
+        notify=notifier.submit,
+    )
+    return engine, notifier
 
 
 @contextmanager
 def _running(
-    ctx: typer.Context, store: Any, notify: Sequence[str] = (), notify_format: str = "json"
+    ctx: typer.Context,
+    store: Any,
+    notify: Sequence[str] = (),
+    notify_format: str = "json",
+    *,
+    secret_vars: list[str] | None = None,
 ) -> Iterator[Any]:
     """An engine whose notifications are delivered (or journaled as failed) before exit."""
-    engine, notifier = _engine(ctx, store, notify=notify, notify_format=notify_format)
+    engine, notifier = _engine(
+        ctx, store, secret_vars=secret_vars, notify=notify, notify_format=notify_format
+    )
     try:
         yield engine
     finally:
@@ -135,10 +153,14 @@ def _extravars(pairs: list[str]) -> dict[str, Any]:
         if "=" not in pair:
             raise BadInput(f"extra var {pair!r} is not KEY=VALUE")
         key, value = pair.split("=", 1)
+        if len(value) > 64 * 1024:
+            raise BadInput(f"extra var --extra-vars {key} is larger than 64 KiB")
         try:
             out[key] = json.loads(value)
         except ValueError:
             out[key] = value
+        except RecursionError:
+            raise BadInput(f"extra var --extra-vars {key}: nested too deeply") from None
     return out
 
 
@@ -178,7 +200,7 @@ def plan(
     drained: frozenset[str] = frozenset()
     # Planning touches nothing: read drains only from state that already exists.
     if url.startswith("s3://") or Path(url.removeprefix("sqlite://")).exists():
-        store = _store(ctx)
+        store = _store(ctx, write=False)
         try:
             drained = drained_hosts(store, env)
         finally:
@@ -221,6 +243,8 @@ def start(
         list[str] | None,
         typer.Option("--extra-vars", "-x", help="KEY=VALUE extra var, part of the release."),
     ] = None,
+    secret_var: SecretOpt = None,
+    allow_plain_secrets: AllowPlainOpt = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
     force: ForceOpt = 0,
     force_live: ForceLiveOpt = False,
@@ -232,8 +256,13 @@ def start(
 
     Exit 0 when complete; 1 when it failed and rolled back, paused, was refused
     by the env lock, or was superseded by a --force-live takeover.
+    Secrets go in with --secret-var (never -x): only their name and a keyed
+    fingerprint are kept.
 
     Example:  fleetctl rollout start edge.yml --env lab --yes
+
+    Example:  FLEETCTL_SECRET_DB_PASSWORD=... fleetctl rollout start edge.yml --env lab
+    --secret-var db_password --yes
     """
     from fleetctl.cli.rollout_render import plan_table
     from fleetctl.services.notify import resolve
@@ -243,6 +272,13 @@ def start(
     # Fail before anything starts when a policy target's URL cannot be read.
     resolve(pol.notify, workspace(ctx).root)
     store = _store(ctx)
+    try:
+        engine, notifier = _engine(
+            ctx, store, secret_vars=secret_var, notify=notify or [], notify_format=notify_format
+        )
+    except BaseException:
+        store.close()
+        raise
 
     def confirm(p: Any, rel: Any) -> bool:
         if yes or not sys.stdin.isatty():
@@ -254,19 +290,20 @@ def start(
         return typer.confirm(f"Roll out release {rel.id} to {p.host_count} hosts on {env}?")
 
     try:
-        with _running(ctx, store, notify or [], notify_format) as engine:
-            outcome = engine.start(
-                env,
-                playbook,
-                pol,
-                extravars=_extravars(extra or []),
-                force=force >= 1,
-                force_live=force_live or force >= 2,
-                policy_file=str(policy) if policy else None,
-                confirm=confirm,
-            )
+        outcome = engine.start(
+            env,
+            playbook,
+            pol,
+            extravars=_extravars(extra or []),
+            force=force >= 1,
+            force_live=force_live or force >= 2,
+            allow_plain_secrets=allow_plain_secrets,
+            policy_file=str(policy) if policy else None,
+            confirm=confirm,
+        )
         _finish(outcome, fmt)
     finally:
+        notifier.close()  # deliver (or journal as failed) what is queued, then let go
         store.close()
 
 
@@ -276,6 +313,7 @@ def resume(
     rollout_id: Annotated[str, typer.Argument(help="Rollout id (a unique prefix is enough).")],
     force: ForceOpt = 0,
     force_live: ForceLiveOpt = False,
+    secret_var: SecretOpt = None,
     notify: NotifyOpt = None,
     notify_format: NotifyFormatOpt = "json",
     wait: Annotated[
@@ -295,13 +333,15 @@ def resume(
     temp dirs) and exits as the rollout ended (0 when completed), so a CI
     retry is safe. A superseded rollout is refused (exit 2).
 
+    A rollout started with --secret-var needs the same secret vars again (exit 2 if not).
+
     Example:  fleetctl rollout resume r-20260101-120000-ab12 --wait
     """
     from fleetctl.services.rollout import load
 
     store = _store(ctx)
     try:
-        with _running(ctx, store, notify or [], notify_format) as engine:
+        with _running(ctx, store, notify or [], notify_format, secret_vars=secret_var) as engine:
             full_id = load(store, rollout_id)["id"]
             while True:
                 if wait:
@@ -350,6 +390,7 @@ def promote(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt,
+    secret_var: SecretOpt = None,
     notify: NotifyOpt = None,
     notify_format: NotifyFormatOpt = "json",
     fmt: FormatOpt = render.Format.table,
@@ -360,7 +401,7 @@ def promote(
     """
     store = _store(ctx)
     try:
-        with _running(ctx, store, notify or [], notify_format) as engine:
+        with _running(ctx, store, notify or [], notify_format, secret_vars=secret_var) as engine:
             outcome = engine.promote(rollout_id, reason)
         _finish(outcome, fmt)
     finally:
@@ -372,6 +413,7 @@ def abort(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt = "aborted by hand",
+    secret_var: SecretOpt = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Stop a rollout after its running batch and roll back to the last known-good release.
@@ -382,7 +424,7 @@ def abort(
 
     store = _store(ctx)
     try:
-        with _running(ctx, store) as engine:
+        with _running(ctx, store, secret_vars=secret_var) as engine:
             outcome = engine.abort(rollout_id, reason)
         if outcome.status in (Status.running, Status.rolling_back):
             if fmt is render.Format.json:
@@ -401,6 +443,7 @@ def rollback(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt = "rollback by hand",
+    secret_var: SecretOpt = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Re-apply the release before this rollout to every host it touched, and prove it.
@@ -409,7 +452,7 @@ def rollback(
     """
     store = _store(ctx)
     try:
-        with _running(ctx, store) as engine:
+        with _running(ctx, store, secret_vars=secret_var) as engine:
             outcome = engine.rollback(rollout_id, reason)
         if fmt is render.Format.json:
             render.emit_json(
@@ -441,7 +484,7 @@ def _pick(store: Any, rollout_id: str | None, env: str | None) -> dict[str, Any]
 def status(
     ctx: typer.Context,
     rollout_id: Annotated[str | None, typer.Argument(help="Rollout id (default: latest).")] = None,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Latest of this env.")] = None,
+    env: HostsEnv = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow it live.")] = False,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
@@ -454,7 +497,7 @@ def status(
     from fleetctl.services import rollout as svc
     from fleetctl.services.rollout import FINAL, Status
 
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         doc = _pick(store, rollout_id, env)
         if fmt is render.Format.json:
@@ -498,7 +541,7 @@ def status(
 @app.command("list")
 def list_rollouts(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this env.")] = None,
+    env: HostsEnv = None,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Every rollout, newest first.
@@ -507,7 +550,7 @@ def list_rollouts(
     """
     from fleetctl.cli.rollout_render import list_table
 
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         docs = [d for d in store.list("rollout") if env is None or d["env"] == env]
         docs.sort(key=lambda d: d.get("created_at", 0), reverse=True)
@@ -548,7 +591,7 @@ def history(
 
     Example:  fleetctl rollout history --env lab
     """
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         lkg = {d["group"]: d for d in store.list("lkg") if d["group"].startswith(f"{env}/")}
         good = {d["release"] for d in lkg.values()}
@@ -609,7 +652,7 @@ def why(
     """
     from fleetctl.cli.rollout_render import why_lines
 
-    store = _store(ctx)
+    store = _store(ctx, write=False)
     try:
         doc = _pick(store, rollout_id, None)
         events = store.events(doc["id"])

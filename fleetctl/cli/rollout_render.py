@@ -126,6 +126,8 @@ def event_line(ev: dict[str, Any], *, verbose: bool = False) -> str:
     t = ev.get("type", "?")
     if t == "created":
         extra = f" extra vars {ev['extravars']}" if ev.get("extravars") else ""
+        if ev.get("secret_vars"):  # names only; the fingerprints are for comparing
+            extra += f" secret vars {', '.join(sorted(ev['secret_vars']))}"
         return (
             f"[bold]rollout of {ev['playbook']}[/] on {ev['env']}: release "
             f"[bold]{ev['release']}[/] (git {str(ev.get('git_sha') or '-')[:10]}"

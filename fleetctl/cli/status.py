@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import Env
 from fleetctl.cli.state import state_url, workspace
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ TimeoutOpt = Annotated[
 
 def status(
     ctx: typer.Context,
-    env: Annotated[str, typer.Option("--env", "-e", help="Environment.")],
+    env: Env,
     fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
         render.Format.table
     ),

@@ -10,7 +10,7 @@ import typer
 
 from fleetctl.cli import render
 from fleetctl.cli.options import Env, Fmt, LabDir, Yes
-from fleetctl.cli.state import state_url, workspace
+from fleetctl.cli.state import open_state, workspace
 from fleetctl.errors import BadInput
 
 if TYPE_CHECKING:
@@ -125,7 +125,6 @@ def region_drain(
 
     Example:  fleetctl drain eu-west-1 --env prod -r "packet loss" --demand demand-prod.yaml
     """
-    from fleetctl.adapters.state import open_store
     from fleetctl.services import traffic as svc
 
     if not reason.strip():
@@ -137,7 +136,7 @@ def region_drain(
     if demand is not None:  # the peak and the node figures `capacity --demand` uses
         basis = svc.basis_from_demand(ws, env, demand)
         peak_gbps, model = basis.peak_gbps, basis.model
-    store = open_store(state_url(ctx))
+    store = open_state(ctx, write=True)
     try:
         plan = svc.plan_change(
             ws, store, env, region, drain=True, peak_gbps=peak_gbps, lab_dir=lab_dir, model=model
@@ -174,11 +173,10 @@ def region_undrain(
 
     Example:  fleetctl undrain eu-west-1 --env prod --yes
     """
-    from fleetctl.adapters.state import open_store
     from fleetctl.services import traffic as svc
 
     ws = workspace(ctx)
-    store = open_store(state_url(ctx))
+    store = open_state(ctx, write=True)
     try:
         plan = svc.plan_change(ws, store, env, region, drain=False, lab_dir=lab_dir)
         if plan.noop:

@@ -17,7 +17,16 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from fleetctl.core import windows
 
@@ -79,9 +88,9 @@ class Wave(_Model):
     """One growth step per region. Sizes are cumulative: "50%" means the
     region has half of its hosts done after this wave."""
 
-    size: int | str
-    bake_s: Annotated[float, Field(ge=0)] | None = None
-    approval: bool = False
+    size: StrictInt | str
+    bake_s: Annotated[StrictFloat, Field(ge=0)] | None = None
+    approval: StrictBool = False
     gates: list[GateName] | None = None
 
     @field_validator("size", mode="before")
@@ -99,29 +108,29 @@ class Wave(_Model):
 
 
 class Canary(_Model):
-    hosts: Annotated[int, Field(ge=1)] = 1
+    hosts: Annotated[StrictInt, Field(ge=1)] = 1
     region: str | None = None  # default: the lowest-traffic region
     role: str | None = None  # default: the first probed role present there
-    bake_s: Annotated[float, Field(ge=0)] | None = None
-    approval: bool = False  # pause for `rollout promote` after the canary passes
+    bake_s: Annotated[StrictFloat, Field(ge=0)] | None = None
+    approval: StrictBool = False  # pause for `rollout promote` after the canary passes
 
 
 class HttpGate(_Model):
     """Status and latency of a few paths on every changed host."""
 
-    enabled: bool = True
+    enabled: StrictBool = True
     roles: list[str] = ["edge"]
     paths: list[str] = ["/healthz"]
-    port: Annotated[int, Field(ge=1, le=65535)] = 80
+    port: Annotated[StrictInt, Field(ge=1, le=65535)] = 80
     port_var: str | None = "http_port"  # host var holding the port, wins over `port`
-    samples: Annotated[int, Field(ge=1, le=10_000)] = 20  # per host and path
-    warmup: Annotated[int, Field(ge=0, le=100)] = 1  # requests per host+path not counted
-    timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
-    concurrency: Annotated[int, Field(ge=1, le=256)] = 8
-    expect_status: list[int] = [200]
-    max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
-    max_p95_ms: Annotated[float, Field(gt=0)] = 1000.0
-    min_samples: Annotated[int, Field(ge=1)] = 10  # fewer valid samples -> Inconclusive
+    samples: Annotated[StrictInt, Field(ge=1, le=10_000)] = 20  # per host and path
+    warmup: Annotated[StrictInt, Field(ge=0, le=100)] = 1  # requests per host+path not counted
+    timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 2.0
+    concurrency: Annotated[StrictInt, Field(ge=1, le=256)] = 8
+    expect_status: list[StrictInt] = [200]
+    max_error_rate: Annotated[StrictFloat, Field(ge=0, le=1)] = 0.0
+    max_p95_ms: Annotated[StrictFloat, Field(gt=0)] = 1000.0
+    min_samples: Annotated[StrictInt, Field(ge=1)] = 10  # fewer valid samples -> Inconclusive
 
     @field_validator("paths")
     @classmethod
@@ -143,19 +152,19 @@ class CanaryAnalysis(_Model):
     error rate is significantly higher (difference of proportions).
     """
 
-    enabled: bool = True
-    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.01
-    min_samples: Annotated[int, Field(ge=3)] = 20  # per side, else Inconclusive
-    min_effect_ms: Annotated[float, Field(ge=0)] = 5.0
-    min_effect_ratio: Annotated[float, Field(ge=1)] = 1.2
+    enabled: StrictBool = True
+    alpha: Annotated[StrictFloat, Field(gt=0, lt=0.5)] = 0.01
+    min_samples: Annotated[StrictInt, Field(ge=3)] = 20  # per side, else Inconclusive
+    min_effect_ms: Annotated[StrictFloat, Field(ge=0)] = 5.0
+    min_effect_ratio: Annotated[StrictFloat, Field(ge=1)] = 1.2
     latency_path: str | None = None  # default: the last HTTP gate path (a segment)
 
 
 class PromQuery(_Model):
     name: Annotated[str, Field(min_length=1)]
     query: Annotated[str, Field(min_length=1)]
-    max: float | None = None
-    min: float | None = None
+    max: StrictFloat | None = None
+    min: StrictFloat | None = None
 
     @model_validator(mode="after")
     def _bounded(self) -> PromQuery:
@@ -165,9 +174,9 @@ class PromQuery(_Model):
 
 
 class PrometheusGate(_Model):
-    enabled: bool = False
+    enabled: StrictBool = False
     url: str | None = None
-    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 5.0
     queries: list[PromQuery] = []
 
     @model_validator(mode="after")
@@ -327,7 +336,7 @@ class Gates(_Model):
     hls_playback: HlsPlaybackGate = HlsPlaybackGate()
     cache: CacheGate = CacheGate()
     slo_burn: SloBurnGate = SloBurnGate()
-    consecutive_error_limit: Annotated[int, Field(ge=1)] = DEFAULT_CONSECUTIVE_ERROR_LIMIT
+    consecutive_error_limit: Annotated[StrictInt, Field(ge=1)] = DEFAULT_CONSECUTIVE_ERROR_LIMIT
 
     def enabled(self) -> list[GateName]:
         on = []
@@ -352,7 +361,7 @@ class DeployWindow(_Model):
     days: list[Day] = _DAYS
     start: str = "00:00"
     end: str = "23:59"
-    utc_offset_h: Annotated[float, Field(ge=-12, le=14)] = 0.0
+    utc_offset_h: Annotated[StrictFloat, Field(ge=-12, le=14)] = 0.0
 
     @field_validator("start", "end")
     @classmethod
@@ -480,10 +489,10 @@ class Policy(_Model):
     canary: Canary = Canary()
     waves: list[Wave] = Field(default_factory=_default_waves)
     region_order: Literal["traffic"] | list[str] = "traffic"
-    bake_s: Annotated[float, Field(ge=0)] = DEFAULT_BAKE_S
-    progress_deadline_s: Annotated[float, Field(gt=0)] = DEFAULT_PROGRESS_DEADLINE_S
-    max_failed_hosts: Annotated[int, Field(ge=0)] = DEFAULT_FAILURE_LIMIT
-    max_unreachable_hosts: Annotated[int, Field(ge=0)] = 0
+    bake_s: Annotated[StrictFloat, Field(ge=0)] = DEFAULT_BAKE_S
+    progress_deadline_s: Annotated[StrictFloat, Field(gt=0)] = DEFAULT_PROGRESS_DEADLINE_S
+    max_failed_hosts: Annotated[StrictInt, Field(ge=0)] = DEFAULT_FAILURE_LIMIT
+    max_unreachable_hosts: Annotated[StrictInt, Field(ge=0)] = 0
     gates: Gates = Gates()
     deploy_window: DeployWindow | None = None
     # Per region (key "*": every region not listed), each in its own time zone.

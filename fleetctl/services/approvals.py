@@ -228,6 +228,15 @@ class ApprovalServer:
             raise Rejected(
                 409, f"rollout {doc['id']} waits at step {pause.get('step')}, not step {a.step}"
             )
+        from fleetctl.services import release as release_service
+
+        if release_service.get(store, doc["release"]).secret_vars:
+            # Its secret vars exist only in the memory of the command that was given them.
+            raise Rejected(
+                409,
+                f"rollout {doc['id']} was started with --secret-var: this server has no secret "
+                "values; approve with `fleetctl rollout promote ID --reason ... --secret-var ...`",
+            )
         store.append_event(
             doc["id"],
             {

@@ -312,7 +312,7 @@ def router_weights(lab_dir: Path | str) -> dict[str, int]:
         return {str(r): int(w) for r, w in data["weights"].items()}
     except FileNotFoundError:
         return spec_router_weights()
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, OSError, RecursionError) as exc:
         raise OutsideError(f"unreadable lab traffic state {path}: {exc}") from exc
 
 
@@ -497,8 +497,11 @@ def load(lab_dir: Path) -> Lab | None:
         return Lab.from_json(json.loads((lab_dir / "lab.json").read_text()))
     except FileNotFoundError:
         return None
-    except (ValueError, TypeError, KeyError) as exc:
-        raise OutsideError(f"unreadable lab state {lab_dir / 'lab.json'}: {exc}") from exc
+    except (ValueError, TypeError, KeyError, AttributeError, OSError, RecursionError) as exc:
+        raise OutsideError(
+            f"unreadable lab state {lab_dir / 'lab.json'}: {exc}",
+            hint="`fleetctl lab down` then `fleetctl lab up` rebuilds it",
+        ) from exc
 
 
 def require(lab_dir: Path) -> Lab:

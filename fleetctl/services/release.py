@@ -1,7 +1,8 @@
 """Releases: immutable, content-addressed snapshots of what a rollout applies.
 
 A release is a deterministic tar of `playbooks/` and `inventories/<env>/`
-plus a manifest with the extra vars it was applied with. Its id is the
+plus a manifest with the extra vars it was applied with (secret vars by name
+and keyed fingerprint only, never their values). Its id is the
 sha256 of that tar, so the same content is always the same release. The tar
 is stored in the state store (`releases/<hash>`, beside the journal); a
 rollback restores it into a temp dir and never reads the working tree or git.
@@ -40,6 +41,7 @@ class Release:
     files: int
     size: int
     extravars: dict[str, Any] = field(default_factory=dict)
+    secret_vars: dict[str, str] = field(default_factory=dict)  # name -> keyed fingerprint
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,9 +89,17 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def build(
-    root: Path, env: str, *, extravars: dict[str, Any] | None = None
+    root: Path,
+    env: str,
+    *,
+    extravars: dict[str, Any] | None = None,
+    secret_vars: dict[str, str] | None = None,
 ) -> tuple[Release, bytes]:
-    """Snapshot `playbooks/` + `inventories/<env>/` of the workspace at `root`."""
+    """Snapshot `playbooks/` + `inventories/<env>/` of the workspace at `root`.
+
+    `secret_vars`: name -> keyed fingerprint of each secret var (a changed
+    secret is a new release; the value itself is never in the snapshot).
+    """
     playbooks = root / "playbooks"
     inventory = root / "inventories" / env
     if not playbooks.is_dir():
@@ -102,7 +112,9 @@ def build(
     entries: list[tuple[str, bytes, bool]] = []
     for arc, path in [*_walk(playbooks, "playbooks"), *_walk(inventory, f"inventories/{env}")]:
         entries.append((arc, path.read_bytes(), os.access(path, os.X_OK)))
-    manifest = {"env": env, "extravars": dict(sorted((extravars or {}).items()))}
+    manifest: dict[str, Any] = {"env": env, "extravars": dict(sorted((extravars or {}).items()))}
+    if secret_vars:  # only when there are some: older releases keep their hash
+        manifest["secret_vars"] = dict(sorted(secret_vars.items()))
     entries.append((MANIFEST, json.dumps(manifest, sort_keys=True).encode(), False))
     data = _tar_bytes(entries)
     digest = hashlib.sha256(data).hexdigest()
@@ -118,6 +130,7 @@ def build(
         files=len(entries) - 1,
         size=len(data),
         extravars=manifest["extravars"],
+        secret_vars=dict(manifest.get("secret_vars", {})),
     )
     return release, data
 
@@ -134,9 +147,14 @@ def save(store: StateStore, release: Release, data: bytes) -> Release:
 
 
 def snapshot(
-    store: StateStore, root: Path, env: str, *, extravars: dict[str, Any] | None = None
+    store: StateStore,
+    root: Path,
+    env: str,
+    *,
+    extravars: dict[str, Any] | None = None,
+    secret_vars: dict[str, str] | None = None,
 ) -> Release:
-    release, data = build(root, env, extravars=extravars)
+    release, data = build(root, env, extravars=extravars, secret_vars=secret_vars)
     return save(store, release, data)
 
 

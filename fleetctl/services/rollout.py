@@ -19,7 +19,6 @@ import os
 import secrets
 import shutil
 import socket
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,8 +44,10 @@ from fleetctl.errors import BadInput, FleetctlError, JobFailed
 from fleetctl.services import drain as drain_service
 from fleetctl.services import freeze as freeze_service
 from fleetctl.services import release as release_service
+from fleetctl.services import secrets as secrets_service
 from fleetctl.services import video_gates
 from fleetctl.services.release import Release
+from fleetctl.services.secrets import SecretVar
 
 TAG = "FLEETCTL_ROLLOUT_ID"  # in the environment of every Ansible run of a rollout
 LOCK_TTL_S = 120.0  # renewed while running; a dead process's lock goes stale
@@ -340,34 +341,10 @@ def _alive(doc: dict[str, Any]) -> bool:
 
 def _sweep_dead_workdirs() -> list[str]:
     """Remove the temp dirs of fleetctl processes that died (kill -9): release
-    snapshots (`fleetctl-rollout-<pid>-<start>-*`) and Ansible private data
-    dirs (`fleetctl-ansible-<pid>-<start>-*`, which hold the run's extra vars).
-    Returns the names removed."""
+    snapshots and Ansible private data dirs. Returns the names removed."""
     from fleetctl.adapters import procs
 
-    removed = []
-    tmp = Path(tempfile.gettempdir())
-    for path in [*tmp.glob("fleetctl-rollout-*-*"), *tmp.glob("fleetctl-ansible-*-*-*")]:
-        parts = path.name.split("-")
-        # fleetctl-KIND-PID-START-RANDOM; before: fleetctl-rollout-PID-RANDOM
-        if len(parts) == 5:
-            if procs.owner_alive(f"{parts[2]}-{parts[3]}"):
-                continue
-        elif len(parts) != 4 or not parts[2].isdigit() or _pid_alive(int(parts[2])):
-            continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path.name)
-    return sorted(removed)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return procs.sweep_dead_temp_dirs("rollout", "ansible")
 
 
 class Engine:
@@ -382,9 +359,12 @@ class Engine:
         clock: Callable[[], float] = time.time,
         on_event: Callable[[dict[str, Any]], None] | None = None,
         who: str | None = None,
+        secrets: Sequence[SecretVar] = (),
         notify: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
     ) -> None:
         self.store = store
+        # `--secret-var` values of this command: in memory only, never stored
+        self.secrets = {s.name: s for s in secrets}
         self.root = root
         self.executor: Executor = executor or ansible_executor
         self.prober: Prober = prober or http_prober
@@ -401,10 +381,14 @@ class Engine:
 
     # -- bookkeeping -----------------------------------------------------------------
 
+    def _scrub(self, value: Any) -> Any:
+        """What Ansible said back may quote a secret var: never journal or print it."""
+        return secrets_service.scrub(value, (s.value for s in self.secrets.values()))
+
     def _event(self, doc: dict[str, Any], type_: str, *, fenced: bool = True, **data: Any) -> None:
         if fenced:
             self._fence(doc)
-        ev = {"type": type_, "at": self.clock(), **data}
+        ev = self._scrub({"type": type_, "at": self.clock(), **data})
         self.store.append_event(doc["id"], ev)
         if self.on_event is not None:
             self.on_event(ev)
@@ -414,7 +398,7 @@ class Engine:
     def _save(self, doc: dict[str, Any]) -> None:
         self._fence(doc)
         doc["updated_at"] = self.clock()
-        self.store.put("rollout", doc["id"], doc)
+        self.store.put("rollout", doc["id"], self._scrub(doc))
 
     def _fence(self, doc: dict[str, Any]) -> None:
         """The fencing check before every side effect (record write, Ansible
@@ -462,7 +446,7 @@ class Engine:
             _sweep_dead_workdirs()
             from fleetctl.adapters import procs
 
-            self._tmp = Path(tempfile.mkdtemp(prefix=f"fleetctl-rollout-{procs.owner_tag()}-"))
+            self._tmp = procs.private_temp_dir("rollout")
         return self._tmp
 
     def _cleanup(self) -> None:
@@ -484,6 +468,20 @@ class Engine:
             )
         return release_service.restore(self.store, release, dest)
 
+    def _secret_values(self, release: Release, *, same: bool) -> dict[str, str]:
+        """The secret vars `release` was made with, from this command's --secret-var."""
+        return secrets_service.values_for(
+            self.root, release.secret_vars, self.secrets, what=f"release {release.id}", same=same
+        )
+
+    def _check_secrets(self, doc: dict[str, Any], *, forward: bool) -> None:
+        """Before taking a rollout over: are the secret vars its releases need given?
+        (`forward`: its own release runs again; a rollback needs the last known-good's.)"""
+        if forward:
+            self._secret_values(release_service.get(self.store, doc["release"]), same=True)
+        if doc.get("rollback_to"):
+            self._secret_values(release_service.get(self.store, doc["rollback_to"]), same=False)
+
     # -- start -----------------------------------------------------------------------
 
     def start(
@@ -495,6 +493,7 @@ class Engine:
         extravars: dict[str, Any] | None = None,
         force: bool = False,
         force_live: bool = False,
+        allow_plain_secrets: bool = False,
         policy_file: str | None = None,
         confirm: Callable[[Plan, Release], bool] | None = None,
     ) -> Outcome:
@@ -505,15 +504,26 @@ class Engine:
                 hint=f"no rollout starts while frozen; `fleetctl freeze off --env {env}` "
                 "when it is safe",
             )
+        secrets_service.refuse_plain(extravars or {}, allow=allow_plain_secrets)
+        secrets_service.check_names(extravars or {}, self.secrets.values())
         drained = drain_service.drained_hosts(self.store, env)
         path, plan = plan_for(self.root, env, playbook, policy, exclude=drained)
+        lkg_before = last_known_good(self.store, group_of(env, path))
+        if lkg_before is not None:  # a rollback would need its secret vars too
+            self._secret_values(release_service.get(self.store, lkg_before["release"]), same=False)
         rid = new_id()
         _sweep_dead_workdirs()
         # Fail fast on the lock before asking anyone to confirm; it is taken
         # (by the same rules) only after, right before the rollout's record is
         # written, so a kill -9 in between leaves no lock without a record.
         self._may_take(rid, env, force=force, force_live=force_live)
-        rel = release_service.snapshot(self.store, self.root, env, extravars=extravars)
+        rel = release_service.snapshot(
+            self.store,
+            self.root,
+            env,
+            extravars=extravars,
+            secret_vars=secrets_service.fingerprints(self.root, self.secrets.values()),
+        )
         if confirm is not None and not confirm(plan, rel):
             raise BadInput("rollout not started (not confirmed)")
         taken, lock_event = self._acquire(rid, env, force=force, force_live=force_live)
@@ -564,6 +574,7 @@ class Engine:
             git_sha=rel.git_sha,
             git_dirty=rel.git_dirty,
             extravars=rel.extravars,
+            secret_vars=rel.secret_vars,
             steps=len(plan.steps),
             hosts=plan.host_count,
             plan_digest=plan.digest(),
@@ -787,6 +798,7 @@ class Engine:
             raise _superseded_error(doc)
         if status in FINAL:
             return self._resume_ended(doc)
+        self._check_secrets(doc, forward=doc["status"] != Status.rolling_back.value)
         self._take_over(doc, force=force, force_live=force_live)
         was = doc["status"]
         self._event(
@@ -861,6 +873,7 @@ class Engine:
                 f"rollout {doc['id']} waits for the {pause['kind']}, not for an approval",
                 hint="`fleetctl rollout resume` it when the freeze ends / inside the window",
             )
+        self._check_secrets(doc, forward=True)
         self._take_over(doc)
         step = self._plan(doc).steps[pause["step"]].to_dict()
         self._event(
@@ -897,6 +910,8 @@ class Engine:
             and info.expires_at > self.clock()
             and _alive(doc)
         )
+        if not running_elsewhere:  # this process rolls back: it needs the secret vars
+            self._check_secrets(doc, forward=False)
         request = {"by": self.who, "reason": reason, "at": self.clock()}
         self.store.put("abort_request", doc["id"], request)
         self.store.append_event(doc["id"], {"type": "abort_requested", **request})
@@ -923,6 +938,7 @@ class Engine:
             raise BadInput(f"rollout {doc['id']} is already {status.value}")
         if status is Status.completed or status is Status.rollback_failed:
             doc["status"] = Status.paused.value  # let _take_over accept it
+        self._check_secrets(doc, forward=False)
         self._take_over(doc)
         return self._guarded(
             doc, lambda: self._rollback(doc, reason=f"rollback by {self.who}: {reason}")
@@ -939,7 +955,8 @@ class Engine:
         since: superseded by another rollout, or taken over by another process."""
         _ACTIVE.add(doc["id"])
         try:
-            return body()
+            out = body()
+            return Outcome(out.id, out.status, self._scrub(out.message), self._scrub(out.doc))
         except LockLost as lost:
             # Who took over: the record (closed by the taker) says so even when
             # the taker has already finished and released the lock.
@@ -985,7 +1002,11 @@ class Engine:
         rel = release_service.get(self.store, doc["release"])
         restored = self._restore(rel)
         playbook = restored.playbooks_dir / doc["playbook"]
-        extravars = {**restored.extravars, "fleet_release": rel.id}
+        extravars = {
+            **restored.extravars,
+            **self._secret_values(rel, same=True),
+            "fleet_release": rel.id,
+        }
         while doc["next_step"] < len(plan.steps):
             step = plan.steps[doc["next_step"]]
             self._renew(doc, force=True)
@@ -1323,7 +1344,11 @@ class Engine:
             playbook = restored.playbooks_dir / doc["playbook"]
             if not playbook.is_file():
                 raise FleetctlError(f"release {lkg.id} has no playbook {doc['playbook']}")
-            extravars = {**restored.extravars, "fleet_release": lkg.id}
+            extravars = {
+                **restored.extravars,
+                **self._secret_values(lkg, same=False),
+                "fleet_release": lkg.id,
+            }
             policy = Policy.model_validate(doc["policy"])
             plan = self._plan(doc)
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from fleetctl.errors import BadInput
 
 DEFAULT_STATE = ".fleetctl/state.db"
+# The env of a stack config's name (fleetctl.spec.loader.STACK_FILE checks the
+# whole name); here so `--env` checks do not import the spec package (~0.5 s).
+_STACK_ENV = re.compile(r"^Pulumi\.([a-z][a-z0-9]*)-[a-z]{2}-[a-z]+-\d\.ya?ml$")
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,16 @@ class Workspace:
     @property
     def state_dir(self) -> Path:
         return self.root / ".fleetctl"
+
+    def stack_envs(self) -> set[str]:
+        """Envs that have at least one stack config in stacks/."""
+        names = (p.name for p in self.stacks_dir.glob("Pulumi.*.y*ml"))
+        return {m[1] for m in map(_STACK_ENV.match, names) if m}
+
+    def inventory_envs(self) -> set[str]:
+        """Envs with an inventories/<env>/ directory (the lab's included)."""
+        d = self.inventories_dir
+        return {p.name for p in d.iterdir() if p.is_dir()} if d.is_dir() else set()
 
     def state_url(self, override: str | None = None) -> str:
         """`--state` wins, then FLEETCTL_STATE, then .fleetctl/state.db in the root."""

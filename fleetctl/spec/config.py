@@ -13,18 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from fleetctl.errors import SpecError
 from fleetctl.spec.loader import STACK_FILE, plain, stack_files
+from fleetctl.spec.safe_yaml import YamlLimitError, load_yaml_file
 
 
 def _load(path: Path) -> Any:
     try:
-        return plain(YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")))
-    except (OSError, YAMLError) as exc:
-        raise SpecError(f"{path}: cannot read stack config: {exc}") from None
+        return plain(load_yaml_file(path, typ="safe"))
+    except YamlLimitError as exc:
+        raise SpecError(f"cannot read stack config {exc.message}", hint=exc.hint) from None
 
 
 def project_config(stacks_dir: Path) -> dict[str, Any]:

@@ -24,16 +24,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
 from fleetctl.spec.models import LadderProfile
 from fleetctl.spec.yamlfile import load_model
 
 MEASURED = Path(__file__).resolve().parent.parent / "data" / "capacity_measured.json"
 
-_Share = Annotated[float, Field(gt=0.0, le=1.0)]
-_Ratio = Annotated[float, Field(ge=0.0, le=1.0)]
-_Positive = Annotated[float, Field(gt=0.0)]
+_Share = Annotated[StrictFloat, Field(gt=0.0, le=1.0)]
+_Ratio = Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
+_Positive = Annotated[StrictFloat, Field(gt=0.0)]
 
 
 class _Model(BaseModel):
@@ -46,21 +46,21 @@ class CapacityParameters(_Model):
     edge_utilisation: _Share | None = None  # share of a node's Gbit/s used at peak
     cache_hit_ratio: _Ratio | None = None  # edge cache hits (origin fetch = 1 - hit)
     mean_bitrate_mbps: _Positive | None = None  # mean delivered bitrate per viewer
-    over_margin: Annotated[float, Field(ge=0.0, le=10.0)] | None = None
+    over_margin: Annotated[StrictFloat, Field(ge=0.0, le=10.0)] | None = None
     node_gbps: dict[str, _Positive] = {}  # per instance type, measured in production
     nginx_gbps_per_vcpu: _Positive | None = None
     transcode_speed_per_vcpu: dict[LadderProfile, _Positive] = {}
     transcode_utilisation: _Share | None = None  # default: the spec's scaling_target
-    horizon_months: Annotated[int, Field(ge=1, le=240)] | None = None
+    horizon_months: Annotated[StrictInt, Field(ge=1, le=240)] | None = None
 
 
 class RegionDemand(_Model):
     """Peak demand of one region."""
 
-    peak_egress_gbps: Annotated[float, Field(ge=0.0)] | None = None
-    concurrent_viewers: Annotated[int, Field(ge=0)] | None = None
+    peak_egress_gbps: Annotated[StrictFloat, Field(ge=0.0)] | None = None
+    concurrent_viewers: Annotated[StrictInt, Field(ge=0)] | None = None
     mean_bitrate_mbps: _Positive | None = None  # this region's mix, if it differs
-    upload_hours_per_hour: Annotated[float, Field(ge=0.0)] = 0.0
+    upload_hours_per_hour: Annotated[StrictFloat, Field(ge=0.0)] = 0.0
     ladder: Annotated[list[LadderProfile], Field(min_length=1)] | None = None
     cache_hit_ratio: _Ratio | None = None
 

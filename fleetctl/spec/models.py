@@ -12,7 +12,16 @@ import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from fleetctl.spec.regions import KNOWN_REGIONS, zones_of
 
@@ -34,14 +43,14 @@ class StorageClass(StrEnum):
 
 
 class Transition(_Model):
-    days: Annotated[int, Field(ge=1, le=36500)]
+    days: Annotated[StrictInt, Field(ge=1, le=36500)]
     storage_class: StorageClass
 
 
 class Lifecycle(_Model):
     transitions: list[Transition] = []
-    expiration_days: Annotated[int, Field(ge=1, le=36500)] | None = None
-    noncurrent_expiration_days: Annotated[int, Field(ge=1, le=36500)] | None = None
+    expiration_days: Annotated[StrictInt, Field(ge=1, le=36500)] | None = None
+    noncurrent_expiration_days: Annotated[StrictInt, Field(ge=1, le=36500)] | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Lifecycle:
@@ -56,8 +65,8 @@ class Lifecycle(_Model):
         return self
 
 
-_GB = Annotated[float, Field(ge=0.0, le=1e9)]  # up to 1 EB
-_REQUESTS = Annotated[float, Field(ge=0.0, le=1e13)]
+_GB = Annotated[StrictFloat, Field(ge=0.0, le=1e9)]  # up to 1 EB
+_REQUESTS = Annotated[StrictFloat, Field(ge=0.0, le=1e13)]
 
 
 class BucketUsage(_Model):
@@ -87,7 +96,7 @@ class Bucket(_Model):
 
     name: Annotated[str, Field(pattern=_NAME)]
     storage_class: StorageClass = StorageClass.STANDARD
-    versioning: bool = True
+    versioning: StrictBool = True
     lifecycle: Lifecycle = Lifecycle()
     replication_targets: list[str] = []
     usage: BucketUsage | None = None  # estimates for `fleetctl cost`; no resource depends on it
@@ -130,9 +139,9 @@ class Edge(_Model):
     """The edge (CDN) pool of one region."""
 
     instance_type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
-    nodes_per_zone: Annotated[int, Field(ge=0, le=500)]
-    cache_size_gb: Annotated[int, Field(ge=10, le=30000)]
-    traffic_weight: Annotated[float, Field(ge=0.0, le=1.0)]
+    nodes_per_zone: Annotated[StrictInt, Field(ge=0, le=500)]
+    cache_size_gb: Annotated[StrictInt, Field(ge=10, le=30000)]
+    traffic_weight: Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
     pop: Annotated[str, Field(pattern=r"^[a-z]{3}[0-9]?$")]
     zones: list[str] | None = None  # default: the stack's zones
 
@@ -149,9 +158,9 @@ class LadderProfile(StrEnum):
 
 class Transcode(_Model):
     instance_type: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
-    min_size: Annotated[int, Field(ge=0, le=2000)]
-    max_size: Annotated[int, Field(ge=0, le=2000)]
-    scaling_target: Annotated[float, Field(gt=0.0, le=100.0)] = 60.0  # target avg CPU %
+    min_size: Annotated[StrictInt, Field(ge=0, le=2000)]
+    max_size: Annotated[StrictInt, Field(ge=0, le=2000)]
+    scaling_target: Annotated[StrictFloat, Field(gt=0.0, le=100.0)] = 60.0  # target avg CPU %
     ladder: Annotated[list[LadderProfile], Field(min_length=1)]
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 
 from fleetctl.errors import BadInput
 from fleetctl.spec.models import StorageClass
@@ -20,7 +20,7 @@ from fleetctl.spec.yamlfile import load_model
 
 DEFAULT_PRICES = Path(__file__).resolve().parent.parent / "data" / "prices.yaml"
 
-_Price = Annotated[float, Field(ge=0.0)]
+_Price = Annotated[StrictFloat, Field(ge=0.0)]
 
 
 class PriceMissing(BadInput):
@@ -37,7 +37,7 @@ class Requests(_Model):
 
 
 class RegionPrices(_Model):
-    compute_factor: Annotated[float, Field(gt=0.0, le=5.0)]
+    compute_factor: Annotated[StrictFloat, Field(gt=0.0, le=5.0)]
     s3_gb_month: dict[StorageClass, _Price]
     s3_requests_per_1k: Requests
     egress_gb: _Price
@@ -50,7 +50,7 @@ class PriceTable(_Model):
     source: str
     as_of: str
     currency: str = "USD"
-    hours_per_month: Annotated[float, Field(gt=0.0, le=744.0)] = 730.0
+    hours_per_month: Annotated[StrictFloat, Field(gt=0.0, le=744.0)] = 730.0
     instances: dict[str, _Price]  # per hour, us-east-1
     regions: dict[str, RegionPrices]
     public_ipv4_hour: _Price | None = None  # per public IPv4 address-hour

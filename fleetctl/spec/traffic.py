@@ -26,6 +26,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictFloat,
+    StrictInt,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -46,9 +48,9 @@ class TrafficConfig(BaseModel):
     zone: Annotated[str, Field(pattern=_DNS, max_length=254)]
     record: Annotated[str, Field(pattern=_DNS, max_length=254)]
     type: Literal["CNAME"] = "CNAME"
-    ttl: Annotated[int, Field(ge=0, le=86400)] = 60
+    ttl: Annotated[StrictInt, Field(ge=0, le=86400)] = 60
     target: Annotated[str, Field(min_length=1)] = "edge-{region}.example.com"
-    peak_gbps: Annotated[float, Field(gt=0)] | None = None
+    peak_gbps: Annotated[StrictFloat, Field(gt=0)] | None = None
 
     @field_validator("record")
     @classmethod

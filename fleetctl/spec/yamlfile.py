@@ -14,7 +14,15 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml.comments import CommentedMap
 
 from fleetctl.errors import BadInput
-from fleetctl.spec.loader import Problem, YamlSource, key_path, locate, plain, read_yaml
+from fleetctl.spec.loader import (
+    Problem,
+    YamlSource,
+    capped,
+    key_path,
+    locate,
+    plain,
+    read_yaml,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -48,5 +56,5 @@ def load_model(path: Path, model: type[M], *, what: str, hint: str) -> M:
     raise BadInput(
         f"{n} problem{'s' if n != 1 else ''} in {what} {path}",
         hint=hint,
-        details=[str(p) for p in sorted(set(problems))],
+        details=capped([str(p) for p in sorted(set(problems))]),
     )

@@ -71,7 +71,11 @@ def test_bad_policy_and_bad_names_are_exit_2(
     r = runner.invoke(app, [*base, "rollout", "plan", "nope.yml", "--env", "lab"])
     assert r.exit_code == 2 and "no playbook 'nope.yml'" in r.stderr
     r = runner.invoke(app, [*base, "rollout", "plan", "edge.yml", "--env", "qa"])
-    assert r.exit_code == 2 and "no inventory for env 'qa'" in r.stderr
+    assert (
+        r.exit_code == 2
+        and "unknown env 'qa' (--env)" in r.stderr
+        and "known envs: lab" in r.stderr
+    )
     r = runner.invoke(app, [*base, "rollout", "why", "r-nope"])
     assert r.exit_code == 2 and "no rollout 'r-nope'" in r.stderr
 

@@ -7,10 +7,35 @@ per rollout, opaque blobs for release snapshots, and leased locks.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fleetctl.errors import FleetctlError
+from fleetctl.errors import FleetctlError, OutsideError
+
+RESTORE_HINT = (
+    "restore it from a backup or the S3 state backend (--state s3://BUCKET/PREFIX); "
+    "do not just delete it: an active freeze, drain or rollout lock would be lost"
+)
+
+
+class StateCorrupt(OutsideError):
+    """The state store exists but cannot be trusted (exit 3)."""
+
+    def __init__(self, where: str, problem: str, hint: str = RESTORE_HINT) -> None:
+        super().__init__(f"the state store {where} is corrupt: {problem}", hint=hint)
+        self.where = where
+
+
+def decode_doc(raw: str | bytes, where: str) -> dict[str, Any]:
+    """One stored JSON document; anything else is corruption, not a crash."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise StateCorrupt(where, "a stored record is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise StateCorrupt(where, f"a stored record is a {type(doc).__name__}, not an object")
+    return doc
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from fleetctl.adapters import aws_session
 from fleetctl.adapters.aws_session import aws_errors, error_code
-from fleetctl.adapters.state.base import LockHeld, LockInfo, LockLost
+from fleetctl.adapters.state.base import LockHeld, LockInfo, LockLost, StateCorrupt, decode_doc
 from fleetctl.errors import BadInput, FleetctlError, OutsideError
 
 DEFAULT_TABLE = "fleetctl-locks"
@@ -193,8 +193,9 @@ class S3Store:
     # -- documents ------------------------------------------------------------
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
-        raw = self._get(self._key("docs", _q(kind), _q(key) + ".json"))
-        return None if raw is None else dict(json.loads(raw))
+        k = self._key("docs", _q(kind), _q(key) + ".json")
+        raw = self._get(k)
+        return None if raw is None else decode_doc(raw, f"s3://{self.bucket}/{k}")
 
     def put(self, kind: str, key: str, doc: dict[str, Any]) -> None:
         data = json.dumps(doc, sort_keys=True, default=str).encode()
@@ -206,7 +207,11 @@ class S3Store:
             return []
         with ThreadPoolExecutor(max_workers=min(_READERS, len(keys))) as pool:
             raws = list(pool.map(self._get, keys))
-        return [dict(json.loads(raw)) for raw in raws if raw is not None]
+        return [
+            decode_doc(raw, f"s3://{self.bucket}/{k}")
+            for k, raw in zip(keys, raws, strict=True)
+            if raw is not None
+        ]
 
     def list(self, kind: str) -> list[dict[str, Any]]:
         return self._read_all(sorted(self._keys(self._key("docs", _q(kind)) + "/")))
@@ -425,14 +430,18 @@ class S3Store:
 
 def _lock_info(item: dict[str, Any]) -> LockInfo | None:
     """The lease an item holds; None for a released one (holder "", no expiry)."""
-    if not item.get("holder", {}).get("S") or "expires_at" not in item:
-        return None
-    acquired = float(item["acquired_at"]["N"])
-    return LockInfo(
-        name=item["name"]["S"],
-        holder=item["holder"]["S"],
-        acquired_at=acquired,
-        expires_at=float(item["expires_at"]["N"]),
-        generation=int(item.get("generation", {}).get("N", "0")),
-        renewed_at=float(item.get("renewed_at", {}).get("N", acquired)),
-    )
+    try:
+        if not item.get("holder", {}).get("S") or "expires_at" not in item:
+            return None
+        acquired = float(item["acquired_at"]["N"])
+        return LockInfo(
+            name=str(item["name"]["S"]),
+            holder=str(item["holder"]["S"]),
+            acquired_at=acquired,
+            expires_at=float(item["expires_at"]["N"]),
+            generation=int(item.get("generation", {}).get("N", "0")),
+            renewed_at=float(item.get("renewed_at", {}).get("N", acquired)),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError):
+        where = f"lock table item {item.get('name', '?')}"
+        raise StateCorrupt(where, "a lock item lacks name/holder/acquired_at/expires_at") from None

@@ -8,22 +8,28 @@
 - Blobs (release snapshots) are files beside the database
   (`.fleetctl/releases/<hash>` for the key `releases/<hash>`), written to a
   temp file, fsynced and renamed, so a crash never leaves half a snapshot.
+- Private: the database (and SQLite's -wal/-shm files, which take its mode)
+  is created 0600 and the blob dir 0700 whatever the umask; an existing
+  database or blob dir open to others is tightened when it is opened. The
+  journal and the releases hold what was rolled out where, and extra vars.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import sqlite3
+import stat
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from fleetctl.adapters.state.base import LockHeld, LockInfo, LockLost
+from fleetctl.adapters.state.base import LockHeld, LockInfo, LockLost, StateCorrupt, decode_doc
 from fleetctl.errors import BadInput, FleetctlError, OutsideError
 
 _SCHEMA = """
@@ -63,30 +69,109 @@ DELETE FROM locks;
 # table is carried over once. A released lease keeps its row (holder '') so its
 # generation never goes back.
 _LEASE = "SELECT name, holder, acquired_at, expires_at, generation, renewed_at FROM leases"
+_F = TypeVar("_F", bound=Callable[..., Any])
 _BLOB_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
 
-class SqliteStore:
-    """A `StateStore` in one SQLite file (plus blob files beside it)."""
+_TABLES = ("docs", "events", "locks")
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = 30.0) -> None:
+
+def _guarded(method: _F) -> _F:
+    """SQLite failures after opening (busy, I/O, corruption found late) become
+    a clear OutsideError naming the file, never a traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self: SqliteStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise _explain(self.path, exc) from exc
+
+    return cast(_F, wrapper)
+
+
+def _explain(path: Path, exc: sqlite3.DatabaseError) -> FleetctlError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return OutsideError(
+            f"the state database {path} is busy: {text}",
+            hint="another fleetctl (or sqlite3 shell) holds it; wait and retry",
+        )
+    if "readonly" in text or "unable to open" in text or "permission" in text.lower():
+        return OutsideError(
+            f"cannot use the state database {path}: {text}",
+            hint="check the permissions of the file and its directory (or point "
+            "--state / FLEETCTL_STATE elsewhere)",
+        )
+    if isinstance(exc, sqlite3.OperationalError) and "disk I/O" not in text:
+        return OutsideError(f"the state database {path} failed: {text}")
+    return StateCorrupt(str(path), text)
+
+
+class SqliteStore:
+    """A `StateStore` in one SQLite file (plus blob files beside it).
+
+    Opening checks the file before anything trusts it: a zero-length file,
+    a file that is not SQLite, failed `PRAGMA quick_check` or missing tables
+    is corrupt (exit 3), never "empty". A missing file is created only when
+    `create` is true (commands that write); otherwise the store is an empty
+    in-memory one with `exists` false, and nothing is created on disk.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout_s: float = 30.0,
+        create: bool = True,
+    ) -> None:
         self.path = Path(path)
         self.blob_dir = self.path.parent
+        self.exists = _check_file(self.path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.exists and not create:
+                self._db = sqlite3.connect(":memory:", isolation_level=None)
+                self._create_schema()
+                return
+            _make_private(self.path)
             self._db = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None)
+            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+            tables = self._check_integrity() if self.exists else set()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
-            with self._tx():
-                for stmt in _SCHEMA.split(";"):
-                    if stmt.strip():
-                        self._db.execute(stmt)
-        except (sqlite3.Error, OSError) as exc:
+            if "leases" not in tables:  # a new file, or one from before fencing tokens
+                self._create_schema()
+                self.exists = True
+        except sqlite3.DatabaseError as exc:
+            raise _explain(self.path, exc) from exc
+        except OSError as exc:
             raise OutsideError(
-                f"cannot open the state database {self.path}: {exc}",
+                f"cannot open the state database {self.path}: {exc.strerror or exc}",
                 hint="check the --state path (or FLEETCTL_STATE) and its permissions",
             ) from exc
+
+    def _create_schema(self) -> None:
+        with self._tx():
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    self._db.execute(stmt)
+
+    def _check_integrity(self) -> set[str]:
+        """The tables of a sound fleetctl database; refuses anything else."""
+        rows = self._db.execute("PRAGMA quick_check").fetchall()
+        problems = [str(r[0]) for r in rows if r and r[0] != "ok"]
+        if problems:
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise StateCorrupt(str(self.path), f"quick_check: {problems[0]}{more}")
+        names = {
+            r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        missing = [t for t in _TABLES if t not in names]
+        if missing:
+            raise StateCorrupt(
+                str(self.path), f"not a fleetctl state database (no table {', '.join(missing)})"
+            )
+        return names
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
@@ -104,12 +189,14 @@ class SqliteStore:
 
     # -- documents ------------------------------------------------------------
 
+    @_guarded
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         row = self._db.execute(
             "SELECT doc FROM docs WHERE kind = ? AND key = ?", (kind, key)
         ).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else decode_doc(row[0], str(self.path))
 
+    @_guarded
     def put(self, kind: str, key: str, doc: dict[str, Any]) -> None:
         data = json.dumps(doc, sort_keys=True, default=str)
         self._db.execute(
@@ -119,15 +206,18 @@ class SqliteStore:
             (kind, key, data, time.time()),
         )
 
+    @_guarded
     def list(self, kind: str) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT doc FROM docs WHERE kind = ? ORDER BY key", (kind,))
-        return [dict(json.loads(r[0])) for r in rows]
+        return [decode_doc(r[0], str(self.path)) for r in rows]
 
+    @_guarded
     def delete(self, kind: str, key: str) -> None:
         self._db.execute("DELETE FROM docs WHERE kind = ? AND key = ?", (kind, key))
 
     # -- journal --------------------------------------------------------------
 
+    @_guarded
     def append_event(self, rollout_id: str, event: dict[str, Any]) -> int:
         data = json.dumps(event, sort_keys=True, default=str)
         with self._tx() as db:
@@ -141,11 +231,12 @@ class SqliteStore:
             )
         return seq
 
+    @_guarded
     def events(self, rollout_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
             "SELECT event FROM events WHERE rollout_id = ? ORDER BY seq", (rollout_id,)
         )
-        return [dict(json.loads(r[0])) for r in rows]
+        return [decode_doc(r[0], str(self.path)) for r in rows]
 
     # -- blobs ----------------------------------------------------------------
 
@@ -156,7 +247,9 @@ class SqliteStore:
 
     def put_blob(self, key: str, data: bytes) -> None:
         path = self._blob_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            path.parent.mkdir(mode=0o700, parents=True)
+            path.parent.chmod(0o700)  # mkdir's mode is masked by the umask
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -180,6 +273,7 @@ class SqliteStore:
     def _lease(self, db: sqlite3.Connection, name: str) -> LockInfo | None:
         return _row_info(db.execute(f"{_LEASE} WHERE name = ?", (name,)).fetchone())
 
+    @_guarded
     def acquire_lock(
         self, name: str, holder: str, ttl_s: float, *, force: bool = False
     ) -> LockInfo:
@@ -210,6 +304,7 @@ class SqliteStore:
             )
         return info
 
+    @_guarded
     def renew_lock(
         self, name: str, holder: str, ttl_s: float, *, generation: int | None = None
     ) -> LockInfo:
@@ -233,6 +328,7 @@ class SqliteStore:
             )
         return LockInfo(name, holder, current.acquired_at, now + ttl_s, current.generation, now)
 
+    @_guarded
     def release_lock(self, name: str, holder: str, *, generation: int | None = None) -> None:
         self._db.execute(
             "UPDATE leases SET holder = '', expires_at = 0 "
@@ -240,11 +336,59 @@ class SqliteStore:
             (name, holder, generation, generation),
         )
 
+    @_guarded
     def lock_info(self, name: str) -> LockInfo | None:
         return self._lease(self._db, name)
 
     def close(self) -> None:
         self._db.close()
+
+
+def _check_file(path: Path) -> bool:
+    """Whether a state file exists; refuses what can never be a state database."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise OutsideError(
+            f"cannot open the state database {path}: {exc.strerror or exc}",
+            hint="check the permissions of its directory",
+        ) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise OutsideError(
+            f"the state database {path} is a directory",
+            hint="point --state (or FLEETCTL_STATE) at a file, e.g. .fleetctl/state.db",
+        )
+    if not os.access(path, os.R_OK):
+        raise OutsideError(
+            f"cannot read the state database {path}: permission denied",
+            hint="check the file's owner and permissions (or point --state elsewhere)",
+        )
+    if st.st_size == 0:
+        raise StateCorrupt(str(path), "the file is empty (zero bytes), not an empty state")
+    return True
+
+
+def _make_private(db: Path) -> None:
+    """Create the database file 0600 (its dir 0700 when we create it), or tighten
+    an existing one (and its blob dirs) that others could read."""
+    if not db.parent.is_dir():
+        db.parent.mkdir(mode=0o700, parents=True)
+        db.parent.chmod(0o700)  # mkdir's mode is masked by the umask
+    os.close(os.open(db, os.O_RDWR | os.O_CREAT, 0o600))
+    for path in (db, *(db.with_name(db.name + s) for s in ("-wal", "-shm"))):
+        _tighten(path, 0o600)
+    _tighten(db.parent / "releases", 0o700)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        path.chmod(mode)
 
 
 def _row_info(row: tuple[Any, ...] | None) -> LockInfo | None:

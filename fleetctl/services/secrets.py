@@ -1,0 +1,193 @@
+"""Secret extra vars: how their values get in, and what is kept of them.
+
+A secret var (`--secret-var NAME`) is an extra var whose value fleetctl never
+writes anywhere it keeps things: releases and the journal hold its name and a
+keyed fingerprint only (the preview's HMAC with the workspace's fingerprint
+key, so a changed secret is a changed release); the value reaches Ansible
+through a 0600 file in the run's private dir (adapters/ansible.py), never a
+command line.
+
+Where a value comes from, in this order:
+- `NAME=@FILE`: the file's content (one trailing newline dropped);
+- the environment variable `FLEETCTL_SECRET_<NAME>` (upper case), removed from
+  this process's environment once read so no child process, and no
+  ansible-runner artifact (which records the whole environment), carries it;
+- a hidden prompt, when there is a terminal.
+
+Plain `-x` vars whose names look secret are refused unless the caller says
+they are not secret (`--allow-plain-secrets`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fleetctl.errors import BadInput
+
+ENV_PREFIX = "FLEETCTL_SECRET_"
+ALLOW_FLAG = "--allow-plain-secrets"
+# Whole words of a var name that mark it secret; the longer ones also inside a word.
+_WORDS = frozenset({"pass", "pwd", "key", "keys", "secrets", "tokens", "creds"})
+_INSIDE = ("password", "passwd", "passphrase", "secret", "token", "apikey", "credential")
+
+
+@dataclass(frozen=True)
+class SecretVar:
+    """One secret extra var. `repr` never shows the value (tracebacks, logs)."""
+
+    name: str
+    value: str = field(repr=False)
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def looks_secret(name: str) -> bool:
+    """Does a var name look like it holds a secret (db_password, apiKey, vault_token)?"""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    words = [w for w in re.split(r"[^a-z0-9]+", spaced) if w]
+    return any(w in _WORDS for w in words) or any(s in spaced for s in _INSIDE)
+
+
+def refuse_plain(extravars: Mapping[str, Any], *, allow: bool) -> None:
+    """Plain extra vars are stored and printed: refuse the ones that look secret."""
+    if allow:
+        return
+    suspect = sorted(k for k in extravars if looks_secret(k))
+    if suspect:
+        first = suspect[0]
+        raise BadInput(
+            f"extra var(s) {', '.join(suspect)} look secret; a plain -x value is stored in "
+            "the release and the journal and printed",
+            hint=f"pass it as --secret-var {first} (value from ${env_name(first)}, "
+            f"{first}=@FILE or a prompt), or {ALLOW_FLAG} if it is not secret",
+        )
+
+
+def check_names(extravars: Mapping[str, Any], secrets: Iterable[SecretVar]) -> None:
+    both = sorted({s.name for s in secrets} & set(extravars))
+    if both:
+        raise BadInput(
+            f"{', '.join(both)} given both as -x and as --secret-var", hint="give it once"
+        )
+
+
+def read(
+    specs: Iterable[str],
+    *,
+    prompt: Callable[[str], str] | None = None,
+    environ: MutableMapping[str, str] | None = None,
+) -> tuple[SecretVar, ...]:
+    """`--secret-var` values: NAME (env var or prompt) or NAME=@FILE."""
+    env: MutableMapping[str, str] = os.environ if environ is None else environ
+    out: dict[str, SecretVar] = {}
+    for spec in specs:
+        name, sep, source = spec.partition("=")
+        if not name.isidentifier() or (sep and not source.startswith("@")):
+            raise BadInput(
+                f"bad --secret-var {spec.split('=', 1)[0]!r}",
+                hint="--secret-var NAME (value from $FLEETCTL_SECRET_NAME or a prompt) "
+                "or --secret-var NAME=@FILE; never the value itself on the command line",
+            )
+        if name in out:
+            raise BadInput(f"--secret-var {name} given twice")
+        if sep:
+            path = Path(source[1:]).expanduser()
+            try:
+                value = path.read_text()
+            except OSError as exc:
+                raise BadInput(
+                    f"--secret-var {name}: cannot read {path}: {exc.strerror or exc}"
+                ) from None
+            value = value[:-1] if value.endswith("\n") else value
+        elif env_name(name) in env:
+            value = env.pop(env_name(name))
+        elif prompt is not None:
+            value = prompt(f"value of secret var {name}: ")
+        else:
+            raise BadInput(
+                f"no value for secret var {name}",
+                hint=f"set ${env_name(name)}, pass --secret-var {name}=@FILE, "
+                "or run on a terminal to be asked",
+            )
+        if not value:
+            raise BadInput(f"secret var {name} is empty")
+        out[name] = SecretVar(name, value)
+    return tuple(out.values())
+
+
+def fingerprints(root: Path, secrets: Iterable[SecretVar]) -> dict[str, str]:
+    """name -> keyed fingerprint: the preview's one fingerprint function and key."""
+    items = sorted(secrets, key=lambda s: s.name)
+    if not items:
+        return {}
+    from fleetctl.adapters.pulumi_preview_worker import fingerprint
+    from fleetctl.services.preview import fingerprint_key
+    from fleetctl.services.workspace import Workspace
+
+    key = fingerprint_key(Workspace(root))
+    return {s.name: fingerprint(key, s.value) for s in items}
+
+
+def values_for(
+    root: Path,
+    needed: Mapping[str, str],
+    given: Mapping[str, SecretVar],
+    *,
+    what: str,
+    same: bool,
+) -> dict[str, str]:
+    """The values of the secret vars `needed` (name -> fingerprint) names.
+
+    Values are never stored, so every command that applies a release with
+    secret vars must be given them again. `same`: each must also be the value
+    the release was made with (a resumed rollout applies its own release).
+    """
+    missing = sorted(set(needed) - set(given))
+    if missing:
+        raise BadInput(
+            f"{what} needs secret var(s) {', '.join(missing)}; secret values are never stored",
+            hint="give them again: "
+            + " ".join(f"--secret-var {n} (${env_name(n)} or {n}=@FILE)" for n in missing),
+        )
+    if same:
+        fps = fingerprints(root, (given[n] for n in needed))
+        differ = sorted(n for n in needed if fps[n] != needed[n])
+        if differ:
+            raise BadInput(
+                f"secret var(s) {', '.join(differ)} differ from the value(s) {what} was made with",
+                hint="give the same value(s) (fingerprints are keyed with "
+                ".fleetctl/cache/preview/fingerprint.key), or start a new rollout",
+            )
+    return {n: given[n].value for n in sorted(needed)}
+
+
+MIN_SCRUB_LEN = 4  # shorter values would blank out ordinary words
+
+
+def scrub(value: Any, secrets: Iterable[str]) -> Any:
+    """`value` (str / dict / list, nested) with every secret value replaced by
+    `[secret]`: for what Ansible says back (a failed task's message, a diff),
+    which can quote a secret var, before it is journaled or printed."""
+    needles = sorted((s for s in secrets if len(s) >= MIN_SCRUB_LEN), key=len, reverse=True)
+    if not needles:
+        return value
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            for n in needles:
+                v = v.replace(n, "[secret]")
+            return v
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return type(v)(walk(x) for x in v)
+        return v
+
+    return walk(value)
