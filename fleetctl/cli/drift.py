@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from fleetctl.cli import render
 from fleetctl.cli.options import OnlyEnv, OnlyStacks
 from fleetctl.cli.state import workspace
+
+if TYPE_CHECKING:
+    from fleetctl.core.drift import DriftReport
+
+# The first line of every markdown report: scripts/drift_issue.py finds its issue by label,
+# and this marker says the body is fleetctl's (a person may have edited the title).
+MARKDOWN_MARKER = "<!-- fleetctl-drift -->"
+# GitHub's limit on an issue body is 65,536 characters; stop listing rows well before.
+MARKDOWN_LIMIT = 60_000
+
+
+class DriftFormat(StrEnum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
 
 
 def _show(value: Any) -> str:
@@ -24,9 +40,10 @@ def drift(
     ctx: typer.Context,
     env: OnlyEnv = None,
     stack: OnlyStacks = None,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: Annotated[
+        DriftFormat,
+        typer.Option("--format", help="Output format: table, markdown (an issue body), json."),
+    ] = DriftFormat.table,
 ) -> None:
     """Compare the spec with what exists in AWS: missing, extra and changed resources.
 
@@ -36,13 +53,18 @@ def drift(
     chain; AWS_ENDPOINT_URL points it elsewhere (e.g. moto). Exit 0 no drift,
     2 drift, 3 AWS unreachable or access denied.
 
-    Example:  fleetctl drift --env prod --format json
+    `--format markdown` prints a report for a GitHub issue (what
+    .github/workflows/drift.yml files through scripts/drift_issue.py).
+
+    Example:  fleetctl drift --env prod --format markdown
     """
     from fleetctl.services import drift as drift_service
 
     report = drift_service.check(workspace(ctx), env, stack or [])
-    if fmt is render.Format.json:
+    if fmt is DriftFormat.json:
         render.emit_json(report.to_json())
+    elif fmt is DriftFormat.markdown:
+        print(render_markdown(report))
     else:
         rows: list[tuple[str, ...]] = []
         for item in report.items:
@@ -81,3 +103,51 @@ def drift(
             render.ok(f"no drift in {stacks} ({report.checked} resources checked)")
     if report.has_drift:
         raise typer.Exit(2)
+
+
+def _cell(value: str) -> str:
+    return value.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: DriftReport, limit: int = MARKDOWN_LIMIT) -> str:
+    """The report as a GitHub issue body: a summary line, then one table row per change."""
+    counts = report.counts()
+    stacks = ", ".join(report.stacks) or "no stacks"
+    head = [MARKDOWN_MARKER]
+    if not report.has_drift:
+        head.append(f"✅ **No drift** in {stacks} ({report.checked} resources checked).")
+        return "\n".join(head) + "\n"
+    head += [
+        f"⚠️ **Drift** in {stacks}: {counts['missing']} missing, {counts['extra']} extra, "
+        f"{counts['changed']} changed ({report.checked} resources checked).",
+        "",
+        "| drift | stack | kind | name | property | expected | actual |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows: list[str] = []
+    for item in report.items:
+        changes = item.changes or (None,)
+        for c in changes:
+            if c is None:
+                expected = "exists" if item.status == "missing" else "-"
+                actual = "-" if item.status == "missing" else "exists"
+                key = ""
+            else:
+                key, expected, actual = c.key, _show(c.expected), _show(c.actual)
+            cells = (item.status, item.stack, item.kind, item.name, key, expected, actual)
+            rows.append("| " + " | ".join(f"`{_cell(v)}`" if v else "" for v in cells) + " |")
+    size = sum(len(line) + 1 for line in head)
+    shown: list[str] = []
+    for row in rows:
+        if size + len(row) + 1 > limit:
+            break
+        shown.append(row)
+        size += len(row) + 1
+    tail = [""]
+    if len(shown) < len(rows):
+        tail.append(
+            f"_{len(rows) - len(shown)} more row(s) not shown: run "
+            "`fleetctl drift --format json` for all of them._"
+        )
+    tail.append("Run `fleetctl drift` to see it again; fix the spec or the resource.")
+    return "\n".join(head + shown + tail) + "\n"

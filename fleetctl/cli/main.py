@@ -17,6 +17,7 @@ import typer.core
 from fleetctl import __version__
 from fleetctl.cli import (
     apply,
+    approvals,
     capacity,
     freeze,
     history,
@@ -127,6 +128,9 @@ rollout.app.command("report", short_help="A rollout as one HTML page: timeline, 
     report_cli.report
 )
 app.add_typer(rollout.app, name="rollout", short_help="Safe rollouts: canary, waves, gates.")
+app.add_typer(
+    approvals.app, name="approvals", short_help="Approve paused rollouts by signed HTTP request."
+)
 app.command("freeze", short_help="Stop new rollout steps in an env (emergency).")(freeze.freeze)
 app.command("drain", short_help="Move a region's viewers to the others.")(traffic.region_drain)
 app.command("undrain", short_help="Give a drained region its traffic back.")(traffic.region_undrain)

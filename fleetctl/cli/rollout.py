@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,7 +23,9 @@ from fleetctl.cli.state import open_state, state_url, workspace
 from fleetctl.errors import BadInput
 
 if TYPE_CHECKING:
+    from fleetctl.core.policy import Policy
     from fleetctl.core.rollout.record import RolloutRecord
+    from fleetctl.core.windows import Availability
 
 app = typer.Typer(
     help="Roll out a playbook safely: canary, waves, gates, rollback, journal.",
@@ -57,21 +61,78 @@ SecretOpt = options.SecretVars
 AllowPlainOpt = options.AllowPlainSecrets
 
 
+NotifyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--notify",
+        help="Also send this run's notifications to this webhook URL (repeatable; never "
+        "printed or stored: the journal keeps a fingerprint). Policy targets: `notify:`.",
+    ),
+]
+NotifyFormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--notify-format",
+        help="Payload for --notify: slack (incoming-webhook blocks) or json (the event).",
+    ),
+]
+
+
 def _store(ctx: typer.Context, *, write: bool = True) -> Any:
     return open_state(ctx, write=write)
 
 
 def _engine(
-    ctx: typer.Context, store: Any, *, quiet: bool = False, secret_vars: list[str] | None = None
+    ctx: typer.Context,
+    store: Any,
+    *,
+    quiet: bool = False,
+    secret_vars: list[str] | None = None,
+    notify: Sequence[str] = (),
+    notify_format: str = "json",
 ) -> Any:
+    """The engine and its notifier (close the notifier when the command ends: `_running`)."""
     from fleetctl.cli.rollout_render import print_event
     from fleetctl.services import secrets
+    from fleetctl.services.notify import Notifier, cli_targets
     from fleetctl.services.rollout import Engine
 
+    if notify_format not in ("slack", "json"):
+        raise BadInput(
+            f"--notify-format {notify_format!r} is not a format", hint="use slack or json"
+        )
+    targets = cli_targets(notify, notify_format)
     values = secrets.read(secret_vars or [], prompt=options.secret_prompt())
-    return Engine(
-        store, workspace(ctx).root, on_event=None if quiet else print_event, secrets=values
+    root = workspace(ctx).root
+    # The policy's targets are read per rollout (from its stored policy) by the notifier.
+    notifier = Notifier(targets, store.append_event, base=root)
+    engine = Engine(
+        store,
+        root,
+        on_event=None if quiet else print_event,
+        secrets=values,
+        notify=notifier.submit,
     )
+    return engine, notifier
+
+
+@contextmanager
+def _running(
+    ctx: typer.Context,
+    store: Any,
+    notify: Sequence[str] = (),
+    notify_format: str = "json",
+    *,
+    secret_vars: list[str] | None = None,
+) -> Iterator[Any]:
+    """An engine whose notifications are delivered (or journaled as failed) before exit."""
+    engine, notifier = _engine(
+        ctx, store, secret_vars=secret_vars, notify=notify, notify_format=notify_format
+    )
+    try:
+        yield engine
+    finally:
+        notifier.close()
 
 
 def _finish(outcome: Any, fmt: render.Format) -> None:
@@ -104,6 +165,16 @@ def _extravars(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def _region_windows(pol: Policy, regions: list[str]) -> dict[str, Availability]:
+    """When each region's steps may start, seen from now (deploy windows in local time)."""
+    from datetime import UTC, datetime
+
+    from fleetctl.core.windows import availability
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return {r: availability(pol.window_for(r), now) for r in dict.fromkeys(regions)}
+
+
 @app.command("plan")
 def plan(
     ctx: typer.Context,
@@ -114,7 +185,9 @@ def plan(
 ) -> None:
     """Show the steps of a rollout (hosts, bake, gates) without touching anything.
 
-    Deterministic: the same inventory and policy always give the same plan.
+    Deterministic: the same inventory and policy always give the same plan. The
+    "can run" column says when each region's steps may start under the policy's
+    deploy windows (each region in its own time zone), seen from now.
 
     Example:  fleetctl rollout plan edge.yml --env lab --policy tests/fixtures/policies/fast.yml
     """
@@ -137,8 +210,17 @@ def plan(
     if drained:
         render.note(f"drained, left out of the plan: {', '.join(sorted(drained))}")
     data = p.to_dict()
+    runs = _region_windows(pol, [s["region"] for s in data["steps"]])
     if fmt is render.Format.json:
-        render.emit_json({"playbook": playbook, "env": env, "digest": p.digest(), **data})
+        render.emit_json(
+            {
+                "playbook": playbook,
+                "env": env,
+                "digest": p.digest(),
+                **data,
+                "windows": {r: a.to_dict() for r, a in runs.items()},
+            }
+        )
         return
     render.out.print(
         plan_table(
@@ -146,6 +228,8 @@ def plan(
             f"rollout plan: {playbook} on {env} — {data['host_count']} hosts, "
             f"{len(data['steps'])} steps, regions {' → '.join(data['regions'])} "
             f"(plan {p.digest()})",
+            # The column only when some region has a window.
+            {r: a.text for r, a in runs.items()} if any(a.window for a in runs.values()) else None,
         )
     )
 
@@ -165,6 +249,8 @@ def start(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
     force: ForceOpt = 0,
     force_live: ForceLiveOpt = False,
+    notify: NotifyOpt = None,
+    notify_format: NotifyFormatOpt = "json",
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Snapshot the release and run the plan: canary, waves, gates, rollback on failure.
@@ -180,12 +266,17 @@ def start(
     --secret-var db_password --yes
     """
     from fleetctl.cli.rollout_render import plan_table
+    from fleetctl.services.notify import resolve
     from fleetctl.services.rollout_policy import load_policy
 
     pol = load_policy(policy)
+    # Fail before anything starts when a policy target's URL cannot be read.
+    resolve(pol.notify, workspace(ctx).root)
     store = _store(ctx)
     try:
-        engine = _engine(ctx, store, secret_vars=secret_var)
+        engine, notifier = _engine(
+            ctx, store, secret_vars=secret_var, notify=notify or [], notify_format=notify_format
+        )
     except BaseException:
         store.close()
         raise
@@ -213,6 +304,7 @@ def start(
         )
         _finish(outcome, fmt)
     finally:
+        notifier.close()  # deliver (or journal as failed) what is queued, then let go
         store.close()
 
 
@@ -223,6 +315,16 @@ def resume(
     force: ForceOpt = 0,
     force_live: ForceLiveOpt = False,
     secret_var: SecretOpt = None,
+    notify: NotifyOpt = None,
+    notify_format: NotifyFormatOpt = "json",
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Paused for a region's deploy window: wait here until it opens and go on "
+            "(again for each region's window); Ctrl-C leaves it paused.",
+        ),
+    ] = False,
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Continue a rollout after a crash or a pause, from its first unfinished step.
@@ -234,16 +336,54 @@ def resume(
 
     A rollout started with --secret-var needs the same secret vars again (exit 2 if not).
 
-    Example:  fleetctl rollout resume r-20260101-120000-ab12
+    Example:  fleetctl rollout resume r-20260101-120000-ab12 --wait
     """
+    from fleetctl.services.rollout import load
+
     store = _store(ctx)
     try:
-        outcome = _engine(ctx, store, secret_vars=secret_var).resume(
-            rollout_id, force=force >= 1, force_live=force_live or force >= 2
-        )
+        with _running(ctx, store, notify or [], notify_format, secret_vars=secret_var) as engine:
+            full_id = load(store, rollout_id)["id"]
+            while True:
+                if wait:
+                    _wait_for_window(store, full_id)
+                outcome = engine.resume(
+                    full_id, force=force >= 1, force_live=force_live or force >= 2
+                )
+                if not (wait and _paused_for_window(outcome)):
+                    break
         _finish(outcome, fmt)
     finally:
         store.close()
+
+
+def _paused_for_window(outcome: Any) -> bool:
+    return (
+        outcome.status.value == "paused"
+        and (outcome.doc.get("pause") or {}).get("kind") == "window"
+    )
+
+
+def _wait_for_window(store: Any, rollout_id: str) -> None:
+    """Sleep until the deploy window the rollout is paused for opens (nothing if it is not)."""
+    from datetime import UTC, datetime
+
+    from fleetctl.services.windows import window_wait
+
+    w = window_wait(store, rollout_id, datetime.now(UTC))
+    if w is None:
+        return
+    if w.opens is None:
+        raise BadInput(
+            f"rollout {rollout_id} waits for {w.region}'s deploy window, which never opens",
+            hint="fix deploy_windows in the policy and start a new rollout, or abort it",
+        )
+    render.note(f"waiting for {w.region}'s deploy window: opens {w.text} (Ctrl-C: stays paused)")
+    while True:
+        left = w.seconds(datetime.now(UTC)) or 0.0
+        if left <= 0:
+            return
+        time.sleep(min(left, 30.0))
 
 
 @app.command("promote")
@@ -252,6 +392,8 @@ def promote(
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt,
     secret_var: SecretOpt = None,
+    notify: NotifyOpt = None,
+    notify_format: NotifyFormatOpt = "json",
     fmt: FormatOpt = render.Format.table,
 ) -> None:
     """Pass a paused step (manual approval, inconclusive gate) and continue; records who and why.
@@ -260,7 +402,9 @@ def promote(
     """
     store = _store(ctx)
     try:
-        _finish(_engine(ctx, store, secret_vars=secret_var).promote(rollout_id, reason), fmt)
+        with _running(ctx, store, notify or [], notify_format, secret_vars=secret_var) as engine:
+            outcome = engine.promote(rollout_id, reason)
+        _finish(outcome, fmt)
     finally:
         store.close()
 
@@ -281,7 +425,8 @@ def abort(
 
     store = _store(ctx)
     try:
-        outcome = _engine(ctx, store, secret_vars=secret_var).abort(rollout_id, reason)
+        with _running(ctx, store, secret_vars=secret_var) as engine:
+            outcome = engine.abort(rollout_id, reason)
         if outcome.status in (Status.running, Status.rolling_back):
             if fmt is render.Format.json:
                 render.emit_json(
@@ -308,7 +453,8 @@ def rollback(
     """
     store = _store(ctx)
     try:
-        outcome = _engine(ctx, store, secret_vars=secret_var).rollback(rollout_id, reason)
+        with _running(ctx, store, secret_vars=secret_var) as engine:
+            outcome = engine.rollback(rollout_id, reason)
         if fmt is render.Format.json:
             render.emit_json(
                 {"id": outcome.id, "status": outcome.status.value, "message": outcome.message}

@@ -53,24 +53,27 @@ def _hosts(names: Sequence[str], limit: int = 6) -> str:
     return shown + (f", … (+{len(names) - limit})" if len(names) > limit else "")
 
 
-def plan_table(plan: dict[str, Any], title: str) -> Table:
+def plan_table(plan: dict[str, Any], title: str, can_run: dict[str, str] | None = None) -> Table:
+    """The plan's steps; `can_run` (region -> when) adds a column from the deploy windows."""
     rows = []
     for s in plan["steps"]:
-        rows.append(
-            (
-                s["index"],
-                s["label"],
-                s["region"],
-                len(s["hosts"]),
-                _hosts(s["hosts"]),
-                f"{s['bake_s']:g}",
-                ", ".join(s["gates"]) or "-",
-                "yes" if s["approval"] else "",
-            )
-        )
-    return render.table(
-        title, ["#", "step", "region", "hosts #", "hosts", "bake s", "gates", "approval"], rows
-    )
+        row = [
+            s["index"],
+            s["label"],
+            s["region"],
+            len(s["hosts"]),
+            _hosts(s["hosts"]),
+            f"{s['bake_s']:g}",
+            ", ".join(s["gates"]) or "-",
+            "yes" if s["approval"] else "",
+        ]
+        if can_run is not None:
+            row.append(can_run.get(s["region"], ""))
+        rows.append(tuple(row))
+    columns = ["#", "step", "region", "hosts #", "hosts", "bake s", "gates", "approval"]
+    if can_run is not None:
+        columns.append("can run")
+    return render.table(title, columns, rows)
 
 
 def _numbers(numbers: dict[str, Any], keys: Sequence[str]) -> str:
@@ -260,6 +263,22 @@ _LINES: dict[type[ev.Event], Callable[[Any, bool], str]] = {
     ),
     ev.RolledBack: lambda e, v: f"[bold]rolled back[/]: {e.message}",
     ev.RollbackFailed: lambda e, v: f"[bold]rollback failed[/]: {e.message}",
+    ev.NotifyTargets: lambda e, v: (
+        "[dim]notifications to "
+        + ", ".join(f"{x['target']} ({x['format']}, {x['fingerprint']})" for x in e.targets)
+        + "[/]"
+    ),
+    ev.NotifyFailed: lambda e, v: (
+        f"[yellow]notification {e.kind or ''} not delivered"
+        + (f" to {e.target} ({e.fingerprint})" if e.target else "")
+        + f": {e.error}"
+        + (f" after {e.attempts} attempt(s)" if e.attempts else "")
+        + "[/]"
+    ),
+    ev.ApprovalReceived: lambda e, v: (
+        f"[bold]signed approval[/] of step {e.step} by {e.by}: {e.reason} "
+        f"[dim](nonce {e.nonce[:8]}…, key {e.key})[/]"
+    ),
 }
 
 

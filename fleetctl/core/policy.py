@@ -13,7 +13,7 @@ never a silently ignored setting.
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -27,6 +27,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from fleetctl.core import windows
 
 DEFAULT_BAKE_S = 60.0
 DEFAULT_FAILURE_LIMIT = 0
@@ -393,8 +395,6 @@ class DeployWindow(_Model):
 
     def contains(self, moment_utc: datetime) -> bool:
         """Is this UTC moment inside the window? (An end before the start spans midnight.)"""
-        from datetime import timedelta
-
         local = moment_utc + timedelta(hours=self.utc_offset_h)
         day = _DAYS[local.weekday()]
         now = local.time().replace(second=0, microsecond=0)
@@ -405,6 +405,99 @@ class DeployWindow(_Model):
             return day in self.days
         yesterday = _DAYS[(local.weekday() - 1) % 7]
         return yesterday in self.days and now <= end
+
+    def window(self) -> windows.Window:
+        """The same window as the per-region kind, in a fixed UTC offset (its end is
+        inclusive to the minute, so it ends one minute later)."""
+        tz, name = windows.fixed_offset(self.utc_offset_h)
+        end = (datetime.combine(datetime.min, self._t(self.end)) + timedelta(minutes=1)).time()
+        return windows.Window(
+            tz=tz,
+            tz_name=name,
+            start=self._t(self.start),
+            end=None if end == time(0, 0) else end,
+            days=frozenset(_DAYS.index(d) for d in self.days),
+            label=f"{','.join(self.days)} {self.start}-{self.end}, {name}",
+        )
+
+
+class RegionWindow(_Model):
+    """A deploy window in a region's own local time: an IANA zone, so DST follows it.
+
+    `{tz: Europe/Dublin, start: "02:00", end: "06:00", not_days: [fri]}`: new steps in
+    that region start only from 02:00 to 06:00 Dublin time, any day but Friday. An end
+    at or before the start spans midnight; "24:00" is the end of the day.
+    """
+
+    tz: str
+    start: str = "00:00"
+    end: str = windows.END_OF_DAY
+    days: list[Day] = _DAYS
+    not_days: list[Day] = Field(default_factory=list)
+
+    @field_validator("tz")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        windows.zone(value)
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, value: str) -> str:
+        windows.parse_hhmm(value)
+        return value
+
+    @field_validator("end")
+    @classmethod
+    def _end(cls, value: str) -> str:
+        windows.parse_hhmm(value, allow_end_of_day=True)
+        return value
+
+    def window(self) -> windows.Window:
+        return windows.Window(
+            tz=windows.zone(self.tz),
+            tz_name=self.tz,
+            start=windows.parse_hhmm(self.start) or time(0, 0),
+            end=windows.parse_hhmm(self.end, allow_end_of_day=True),
+            days=frozenset(_DAYS.index(d) for d in self.days if d not in self.not_days),
+        )
+
+
+class NotifyEvent(StrEnum):
+    started = "started"
+    canary_passed = "canary_passed"
+    gate_failed = "gate_failed"
+    paused = "paused"  # an inconclusive gate, unreachable hosts, a freeze, a window
+    approval_needed = "approval_needed"
+    rolled_back = "rolled_back"
+    completed = "completed"
+
+
+class NotifyTarget(_Model):
+    """A webhook to tell about a rollout. Its URL is a secret: the policy names where
+    to read it (an env var or a file), never the URL, so it reaches no journal."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
+    url_env: str | None = None
+    url_file: str | None = None
+    format: Literal["slack", "json"] = "json"
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(NotifyEvent))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_url(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "url" in data:
+            raise ValueError(
+                "a webhook URL is a secret and would be stored with the rollout: put it in an "
+                "env var and write `url_env: NAME` (or a file: `url_file: PATH`)"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _one_source(self) -> NotifyTarget:
+        if (self.url_env is None) == (self.url_file is None):
+            raise ValueError(f"notify target {self.name!r}: set exactly one of url_env, url_file")
+        return self
 
 
 def _default_waves() -> list[Wave]:
@@ -421,6 +514,35 @@ class Policy(_Model):
     max_unreachable_hosts: Annotated[StrictInt, Field(ge=0)] = 0
     gates: Gates = Gates()
     deploy_window: DeployWindow | None = None
+    # Per region (key "*": every region not listed), each in its own time zone.
+    deploy_windows: dict[str, RegionWindow] = Field(default_factory=dict)
+    notify: list[NotifyTarget] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_kind_of_window(self) -> Policy:
+        if self.deploy_window is not None and self.deploy_windows:
+            raise ValueError(
+                "deploy_window (one UTC offset) and deploy_windows (per region, local time) "
+                "are both set: keep deploy_windows and move the old one under '*', e.g. "
+                "deploy_windows: {'*': {tz: Europe/Dublin, start: '09:00', end: '16:00'}}"
+            )
+        return self
+
+    def window_for(self, region: str) -> windows.Window | None:
+        """The deploy window a step in `region` must start in, if any."""
+        if self.deploy_windows:
+            chosen = self.deploy_windows.get(region) or self.deploy_windows.get("*")
+            return chosen.window() if chosen else None
+        return self.deploy_window.window() if self.deploy_window else None
+
+    def window_closed(self, region: str, now: datetime) -> str | None:
+        """Why a step in `region` may not start at `now` (None: it may)."""
+        w = self.window_for(region)
+        if w is None or windows.is_open(w, now):
+            return None
+        nxt = windows.next_open(w, now)
+        when = f"; opens {windows.local_text(w, nxt)}" if nxt else "; it never opens"
+        return f"outside {region}'s deploy window ({w.describe()}){when}"
 
     @field_validator("waves", mode="before")
     @classmethod

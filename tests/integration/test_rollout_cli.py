@@ -134,3 +134,38 @@ def test_status_why_list_history_of_real_rollouts(
 
     r = runner.invoke(app, [*base, "rollout", "promote", bad.id, "--reason", "x"])
     assert r.exit_code == 2 and "not paused" in r.stderr
+
+
+def test_plan_shows_when_each_region_can_run(
+    cli: tuple[CliRunner, list[str], Path], tmp_path: Path
+) -> None:
+    runner, base, _ = cli
+    pol = tmp_path / "windows.yml"
+    pol.write_text(
+        "deploy_windows:\n"
+        "  b: {tz: Asia/Tokyo, start: '02:00', end: '06:00', days: []}\n"
+        "  a: {tz: Europe/Dublin}\n"
+    )
+    args = [*base, "rollout", "plan", "edge.yml", "--env", "lab", "--policy", str(pol)]
+    r = runner.invoke(app, [*args, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    win = json.loads(r.stdout)["windows"]
+    assert win["a"]["open_now"] is True and win["a"]["window"] == "00:00-24:00 Europe/Dublin"
+    assert win["b"] == {
+        "window": "02:00-06:00 Asia/Tokyo, no days",
+        "open_now": False,
+        "next_open": None,
+        "closes": None,
+        "text": "never (02:00-06:00 Asia/Tokyo, no days)",
+    }
+    table = runner.invoke(app, args)
+    assert "can run" in table.stdout and "never (02:00-06:00 Asia/Tokyo" in table.stdout
+    plain = runner.invoke(app, [*base, "rollout", "plan", "edge.yml", "--env", "lab"])
+    assert "can run" not in plain.stdout
+    bad = tmp_path / "bad.yml"
+    bad.write_text("deploy_windows:\n  b: {tz: Asia/Tokio}\n")
+    r = runner.invoke(
+        app, [*base, "rollout", "plan", "edge.yml", "--env", "lab", "--policy", str(bad)]
+    )
+    assert r.exit_code == 2
+    assert "unknown time zone 'Asia/Tokio'" in r.stderr and f"{bad}:2" in r.stderr

@@ -414,3 +414,59 @@ def test_prometheus_gate_on_a_loopback_api(fleet: FakeFleet, store: SqliteStore)
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_region_waits_for_its_own_local_window_then_resume_goes_on(
+    fleet: FakeFleet, store: SqliteStore
+) -> None:
+    import time as _time
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.fromtimestamp(_time.time(), UTC)
+    later = now + timedelta(hours=12)
+    tokyo = later.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
+    # Region "b" may deploy only in a one-hour Tokyo slot 12 hours from now; "a" and "c"
+    # fall under "*" (always open).
+    pol = policy(
+        deploy_windows={
+            "b": {
+                "tz": "Asia/Tokyo",
+                "start": f"{tokyo:%H}:00",
+                "end": f"{(tokyo.hour + 1) % 24:02d}:00",
+            },
+            "*": {"tz": "Europe/Dublin"},
+        }
+    )
+    out = engine(fleet, store).start("lab", "edge.yml", pol)
+    assert out.status is Status.paused, out.message
+    pause = out.doc["pause"]
+    assert pause["kind"] == "window"
+    assert "outside b's deploy window" in pause["reason"] and "Asia/Tokyo" in pause["reason"]
+    assert "opens" in pause["reason"] and "JST" in pause["reason"]
+    # The canary and region a ran; nothing in b or c.
+    ran = {h.split("-")[0] for c in fleet.calls for h in c.limit}
+    assert ran == {"a"}
+    # Resume outside the window: it pauses again, durably, at the same step.
+    again = engine(fleet, store).resume(out.id)
+    assert again.status is Status.paused and again.doc["pause"]["step"] == pause["step"]
+    # What `rollout resume --wait` sleeps for: until b's Tokyo slot opens.
+    from fleetctl.services.windows import window_wait
+
+    wait = window_wait(store, out.id, now)
+    assert wait is not None and wait.region == "b"
+    slot = tokyo.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    assert wait.opens == slot
+    assert wait.text.endswith("JST (" + f"{slot:%H:%M}" + " UTC)")
+    assert wait.seconds(now) == (slot - now).total_seconds()
+    # Resume when the window is open (a clock 12 h on): b and c run to the end.
+    inside = Engine(
+        store,
+        fleet.root,
+        executor=fleet.executor,
+        who="tester",
+        clock=lambda: _time.time() + 12 * 3600,
+    )
+    done = inside.resume(out.id)
+    assert done.status is Status.completed, done.message
+    assert window_wait(store, out.id, now) is None
+    assert {h.split("-")[0] for c in fleet.calls for h in c.limit} == {"a", "b", "c"}

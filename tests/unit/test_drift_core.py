@@ -79,3 +79,33 @@ def test_same_name_in_another_region_is_another_resource() -> None:
         ("missing", "us-east-1"),
     ]
     assert not compare(exp, exp).has_drift
+
+
+def test_markdown_report_for_an_issue() -> None:
+    from fleetctl.cli.drift import MARKDOWN_MARKER, render_markdown
+    from fleetctl.core.drift import DriftItem, DriftReport, PropChange
+
+    clean = render_markdown(DriftReport(("qa-us-east-1",), 4, ()))
+    assert clean.startswith(MARKDOWN_MARKER) and "**No drift** in qa-us-east-1" in clean
+    items = (
+        *tuple(
+            DriftItem(
+                "changed",
+                "bucket",
+                f"b{i}",
+                "qa-us-east-1",
+                "us-east-1",
+                (PropChange("tags.team", "a|b", None),),
+            )
+            for i in range(50)
+        ),
+        DriftItem("missing", "asg", "g", "qa-us-east-1", "us-east-1"),
+    )
+    report = DriftReport(("qa-us-east-1",), 60, items)
+    full = render_markdown(report)
+    assert "1 missing, 0 extra, 50 changed (60 resources checked)" in full
+    assert "| `changed` | `qa-us-east-1` | `bucket` | `b0` | `tags.team` | `a\\|b` | `-` |" in full
+    assert "| `missing` | `qa-us-east-1` | `asg` | `g` |  | `exists` | `-` |" in full
+    cut = render_markdown(report, limit=1200)
+    assert len(cut) < 1200 + 200
+    assert "more row(s) not shown" in cut and "--format json" in cut

@@ -341,3 +341,39 @@ class RolledBack(Event):
 @dataclass(frozen=True, kw_only=True)
 class RollbackFailed(Event):
     message: str = ""
+
+
+# -- notifications and approvals (services.notify, services.approvals) -------------------
+
+
+@_kind("notify_targets")
+@dataclass(frozen=True, kw_only=True)
+class NotifyTargets(Event):
+    """Where this run's notifications go: names and keyed fingerprints, never URLs."""
+
+    targets: list[dict[str, str]] = field(default_factory=list)  # target, fingerprint, format
+
+
+@_kind("notify_failed")
+@dataclass(frozen=True, kw_only=True)
+class NotifyFailed(Event):
+    """A notification that could not be delivered (it never fails the rollout)."""
+
+    error: str = ""
+    kind: str | None = field(default=None, metadata=_OMIT)  # the notification's event
+    attempts: int | None = field(default=None, metadata=_OMIT)
+    target: str | None = field(default=None, metadata=_OMIT)
+    fingerprint: str | None = field(default=None, metadata=_OMIT)
+
+
+@_kind("approval_received")
+@dataclass(frozen=True, kw_only=True)
+class ApprovalReceived(Event):
+    """A signed approval accepted by `fleetctl approvals serve` (then promoted)."""
+
+    by: str = ""
+    reason: str = ""
+    step: int = 0
+    nonce: str = ""
+    expires: float = 0.0
+    key: str = ""  # the shared key's fingerprint

@@ -64,6 +64,7 @@ class Runner:
         on_event: Callable[[dict[str, Any]], None] | None = None,
         who: str | None = None,
         secrets: Sequence[SecretVar] = (),
+        notify: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
     ) -> None:
         self.store = store
         # `--secret-var` values of this command: in memory only, never stored
@@ -80,6 +81,7 @@ class Runner:
             fence=self._fence,
             secret_values=lambda: (s.value for s in self.secrets.values()),
             on_event=on_event,
+            notify=notify,
         )
         self.lease = Lease(store, self.journal, who=self.who)
         self._tmp: Path | None = None
@@ -185,7 +187,7 @@ class Runner:
             abort = self._abort_requested(rec)
             if abort is not None:
                 return self._rollback(rec, reason=f"aborted by {abort['by']}: {abort['reason']}")
-            hold = self._hold(rec, policy)
+            hold = self._hold(rec, policy, step.region)
             if hold is not None:
                 return self._pause(rec, step, *hold)
             verdict = self._step(rec, policy, plan, step)
@@ -193,18 +195,15 @@ class Runner:
                 return verdict
         return self._complete(rec, rel)
 
-    def _hold(self, rec: RolloutRecord, policy: Policy) -> tuple[PauseKind, str] | None:
-        """Why the next step may not start now (a freeze, outside the window)."""
+    def _hold(
+        self, rec: RolloutRecord, policy: Policy, region: str
+    ) -> tuple[PauseKind, str] | None:
+        """Why the next step may not start now (a freeze, outside its region's window)."""
         frozen = freeze_service.current(self.store, rec.env)
         if frozen is not None:
             return PauseKind.freeze, f"env frozen by {frozen.by}: {frozen.reason}"
-        window = policy.deploy_window
-        if window is not None and not window.contains(datetime.fromtimestamp(self.clock(), UTC)):
-            return PauseKind.window, (
-                f"outside the deploy window ({','.join(window.days)} "
-                f"{window.start}-{window.end}, UTC{window.utc_offset_h:+g})"
-            )
-        return None
+        closed = policy.window_closed(region, datetime.fromtimestamp(self.clock(), UTC))
+        return None if closed is None else (PauseKind.window, closed)
 
     def _step(self, rec: RolloutRecord, policy: Policy, plan: Plan, step: Step) -> Outcome | None:
         """Apply, bake and judge one step; returns an Outcome when the loop must stop."""

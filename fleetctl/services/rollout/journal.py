@@ -3,7 +3,8 @@
 One typed call (`write`) per event: the event gets its time, the secret
 values of this command are scrubbed out of it (what Ansible says back may
 quote a secret var), the fencing check runs first (a superseded runner
-writes nothing more), then it is appended and shown (`on_event`).
+writes nothing more), then it is appended, shown (`on_event`) and sent to
+the notification targets (`notify`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ class Journal:
         fence: Callable[[RolloutRecord], None],
         secret_values: Callable[[], Iterable[str]] = lambda: (),
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        notify: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self._fence = fence
         self._secret_values = secret_values
         self.on_event = on_event
+        self.notify = notify  # (record, event) after each event; never raises (services.notify)
 
     def scrub(self, value: Any) -> Any:
         """`value` with this command's secret values replaced by `[secret]`."""
@@ -46,6 +49,8 @@ class Journal:
         self.store.append_event(rec.id, ev)
         if self.on_event is not None:
             self.on_event(ev)
+        if self.notify is not None:
+            self.notify(self.scrub(rec.to_dict()), ev)
 
     def note(self, rollout_id: str, event: events.Event) -> None:
         """Append to a journal this runner does not hold (another rollout's, or
