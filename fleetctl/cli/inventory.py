@@ -114,7 +114,8 @@ def _lab_inventory(
         render.emit_json(lab_service.lab_host_vars(lab, host))
         return
     if list_ or fmt is render.Format.json:
-        render.emit_json(lab_service.dynamic_inventory(lab, [h.name for h in hosts]))
+        weights = lab_service.router_weights(lab.dir)
+        render.emit_json(lab_service.dynamic_inventory(lab, [h.name for h in hosts], weights))
         return
     render.out.print(
         render.table(
