@@ -64,9 +64,10 @@ def apply(
     from fleetctl.errors import JobFailed, OutsideError
     from fleetctl.services import apply as apply_service
     from fleetctl.services import secrets as secrets_service
+    from fleetctl.services.extra_vars import parse_extra_vars
 
     ws = workspace(ctx)
-    extravars = apply_service.parse_extravars(extra or [])
+    extravars = parse_extra_vars(extra or [])
     secrets = secrets_service.read(secret_var or [], prompt=options.secret_prompt())
     progress = Progress(enabled=fmt is render.Format.table)
     try:

@@ -35,9 +35,11 @@ from fleetctl.adapters.lab import net, sshd, traffic_state
 from fleetctl.adapters.lab import programs as lab_programs
 from fleetctl.adapters.lab.binaries import binary, check_binaries
 from fleetctl.adapters.supervisor import Program, Supervisor, render_config, supervisorctl_command
+from fleetctl.core.host_vars import HostVars
 from fleetctl.errors import BadInput, JobFailed, OutsideError
 from fleetctl.services import lab_monitoring
 
+LAB_ENV = "lab"  # the env name of the lab (fleetctl.services.target decides envs)
 DEFAULT_DIR = ".fleetctl/lab"
 DEFAULT_SUBNET = "127.0.10"
 DEFAULT_HOSTS = 6
@@ -208,24 +210,28 @@ def group_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", text)
 
 
+def host_vars(lab: Lab, h: LabHost) -> HostVars:
+    """A lab host as inventory vars (its sandbox in `lab_root`)."""
+    return HostVars(
+        name=h.name,
+        env=LAB_ENV,
+        region=h.region,
+        role=h.role,
+        pop=h.pop,
+        traffic_weight=h.traffic_weight,
+        address=h.address,
+        ssh_port=h.ssh_port,
+        http_port=h.http_port,
+        extra={"lab_root": h.lab_root},
+    )
+
+
 def inventory_data(lab: Lab, weights: dict[str, int] | None = None) -> dict[str, Any]:
     """The lab inventory (Ansible YAML inventory structure). `weights`: the
     router's region weights (None: the spec's)."""
     origin = lab.by_role("origin")[0]
-    hostvars: dict[str, dict[str, Any]] = {}
-    for h in lab.hosts:
-        hostvars[h.name] = {
-            "ansible_host": h.address,
-            "ansible_port": h.ssh_port,
-            "lab_root": h.lab_root,
-            "fleet_env": "lab",
-            "fleet_role": h.role,
-            "region": h.region,
-            "pop": h.pop,
-            "traffic_weight": h.traffic_weight,
-            "http_port": h.http_port,
-        }
-    children: dict[str, Any] = {"lab": {"hosts": {n: None for n in hostvars}}}
+    hostvars = {h.name: host_vars(lab, h).to_vars() for h in lab.hosts}
+    children: dict[str, Any] = {LAB_ENV: {"hosts": {n: None for n in hostvars}}}
     for role in ("origin", "edge", "transcode", "router"):
         children[role] = {"hosts": {h.name: None for h in lab.by_role(role)}}
     for region in sorted({h.region for h in lab.hosts}):

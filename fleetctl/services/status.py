@@ -30,13 +30,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fleetctl.adapters import http_probe
 from fleetctl.adapters.state.base import StateStore
 from fleetctl.core import fleet_status as fs
 from fleetctl.core.fleet_status import FleetStatus, HostObservation, TrafficRow
+from fleetctl.core.host_vars import HostVars
 from fleetctl.errors import BadInput
+from fleetctl.services import target as env_target
 from fleetctl.services.workspace import Workspace
 
 HTTP_ROLES = frozenset({"edge", "origin", "router"})  # roles that answer GET /healthz
@@ -69,58 +70,29 @@ SOURCES = ("inventory", "aws")
 def targets(
     ws: Workspace, env: str, lab_dir: Path | None = None, source: str = "inventory"
 ) -> list[Target]:
-    """The env's hosts: the running lab's own state for `lab`, else (and for a
-    `lab` env without a running lab) its Ansible inventory `inventories/<env>/`;
-    `source="aws"`: the env's running EC2 instances (with their addresses)."""
+    """The env's hosts (`EnvTarget.hosts`: the running lab's own state for `lab`,
+    else its Ansible inventory); `source="aws"`: the env's running EC2
+    instances (with their addresses)."""
     if source not in SOURCES:
         raise BadInput(f"unknown status source {source!r}", hint=f"one of: {', '.join(SOURCES)}")
     if source == "aws":
         from fleetctl.services.inventory_aws import hosts_from_aws
 
-        return targets_from_vars({r.name: r.hostvars() for r in hosts_from_aws(ws, env)})
-    if env == "lab":
-        from fleetctl.services import lab as lab_service
-
-        d = lab_service.resolve_dir(lab_dir, ws.root)
-        lab = lab_service.load(d)
-        if lab is not None:
-            return [
-                Target(
-                    h.name, h.region, h.role, h.address, h.http_port, h.ssh_port, h.traffic_weight
-                )
-                for h in lab.hosts
-            ]
-        if not (ws.inventories_dir / env / "hosts.yml").exists():
-            raise BadInput(f"no lab in {d}", hint="start one with: fleetctl lab up")
-    from fleetctl.adapters.ansible_hosts import hosts_matching
-    from fleetctl.services.apply import env_inventory
-
-    return targets_from_vars(hosts_matching(env_inventory(ws, env), ["all"]))
+        return [target_of(h) for h in sorted(hosts_from_aws(ws, env), key=lambda h: h.name)]
+    return [target_of(h) for h in env_target.resolve(ws, env, lab_dir).hosts()]
 
 
-def targets_from_vars(hostvars: dict[str, dict[str, Any]]) -> list[Target]:
-    out = []
-    for name, v in sorted(hostvars.items()):
-        port, ssh = str(v.get("http_port", "")), str(v.get("ansible_port", ""))
-        out.append(
-            Target(
-                name=name,
-                region=str(v.get("region") or "default"),
-                role=str(v.get("fleet_role") or v.get("role") or ""),
-                address=str(v.get("ansible_host") or ""),  # "": declared only
-                http_port=int(port) if port.isdigit() else DEFAULT_HTTP_PORT,
-                ssh_port=int(ssh) if ssh.isdigit() else DEFAULT_SSH_PORT,
-                traffic_weight=_float(v.get("traffic_weight")),
-            )
-        )
-    return out
-
-
-def _float(v: Any) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return 0.0
+def target_of(h: HostVars) -> Target:
+    """A host to observe; ports not in its vars are the usual ones (80, 22)."""
+    return Target(
+        name=h.name,
+        region=h.region,
+        role=h.role,
+        address=h.address,  # "": declared only
+        http_port=DEFAULT_HTTP_PORT if h.http_port is None else h.http_port,
+        ssh_port=DEFAULT_SSH_PORT if h.ssh_port is None else h.ssh_port,
+        traffic_weight=h.traffic_weight,
+    )
 
 
 def _tcp(address: str, port: int, timeout_s: float) -> str:
