@@ -15,7 +15,7 @@ JSON (see `result_to_json`) drops the fingerprint: ``{"$secret": true}``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Any
@@ -401,7 +401,3 @@ def _total_json(r: PreviewResult) -> dict[str, Any] | None:
 
     t = r.cost_total()
     return None if t is None else total_to_json(t, r.prices)
-
-
-def sorted_unique(items: Sequence[str]) -> tuple[str, ...]:
-    return tuple(sorted(set(items)))
