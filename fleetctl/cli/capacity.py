@@ -159,7 +159,7 @@ def _demand_mode(
 
     if not demand.is_file():
         raise BadInput(f"no demand file {demand}", hint="see examples/demand-prod.yaml")
-    fleet = fleet_service.load(workspace(ctx))
+    fleet = fleet_service.workspace_fleet(workspace(ctx))
     report = capacity_service.demand_capacity(fleet, env, demand, growth, utilisation=utilisation)
     if fmt is render.Format.json:
         render.emit_json(capacity_service.report_json(report))
@@ -187,7 +187,7 @@ def _peak_mode(
     from fleetctl.services import capacity as capacity_service
     from fleetctl.services import fleet as fleet_service
 
-    fleet = fleet_service.load(workspace(ctx))
+    fleet = fleet_service.workspace_fleet(workspace(ctx))
     model = capacity_service.throughput_model(utilisation=utilisation)
     rows = capacity_service.edge_capacity(fleet, env, peak_gbps, growth, model=model)
     if fmt is render.Format.json:

@@ -33,7 +33,7 @@ def _set(
     lab_dir: Path | None,
     fmt: render.Format,
 ) -> None:
-    from fleetctl.services import drain as svc
+    from fleetctl.services import host_drain as svc
 
     if not limit:
         raise BadInput("say which hosts with --limit", hint="e.g. --limit lab-edge-big-01")
@@ -101,7 +101,7 @@ def list_(ctx: typer.Context, env: Env, fmt: Fmt = render.Format.table) -> None:
 
     Example:  fleetctl hosts list --env lab
     """
-    from fleetctl.services import drain as svc
+    from fleetctl.services import host_drain as svc
 
     store = open_state(ctx, write=False)
     try:

@@ -70,7 +70,7 @@ def inventory(
         regions = [region] if region else []
         records = inventory_aws.hosts_from_aws(workspace(ctx), env, regions=regions, role=role)
     else:
-        fleet = fleet_service.load(workspace(ctx))
+        fleet = fleet_service.workspace_fleet(workspace(ctx))
         records = inv.hosts_from_fleet(fleet, env=env, region=region, role=role)
     if host is not None:
         render.emit_json(inv.host_vars(records, host))

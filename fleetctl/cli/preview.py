@@ -23,7 +23,7 @@ class PreviewFormat(StrEnum):
     json = "json"
 
 
-class Engine(StrEnum):
+class PreviewEngine(StrEnum):
     mock = "mock"
     pulumi = "pulumi"
 
@@ -63,13 +63,13 @@ def preview(
         bool, typer.Option("--no-cache", help="Run every stack; ignore the preview cache.")
     ] = False,
     engine: Annotated[
-        Engine,
+        PreviewEngine,
         typer.Option(
             "--engine",
             help="mock: offline, under the Pulumi SDK mock runtime (default). "
             "pulumi: the real `pulumi preview` (needs the CLI and a backend).",
         ),
-    ] = Engine.mock,
+    ] = PreviewEngine.mock,
     save_snapshot: Annotated[
         Path | None,
         typer.Option("--save-snapshot", help="Save the resource graphs, for a later --base FILE."),
@@ -101,7 +101,7 @@ def preview(
     from fleetctl.services import preview as svc
 
     ws = workspace(ctx)
-    if engine is Engine.pulumi and save_snapshot is not None:
+    if engine is PreviewEngine.pulumi and save_snapshot is not None:
         raise BadInput("--save-snapshot works with the offline engine only")
     opts = svc.PreviewOptions(
         env=env,
@@ -111,7 +111,7 @@ def preview(
         use_cache=not no_cache,
         prices=prices,
     )
-    runner = svc.run_engine_preview if engine is Engine.pulumi else svc.run_preview
+    runner = svc.run_engine_preview if engine is PreviewEngine.pulumi else svc.run_preview
     if render.err.is_terminal:
         with render.err.status("previewing…") as status:
 

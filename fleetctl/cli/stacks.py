@@ -28,7 +28,7 @@ def list_stacks(
     """
     from fleetctl.services import fleet as fleet_service
 
-    fleet = fleet_service.load(workspace(ctx))
+    fleet = fleet_service.workspace_fleet(workspace(ctx))
     rows = fleet_service.summaries(fleet, env)
     if fmt is render.Format.json:
         render.emit_json([{k: v for k, v in asdict(r).items() if k != "source"} for r in rows])

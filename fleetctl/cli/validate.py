@@ -29,7 +29,7 @@ def validate(
     """
     from fleetctl.services import fleet as fleet_service
 
-    fleet = fleet_service.load(workspace(ctx), paths or [])
+    fleet = fleet_service.workspace_fleet(workspace(ctx), paths or [])
     from fleetctl.spec.traffic import load_traffic
 
     load_traffic(workspace(ctx).stacks_dir)  # fleet:traffic (Route 53 records of region drains)

@@ -374,7 +374,7 @@ def resolve_dir(lab_dir: Path | str | None, root: Path | None = None) -> Path:
     return Path(lab_dir).resolve()
 
 
-def load(lab_dir: Path) -> Lab | None:
+def load_lab(lab_dir: Path) -> Lab | None:
     try:
         return Lab.from_json(json.loads((lab_dir / "lab.json").read_text()))
     except FileNotFoundError:
@@ -387,7 +387,7 @@ def load(lab_dir: Path) -> Lab | None:
 
 
 def require(lab_dir: Path) -> Lab:
-    lab = load(lab_dir)
+    lab = load_lab(lab_dir)
     if lab is None:
         raise BadInput(f"no lab in {lab_dir}", hint="start one with: fleetctl lab up")
     return lab
@@ -411,7 +411,7 @@ def lab_up(
     say = progress or (lambda _msg: None)
     check_binaries()
     lab_dir = lab_dir.resolve()
-    old = load(lab_dir)
+    old = load_lab(lab_dir)
     if old is not None and old.subnet != subnet:
         raise BadInput(
             f"the lab in {lab_dir} uses subnet {old.subnet}, not {subnet}",
@@ -602,7 +602,7 @@ def lab_down(lab_dir: Path) -> list[str]:
     lab_dir = lab_dir.resolve()
     done: list[str] = []
     try:
-        lab = load(lab_dir)
+        lab = load_lab(lab_dir)
     except OutsideError:
         lab = None  # unreadable state: still end what the directory and marks find
     sv = Supervisor(lab_dir)

@@ -108,7 +108,7 @@ def resolve(ws: Workspace, env: str, lab_dir: Path | None = None) -> EnvTarget:
     if not is_lab(env):
         return EnvTarget(ws, env)
     d = lab_service.resolve_dir(lab_dir, ws.root)
-    return EnvTarget(ws, env, lab_dir=d, lab=lab_service.load(d))
+    return EnvTarget(ws, env, lab_dir=d, lab=lab_service.load_lab(d))
 
 
 def resolve_playbook(ws: Workspace, name: str, *, release: bool = False) -> Path:

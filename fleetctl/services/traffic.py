@@ -1,7 +1,7 @@
 """Region drains: move a region's share of viewer traffic to the other regions.
 
 (`fleetctl drain REGION`. Not host drains - `fleetctl hosts drain`, which take
-single edge nodes out of load balancing: `fleetctl.services.drain`.)
+single edge nodes out of load balancing: `fleetctl.services.host_drain`.)
 
 State (the source of truth for fleetctl) is one document per env,
 `traffic/<env>`, present only while at least one region is drained:
