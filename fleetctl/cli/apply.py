@@ -40,16 +40,11 @@ def apply(
     inventory: Annotated[
         Path | None, typer.Option("--inventory", "-i", help="Inventory path (default: by env).")
     ] = None,
-    lab_dir: Annotated[
-        Path | None,
-        typer.Option("--lab-dir", envvar="FLEETCTL_LAB_DIR", help="Lab directory (env lab)."),
-    ] = None,
+    lab_dir: options.LabDir = None,
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Abort after this many seconds.")
     ] = None,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """Apply a playbook to an environment and report ok/changed/failed/unreachable per host.
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
 from fleetctl.cli.options import StackEnv
 from fleetctl.cli.state import workspace
 
@@ -107,9 +107,7 @@ def capacity(
             "under (--demand), or never (default with --demand).",
         ),
     ] = None,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """Capacity per region: demand turned into edge nodes and transcode
     instances with N+1 per zone, compared with the spec.

@@ -12,8 +12,9 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.application import Application
 from fleetctl.cli.options import Env, Fmt, LabDir
-from fleetctl.cli.state import open_state, workspace
+from fleetctl.cli.state import workspace
 from fleetctl.errors import BadInput, JobFailed
 
 app = typer.Typer(no_args_is_help=True, help="Single edge hosts: drain, undrain, list.")
@@ -39,11 +40,9 @@ def _set(
         raise BadInput("say which hosts with --limit", hint="e.g. --limit lab-edge-big-01")
     if on and not reason:
         raise BadInput("a drain needs a --reason", hint="e.g. --reason 'NIC errors'")
-    store = open_state(ctx, write=True)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=True)
         result = svc.set_drain(workspace(ctx), store, env, limit, on, reason, lab_dir=lab_dir)
-    finally:
-        store.close()
     verb = "drained" if on else "back in service"
     done = sorted(h for h, o in result.hosts.items() if not (o.failed or o.unreachable))
     bad = sorted(h for h, o in result.hosts.items() if o.failed or o.unreachable)
@@ -103,11 +102,9 @@ def list_(ctx: typer.Context, env: Env, fmt: Fmt = render.Format.table) -> None:
     """
     from fleetctl.services import host_drain as svc
 
-    store = open_state(ctx, write=False)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=False)
         rows = svc.drained(store, env)
-    finally:
-        store.close()
     if fmt is render.Format.json:
         render.emit_json([d.to_dict() for d in rows])
     elif not rows:

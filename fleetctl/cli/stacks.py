@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
 from fleetctl.cli.options import OnlyEnv
 from fleetctl.cli.state import workspace
 
@@ -18,9 +17,7 @@ app = typer.Typer(help="List the stacks the fleet spec declares.", no_args_is_he
 def list_stacks(
     ctx: typer.Context,
     env: OnlyEnv = None,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """List stacks: env, region, edge nodes, transcode min/max, buckets, traffic weight.
 

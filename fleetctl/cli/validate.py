@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
 from fleetctl.cli.state import workspace
 
 
@@ -17,9 +17,7 @@ def validate(
         list[Path] | None,
         typer.Argument(help="Stack config files to check (default: every stacks/Pulumi.*.yaml)."),
     ] = None,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """Check stack configs; report every problem as file:line: key: message.
 
