@@ -36,6 +36,7 @@ from fleetctl.adapters.lab import programs as lab_programs
 from fleetctl.adapters.lab.binaries import binary, check_binaries
 from fleetctl.adapters.supervisor import Program, Supervisor, render_config, supervisorctl_command
 from fleetctl.core.host_vars import HostVars
+from fleetctl.core.traffic import integer_weights, server_weights
 from fleetctl.errors import BadInput, JobFailed, OutsideError
 from fleetctl.services import lab_monitoring
 
@@ -297,8 +298,6 @@ def lab_host_vars(lab: Lab, name: str) -> dict[str, Any]:
 
 def spec_router_weights() -> dict[str, int]:
     """The router's integer region weights from the lab's spec weights (10/30/60)."""
-    from fleetctl.core.traffic import integer_weights
-
     weights = {region: w for region, _pop, w in LAB_REGIONS}
     return integer_weights(weights, top=round(max(weights.values()) * 100))
 
@@ -316,8 +315,6 @@ def router_vars(lab: Lab) -> dict[str, Any]:
 
 def render_router_vars(lab: Lab, weights: dict[str, int]) -> dict[str, Any]:
     """The router group's inventory vars: region weights and weighted backends."""
-    from fleetctl.core.traffic import server_weights
-
     edges = lab.by_role("edge")
     servers: dict[str, list[str]] = {}
     for h in edges:

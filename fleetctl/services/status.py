@@ -37,7 +37,9 @@ from fleetctl.core import fleet_status as fs
 from fleetctl.core.fleet_status import FleetStatus, HostObservation, TrafficRow
 from fleetctl.core.host_vars import HostVars
 from fleetctl.errors import BadInput
+from fleetctl.services import freeze as freeze_service
 from fleetctl.services import target as env_target
+from fleetctl.services import traffic
 from fleetctl.services.workspace import Workspace
 
 HTTP_ROLES = frozenset({"edge", "origin", "router"})  # roles that answer GET /healthz
@@ -167,8 +169,6 @@ def traffic_rows(
     """The env's regions with their traffic weights and drained state: the traffic
     service's record; without a state store the spec's weights (nothing drained);
     for an env the spec does not declare, the inventory's `traffic_weight` vars."""
-    from fleetctl.services import traffic
-
     try:
         if store is None:
             return [TrafficRow(r, w, w) for r, w in sorted(traffic.spec_weights(ws, env).items())]
@@ -213,8 +213,6 @@ def rollout_of(store: StateStore | None, env: str) -> fs.RolloutState | None:
 def freeze_of(store: StateStore | None, env: str) -> fs.FreezeState | None:
     if store is None:
         return None
-    from fleetctl.services import freeze as freeze_service
-
     f = freeze_service.current(store, env)
     return fs.FreezeState(f.reason, f.by, f.at) if f else None
 

@@ -41,6 +41,7 @@ from fleetctl.core.capacity.throughput import Throughput
 from fleetctl.errors import BadInput, FleetctlError, JobFailed
 from fleetctl.services import target as env_target
 from fleetctl.services.freeze import who
+from fleetctl.services.lab import LAB_REGIONS
 from fleetctl.services.target import is_lab
 from fleetctl.services.workspace import Workspace
 
@@ -70,8 +71,6 @@ class RegionTraffic:
 def spec_weights(ws: Workspace, env: str) -> dict[str, float]:
     """Region -> traffic weight the spec declares for `env` (lab: the lab's regions)."""
     if is_lab(env):
-        from fleetctl.services.lab import LAB_REGIONS
-
         return {region: weight for region, _pop, weight in LAB_REGIONS}
     from fleetctl.spec import load_fleet
 

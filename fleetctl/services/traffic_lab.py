@@ -14,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fleetctl.adapters import http_probe
+from fleetctl.adapters.http_sampler import Target, sample
 from fleetctl.core.gates import Sample, Verdict, http_gate
 from fleetctl.core.policy import HttpGate
 from fleetctl.errors import BadInput, JobFailed
@@ -64,9 +66,6 @@ class LabRouter:
 
     def gate(self, weights: dict[str, int]) -> dict[str, Any]:
         """Viewer requests through the router, and the weights it says it serves."""
-        from fleetctl.adapters import http_probe
-        from fleetctl.adapters.http_sampler import Target, sample
-
         served = http_probe.get(self.router.url("/healthz")).headers.get("x-fleet-weights", "")
         readings = sample(
             [Target(self.router.name, self.router.url("").rstrip("/"))],
