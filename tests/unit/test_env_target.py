@@ -77,7 +77,7 @@ def test_env_target_decides_lab_once(tmp_path: Path) -> None:
     assert (lab.is_lab, lab.traffic_backend) == (True, "lab-router")
     with pytest.raises(BadInput, match="no lab in"):
         lab.inventory()
-    with pytest.raises(BadInput, match="inventories: "):
+    with pytest.raises(BadInput, match="no inventory for env 'nope'"):
         env_target.resolve(ws, "nope").inventory()
 
 
