@@ -7,18 +7,17 @@ Kept small and reusable: `open_workspace`, `select_stack`, `preview`.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fleetctl.adapters import pulumi_cli
 from fleetctl.errors import OutsideError
 
-INSTALL_HINT = (
-    "install the Pulumi CLI (https://www.pulumi.com/docs/install/, e.g. "
-    "`curl -fsSL https://get.pulumi.com | sh`), or drop `--engine pulumi`: the default "
-    "engine previews offline, without the CLI or credentials"
+# what to do instead of installing the CLI
+ALTERNATIVE = (
+    "or drop `--engine pulumi`: the default engine previews offline, without the CLI or credentials"
 )
 
 
@@ -30,10 +29,7 @@ class EnginePreview:
 
 
 def find_cli() -> str:
-    exe = shutil.which("pulumi")
-    if exe is None:
-        raise OutsideError("the `pulumi` executable is not on PATH", hint=INSTALL_HINT)
-    return exe
+    return pulumi_cli.find_cli(ALTERNATIVE)
 
 
 def _outside(exc: BaseException, what: str) -> OutsideError:
@@ -49,7 +45,7 @@ def open_workspace(stacks_dir: Path, env_vars: dict[str, str] | None = None) -> 
     try:
         return auto.LocalWorkspace(work_dir=str(stacks_dir), env_vars=env_vars or {})
     except FileNotFoundError:
-        raise OutsideError("the `pulumi` executable is not on PATH", hint=INSTALL_HINT) from None
+        raise pulumi_cli.not_found(ALTERNATIVE) from None
     except Exception as exc:
         raise _outside(exc, "workspace") from None
 
@@ -93,7 +89,7 @@ def preview(
     try:
         res = stack.preview(diff=True, on_output=on_output)
     except FileNotFoundError:
-        raise OutsideError("the `pulumi` executable is not on PATH", hint=INSTALL_HINT) from None
+        raise pulumi_cli.not_found(ALTERNATIVE) from None
     except Exception as exc:
         raise _outside(exc, f"preview {stack_name}") from None
     return EnginePreview(stack_name, _counts(res.change_summary), res.stdout)

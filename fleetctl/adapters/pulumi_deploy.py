@@ -13,19 +13,16 @@ Self-contained on purpose (pulumi is imported inside functions only).
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from fleetctl.adapters import pulumi_cli
 from fleetctl.errors import OutsideError
 
-INSTALL_HINT = (
-    "install the Pulumi CLI: `curl -fsSL https://get.pulumi.com | sh` "
-    "(or see https://www.pulumi.com/docs/install/), then make sure `pulumi` is on PATH"
-)
+ALTERNATIVE = "then make sure `pulumi` is on PATH"  # after the install hint
 # Engine op names folded into the five a person reads.
 _OPS = {
     "create": "create",
@@ -77,10 +74,7 @@ OnStep = Callable[[Step], None]
 
 
 def find_cli() -> str:
-    exe = shutil.which("pulumi")
-    if exe is None:
-        raise OutsideError("the `pulumi` executable is not on PATH", hint=INSTALL_HINT)
-    return exe
+    return pulumi_cli.find_cli(ALTERNATIVE)
 
 
 def _name_of(urn: str) -> str:
@@ -171,9 +165,7 @@ class PulumiStack:
             else:
                 self._stack = auto.Stack.select(stack, ws)
         except FileNotFoundError:
-            raise OutsideError(
-                "the `pulumi` executable is not on PATH", hint=INSTALL_HINT
-            ) from None
+            raise pulumi_cli.not_found(ALTERNATIVE) from None
         except auto.StackNotFoundError:
             raise OutsideError(
                 f"stack {stack!r} does not exist in the Pulumi backend",

@@ -40,16 +40,11 @@ def apply(
     inventory: Annotated[
         Path | None, typer.Option("--inventory", "-i", help="Inventory path (default: by env).")
     ] = None,
-    lab_dir: Annotated[
-        Path | None,
-        typer.Option("--lab-dir", envvar="FLEETCTL_LAB_DIR", help="Lab directory (env lab)."),
-    ] = None,
+    lab_dir: options.LabDir = None,
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Abort after this many seconds.")
     ] = None,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """Apply a playbook to an environment and report ok/changed/failed/unreachable per host.
 
@@ -64,9 +59,10 @@ def apply(
     from fleetctl.errors import JobFailed, OutsideError
     from fleetctl.services import apply as apply_service
     from fleetctl.services import secrets as secrets_service
+    from fleetctl.services.extra_vars import parse_extra_vars
 
     ws = workspace(ctx)
-    extravars = apply_service.parse_extravars(extra or [])
+    extravars = parse_extra_vars(extra or [])
     secrets = secrets_service.read(secret_var or [], prompt=options.secret_prompt())
     progress = Progress(enabled=fmt is render.Format.table)
     try:

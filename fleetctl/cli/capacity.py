@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
 from fleetctl.cli.options import StackEnv
 from fleetctl.cli.state import workspace
 
@@ -107,9 +107,7 @@ def capacity(
             "under (--demand), or never (default with --demand).",
         ),
     ] = None,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """Capacity per region: demand turned into edge nodes and transcode
     instances with N+1 per zone, compared with the spec.
@@ -159,7 +157,7 @@ def _demand_mode(
 
     if not demand.is_file():
         raise BadInput(f"no demand file {demand}", hint="see examples/demand-prod.yaml")
-    fleet = fleet_service.load(workspace(ctx))
+    fleet = fleet_service.workspace_fleet(workspace(ctx))
     report = capacity_service.demand_capacity(fleet, env, demand, growth, utilisation=utilisation)
     if fmt is render.Format.json:
         render.emit_json(capacity_service.report_json(report))
@@ -187,7 +185,7 @@ def _peak_mode(
     from fleetctl.services import capacity as capacity_service
     from fleetctl.services import fleet as fleet_service
 
-    fleet = fleet_service.load(workspace(ctx))
+    fleet = fleet_service.workspace_fleet(workspace(ctx))
     model = capacity_service.throughput_model(utilisation=utilisation)
     rows = capacity_service.edge_capacity(fleet, env, peak_gbps, growth, model=model)
     if fmt is render.Format.json:

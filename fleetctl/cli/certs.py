@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from fleetctl.cli import render
-from fleetctl.cli.options import Env
+from fleetctl.cli.options import Env, LabDir
 from fleetctl.cli.state import workspace
-from fleetctl.cli.status import LabDirOpt, TimeoutOpt
+from fleetctl.cli.status import TimeoutOpt
 from fleetctl.errors import JobFailed
 
 app = typer.Typer(help="The edges' TLS certificates: status and rotation.", no_args_is_help=True)
@@ -31,7 +31,7 @@ def status(
         render.Format.table
     ),
     timeout: TimeoutOpt = 3.0,
-    lab_dir: LabDirOpt = None,
+    lab_dir: LabDir = None,
 ) -> None:
     """Each edge's certificate, read by a verified TLS handshake: subject,
     SHA-256 fingerprint, not-after and days left. Exits 1 when a handshake
@@ -105,7 +105,7 @@ def rotate(
         ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
-    lab_dir: LabDirOpt = None,
+    lab_dir: LabDir = None,
     fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
         render.Format.table
     ),
@@ -190,7 +190,7 @@ def issue(
     cert: Annotated[Path, typer.Option("--cert", help="Where to write the certificate.")],
     key: Annotated[Path, typer.Option("--key", help="Where to write its key (mode 0600).")],
     days: Annotated[float, typer.Option("--days", min=0.01, help="Validity in days.")] = 90.0,
-    lab_dir: LabDirOpt = None,
+    lab_dir: LabDir = None,
 ) -> None:
     """Lab only: a new certificate from the lab CA for every edge's address
     (what a real CA would hand you), ready for `certs rotate`.

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
 from fleetctl.cli.options import OnlyEnv, OnlyStacks
 from fleetctl.cli.state import workspace
 from fleetctl.errors import EXIT_JOB_FAILED
@@ -47,9 +47,7 @@ def cost(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Run every stack; ignore the preview cache.")
     ] = False,
-    fmt: Annotated[render.Format, typer.Option("--format", "-f", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.FmtShort = render.Format.table,
 ) -> None:
     """Monthly cost estimate per region and role, from what the stacks declare.
 
@@ -99,9 +97,7 @@ def show_prices(
         str | None, typer.Option("--region", "-r", help="The prices that apply in this region.")
     ] = None,
     prices: PricesOpt = None,
-    fmt: Annotated[render.Format, typer.Option("--format", "-f", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.FmtShort = render.Format.table,
 ) -> None:
     """Show the price table estimates use: its source, date and figures.
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
 from fleetctl.cli.state import workspace
 from fleetctl.errors import BadInput, JobFailed
 
@@ -28,7 +28,6 @@ BackendOpt = Annotated[
         help="Pulumi state backend URL (default: PULUMI_BACKEND_URL or `pulumi login`).",
     ),
 ]
-FormatOpt = Annotated[render.Format, typer.Option("--format", help="Summary format.")]
 
 
 def _interactive() -> bool:
@@ -128,7 +127,7 @@ def up(
     stack: StackOpt,
     yes: YesOpt = False,
     backend: BackendOpt = None,
-    fmt: FormatOpt = render.Format.table,
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """Create or update a stack's cloud resources with Pulumi (Automation API).
 
@@ -147,7 +146,7 @@ def destroy(
     stack: StackOpt,
     yes: YesOpt = False,
     backend: BackendOpt = None,
-    fmt: FormatOpt = render.Format.table,
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """Delete every cloud resource of a stack with Pulumi (Automation API).
 

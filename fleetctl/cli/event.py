@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.application import Application
 from fleetctl.cli.options import Env, Fmt
-from fleetctl.cli.state import state_url, workspace
+from fleetctl.cli.state import workspace
 
 if TYPE_CHECKING:
     from fleetctl.services.event import EventPlan
@@ -109,7 +110,6 @@ def plan(
     from fleetctl.core.capacity.event import EventWindow
     from fleetctl.errors import BadInput
     from fleetctl.services import event as svc
-    from fleetctl.services.status import open_store_readonly
 
     t_start = parse_time(start, "--start")
     t_end = parse_time(end, "--end")
@@ -133,14 +133,10 @@ def plan(
         demand_path=demand,
         preview=not no_preview,
     )
-    store = open_store_readonly(state_url(ctx))
-    try:
+    with Application(ctx) as app:
         if req.preview and fmt is render.Format.table:
             render.note("previewing the pre-scale (the Pulumi program under mocks)...")
-        result = svc.plan(ws, store, req)
-    finally:
-        if store is not None:
-            store.close()
+        result = svc.plan(ws, app.readonly_store(), req)
     if fmt is render.Format.json:
         render.emit_json(svc.plan_json(result))
     else:

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
+from fleetctl.cli.application import Application
 from fleetctl.cli.options import Env
-from fleetctl.cli.state import open_state
 from fleetctl.errors import BadInput
 
 Action = render.Switch
@@ -21,9 +21,7 @@ def freeze(
     reason: Annotated[
         str | None, typer.Option("--reason", "-r", help="Why (required for on).")
     ] = None,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """Freeze an env: no rollout starts and no new rollout step starts until `freeze off`.
 
@@ -33,8 +31,8 @@ def freeze(
 
     if action is Action.on and not reason:
         raise BadInput("a freeze needs a --reason", hint="e.g. --reason 'incident 123'")
-    store = open_state(ctx, write=action is not Action.status)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=action is not Action.status)
         if action is Action.status:
             f = svc.current(store, env)
             if fmt is render.Format.json:
@@ -53,5 +51,3 @@ def freeze(
             render.ok(f"{env} frozen by {f.by}: {f.reason}")
         else:
             render.ok(f"{env} unfrozen by {f.by}")
-    finally:
-        store.close()

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
+from fleetctl.cli.application import Application
 from fleetctl.cli.options import Env
-from fleetctl.cli.state import open_state
 from fleetctl.errors import BadInput
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -39,9 +39,7 @@ def history(
     since: Annotated[
         str | None, typer.Option("--since", help="Only newer: 30m, 6h, 2d or an ISO time.")
     ] = None,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """One timeline of an env: freezes, host drains, region drains (who, why,
     weights, forced) and rollouts (started, paused, completed, rolled back).
@@ -51,11 +49,9 @@ def history(
     from fleetctl.services import history as svc
 
     start = parse_since(since) if since else None
-    store = open_state(ctx, write=False)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=False)
         entries = svc.timeline(store, env, since=start)
-    finally:
-        store.close()
     if fmt is render.Format.json:
         render.emit_json([e.to_dict() for e in entries])
         return

@@ -12,8 +12,9 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.application import Application
 from fleetctl.cli.options import Env, Fmt, LabDir
-from fleetctl.cli.state import open_state, workspace
+from fleetctl.cli.state import workspace
 from fleetctl.errors import BadInput, JobFailed
 
 app = typer.Typer(no_args_is_help=True, help="Single edge hosts: drain, undrain, list.")
@@ -33,17 +34,15 @@ def _set(
     lab_dir: Path | None,
     fmt: render.Format,
 ) -> None:
-    from fleetctl.services import drain as svc
+    from fleetctl.services import host_drain as svc
 
     if not limit:
         raise BadInput("say which hosts with --limit", hint="e.g. --limit lab-edge-big-01")
     if on and not reason:
         raise BadInput("a drain needs a --reason", hint="e.g. --reason 'NIC errors'")
-    store = open_state(ctx, write=True)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=True)
         result = svc.set_drain(workspace(ctx), store, env, limit, on, reason, lab_dir=lab_dir)
-    finally:
-        store.close()
     verb = "drained" if on else "back in service"
     done = sorted(h for h, o in result.hosts.items() if not (o.failed or o.unreachable))
     bad = sorted(h for h, o in result.hosts.items() if o.failed or o.unreachable)
@@ -101,13 +100,11 @@ def list_(ctx: typer.Context, env: Env, fmt: Fmt = render.Format.table) -> None:
 
     Example:  fleetctl hosts list --env lab
     """
-    from fleetctl.services import drain as svc
+    from fleetctl.services import host_drain as svc
 
-    store = open_state(ctx, write=False)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=False)
         rows = svc.drained(store, env)
-    finally:
-        store.close()
     if fmt is render.Format.json:
         render.emit_json([d.to_dict() for d in rows])
     elif not rows:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
-from fleetctl.cli.options import HostsEnv, LabDir
+from fleetctl.cli.options import Fmt, HostsEnv, LabDir
 from fleetctl.cli.state import workspace
 from fleetctl.errors import BadInput
 
@@ -32,9 +32,7 @@ def inventory(
     host: Annotated[
         str | None, typer.Option("--host", help="Ansible dynamic inventory: one host's vars.")
     ] = None,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: Fmt = render.Format.table,
     source: Annotated[
         Source,
         typer.Option(
@@ -57,8 +55,9 @@ def inventory(
     """
     from fleetctl.services import fleet as fleet_service
     from fleetctl.services import inventory as inv
+    from fleetctl.services.target import is_lab
 
-    if env == "lab":
+    if is_lab(env):
         if source is Source.aws:
             raise BadInput("the lab has no AWS inventory", hint="drop --source aws for --env lab")
         _lab_inventory(ctx, lab_dir, region=region, role=role, host=host, list_=list_, fmt=fmt)
@@ -71,7 +70,7 @@ def inventory(
         regions = [region] if region else []
         records = inventory_aws.hosts_from_aws(workspace(ctx), env, regions=regions, role=role)
     else:
-        fleet = fleet_service.load(workspace(ctx))
+        fleet = fleet_service.workspace_fleet(workspace(ctx))
         records = inv.hosts_from_fleet(fleet, env=env, region=region, role=role)
     if host is not None:
         render.emit_json(inv.host_vars(records, host))
@@ -103,8 +102,9 @@ def _lab_inventory(
     fmt: render.Format,
 ) -> None:
     from fleetctl.services import lab as lab_service
+    from fleetctl.services import target as env_target
 
-    lab = lab_service.require(lab_service.resolve_dir(lab_dir, workspace(ctx).root))
+    lab = env_target.resolve(workspace(ctx), env_target.LAB_ENV, lab_dir).require_lab()
     hosts = [
         h
         for h in lab.hosts
@@ -114,14 +114,23 @@ def _lab_inventory(
         render.emit_json(lab_service.lab_host_vars(lab, host))
         return
     if list_ or fmt is render.Format.json:
-        render.emit_json(lab_service.dynamic_inventory(lab, [h.name for h in hosts]))
+        weights = lab_service.router_weights(lab.dir)
+        render.emit_json(lab_service.dynamic_inventory(lab, [h.name for h in hosts], weights))
         return
     render.out.print(
         render.table(
             None,
             ["host", "env", "region", "role", "pop", "address", "traffic weight"],
             [
-                (h.name, "lab", h.region, h.role, h.pop, h.address, f"{h.traffic_weight:.2f}")
+                (
+                    h.name,
+                    lab_service.LAB_ENV,
+                    h.region,
+                    h.role,
+                    h.pop,
+                    h.address,
+                    f"{h.traffic_weight:.2f}",
+                )
                 for h in hosts
             ],
         )

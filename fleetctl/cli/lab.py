@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
 from fleetctl.cli.state import workspace
 
 app = typer.Typer(
@@ -61,9 +61,7 @@ def up(
             help="Also run Prometheus and an mtail exporter per edge (for the slo_burn gate).",
         ),
     ] = False,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """Start the lab (or reconcile it) and configure it with site.yml. Idempotent.
 
@@ -121,9 +119,7 @@ def up(
 def status(
     ctx: typer.Context,
     lab_dir: DirOpt = None,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """Hosts, role, region, address, process state, deployed release and health.
 

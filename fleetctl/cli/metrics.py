@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
 from fleetctl.cli.options import Env
 from fleetctl.cli.state import state_url, workspace
-from fleetctl.cli.status import LabDirOpt, SourceOpt, TimeoutOpt
+from fleetctl.cli.status import SourceOpt, TimeoutOpt
 from fleetctl.errors import BadInput
 
 app = typer.Typer(
@@ -42,7 +42,7 @@ def serve(
         typer.Option("--duration", min=0.1, help="Stop after this many seconds (tests, demos)."),
     ] = None,
     timeout: TimeoutOpt = 2.0,
-    lab_dir: LabDirOpt = None,
+    lab_dir: options.LabDir = None,
     host_source: SourceOpt = "inventory",
 ) -> None:
     """Serve /metrics (Prometheus text format) until Ctrl-C.
@@ -93,7 +93,7 @@ def dump(
     ctx: typer.Context,
     env: EnvOpt,
     timeout: TimeoutOpt = 2.0,
-    lab_dir: LabDirOpt = None,
+    lab_dir: options.LabDir = None,
     host_source: SourceOpt = "inventory",
 ) -> None:
     """Print the metrics once (Prometheus text format) on stdout, e.g. for

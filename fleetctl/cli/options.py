@@ -40,9 +40,11 @@ OnlyStacks = Annotated[
     typer.Option("--stack", "-s", help="Only this stack (repeatable), e.g. prod-eu-west-1."),
 ]
 Fmt = Annotated[render.Format, typer.Option("--format", help="Output format.")]
+FmtShort = Annotated[render.Format, typer.Option("--format", "-f", help="Output format.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 LabDir = Annotated[
-    Path | None, typer.Option("--lab-dir", envvar="FLEETCTL_LAB_DIR", help="Lab directory.")
+    Path | None,
+    typer.Option("--lab-dir", envvar="FLEETCTL_LAB_DIR", help="Lab directory (env lab)."),
 ]
 SecretVars = Annotated[
     list[str] | None,

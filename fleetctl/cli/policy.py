@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
 from fleetctl.cli.options import OnlyEnv, OnlyStacks
 from fleetctl.cli.state import workspace
 from fleetctl.errors import EXIT_JOB_FAILED
@@ -19,9 +17,7 @@ app = typer.Typer(
 @app.command("list")
 def list_rules(
     ctx: typer.Context,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """List every policy rule: id, level (mandatory blocks a preview), what it checks.
 
@@ -53,9 +49,7 @@ def check(
     ctx: typer.Context,
     env: OnlyEnv = None,
     stack: OnlyStacks = None,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """Check the policy pack on the current spec and program (no base, no diff).
 

@@ -24,7 +24,7 @@ class PreviewFormat(StrEnum):
     json = "json"
 
 
-class Engine(StrEnum):
+class PreviewEngine(StrEnum):
     mock = "mock"
     pulumi = "pulumi"
 
@@ -67,13 +67,13 @@ def preview(
         bool, typer.Option("--no-cache", help="Run every stack; ignore the preview cache.")
     ] = False,
     engine: Annotated[
-        Engine,
+        PreviewEngine,
         typer.Option(
             "--engine",
             help="mock: offline, under the Pulumi SDK mock runtime (default). "
             "pulumi: the real `pulumi preview` (needs the CLI and a backend).",
         ),
-    ] = Engine.mock,
+    ] = PreviewEngine.mock,
     save_snapshot: Annotated[
         Path | None,
         typer.Option("--save-snapshot", help="Save the resource graphs, for a later --base FILE."),
@@ -126,14 +126,14 @@ def preview(
     from fleetctl.services import preview as svc
 
     ws = workspace(ctx)
-    if engine is Engine.pulumi and save_snapshot is not None:
+    if engine is PreviewEngine.pulumi and save_snapshot is not None:
         raise BadInput("--save-snapshot works with the offline engine only")
     shard_of: tuple[int, int] | None = None
     if shard is not None:
         from fleetctl.services import preview_shard
 
         shard_of = preview_shard.parse_shard(shard)
-        if out is None or engine is Engine.pulumi or save_snapshot is not None:
+        if out is None or engine is PreviewEngine.pulumi or save_snapshot is not None:
             raise BadInput(
                 "--shard writes its output to --out, with the offline engine, no snapshot",
                 hint="fleetctl preview --shard 1/3 --out shard-1.json",
@@ -157,7 +157,7 @@ def preview(
         doc = preview_shard.plan_json(run, ws)
         typer.echo(json.dumps(doc, indent=2))
         return
-    runner = svc.run_engine_preview if engine is Engine.pulumi else svc.run_preview
+    runner = svc.run_engine_preview if engine is PreviewEngine.pulumi else svc.run_preview
     run = _run(runner, ws, opts)
     if shard_of is not None:
         from fleetctl.services import preview_shard

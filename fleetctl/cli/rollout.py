@@ -192,7 +192,7 @@ def plan(
     Example:  fleetctl rollout plan edge.yml --env lab --policy tests/fixtures/policies/fast.yml
     """
     from fleetctl.cli.rollout_render import plan_table
-    from fleetctl.services.drain import drained_hosts
+    from fleetctl.services.host_drain import drained_hosts
     from fleetctl.services.rollout import plan_for
     from fleetctl.services.rollout_policy import load_policy
 

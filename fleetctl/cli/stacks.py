@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
 from fleetctl.cli.options import OnlyEnv
 from fleetctl.cli.state import workspace
 
@@ -18,9 +17,7 @@ app = typer.Typer(help="List the stacks the fleet spec declares.", no_args_is_he
 def list_stacks(
     ctx: typer.Context,
     env: OnlyEnv = None,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """List stacks: env, region, edge nodes, transcode min/max, buckets, traffic weight.
 
@@ -28,7 +25,7 @@ def list_stacks(
     """
     from fleetctl.services import fleet as fleet_service
 
-    fleet = fleet_service.load(workspace(ctx))
+    fleet = fleet_service.workspace_fleet(workspace(ctx))
     rows = fleet_service.summaries(fleet, env)
     if fmt is render.Format.json:
         render.emit_json([{k: v for k, v in asdict(r).items() if k != "source"} for r in rows])

@@ -58,9 +58,6 @@ def open_state(ctx: typer.Context, *, write: bool) -> StateStore:
     return store
 
 
-LAB_ENV = "lab"
-
-
 def known_envs(ws: Workspace, *, lab: bool) -> list[str]:
     """Envs with a stack config (stacks/Pulumi.<env>-<region>.yaml); with `lab`,
     also those with an inventory (inventories/<env>/, which includes the lab)."""
@@ -69,11 +66,13 @@ def known_envs(ws: Workspace, *, lab: bool) -> list[str]:
 
 def check_env(ctx: typer.Context, env: str, *, lab: bool = True) -> str:
     """`env` if the project knows it, else BadInput naming --env and the known envs."""
+    from fleetctl.services.target import is_lab
+
     known = known_envs(workspace(ctx), lab=lab)
     if env not in known:
         where = "" if lab else " (this command works on stack envs; the lab has no stacks)"
         raise BadInput(
-            f"unknown env {env!r} (--env){where if env == LAB_ENV else ''}",
+            f"unknown env {env!r} (--env){where if is_lab(env) else ''}",
             hint=f"known envs: {', '.join(known) or 'none'}",
         )
     return env

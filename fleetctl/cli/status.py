@@ -6,12 +6,11 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
 from fleetctl.cli.options import Env
 from fleetctl.cli.state import state_url, workspace
 
@@ -19,10 +18,6 @@ if TYPE_CHECKING:
     from fleetctl.core.fleet_status import FleetStatus
     from fleetctl.services.status import StatusSource
 
-LabDirOpt = Annotated[
-    Path | None,
-    typer.Option("--lab-dir", envvar="FLEETCTL_LAB_DIR", help="Lab directory (env lab)."),
-]
 SourceOpt = Annotated[
     str,
     typer.Option(
@@ -38,9 +33,7 @@ TimeoutOpt = Annotated[
 def status(
     ctx: typer.Context,
     env: Env,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.Fmt = render.Format.table,
     watch: Annotated[
         bool, typer.Option("--watch", "-w", help="Refresh in place until Ctrl-C (or --count).")
     ] = False,
@@ -59,7 +52,7 @@ def status(
         ),
     ] = False,
     timeout: TimeoutOpt = 2.0,
-    lab_dir: LabDirOpt = None,
+    lab_dir: options.LabDir = None,
     host_source: SourceOpt = "inventory",
 ) -> None:
     """Per region: hosts by health, release mix, traffic weight and drain; the env's

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.application import Application
 from fleetctl.cli.options import Env, Fmt, LabDir, Yes
-from fleetctl.cli.state import open_state, workspace
+from fleetctl.cli.state import workspace
 from fleetctl.errors import BadInput
 
 if TYPE_CHECKING:
@@ -136,8 +137,8 @@ def region_drain(
     if demand is not None:  # the peak and the node figures `capacity --demand` uses
         basis = svc.basis_from_demand(ws, env, demand)
         peak_gbps, model = basis.peak_gbps, basis.model
-    store = open_state(ctx, write=True)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=True)
         plan = svc.plan_change(
             ws, store, env, region, drain=True, peak_gbps=peak_gbps, lab_dir=lab_dir, model=model
         )
@@ -154,8 +155,6 @@ def region_drain(
             svc.change(ws, store, plan, reason=reason, force=False, lab_dir=lab_dir)  # raises
         _confirm(plan, yes)
         result = svc.change(ws, store, plan, reason=reason, force=force, lab_dir=lab_dir)
-    finally:
-        store.close()
     _done(result, fmt)
 
 
@@ -176,8 +175,8 @@ def region_undrain(
     from fleetctl.services import traffic as svc
 
     ws = workspace(ctx)
-    store = open_state(ctx, write=True)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=True)
         plan = svc.plan_change(ws, store, env, region, drain=False, lab_dir=lab_dir)
         if plan.noop:
             render.note(f"{region} is not drained in {env}; nothing to do")
@@ -188,6 +187,4 @@ def region_undrain(
             _show(plan)
         _confirm(plan, yes)
         result = svc.change(ws, store, plan, reason=reason, lab_dir=lab_dir)
-    finally:
-        store.close()
     _done(result, fmt)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
 from fleetctl.cli.state import workspace
 
 
@@ -17,9 +17,7 @@ def validate(
         list[Path] | None,
         typer.Argument(help="Stack config files to check (default: every stacks/Pulumi.*.yaml)."),
     ] = None,
-    fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
-        render.Format.table
-    ),
+    fmt: options.Fmt = render.Format.table,
 ) -> None:
     """Check stack configs; report every problem as file:line: key: message.
 
@@ -29,7 +27,7 @@ def validate(
     """
     from fleetctl.services import fleet as fleet_service
 
-    fleet = fleet_service.load(workspace(ctx), paths or [])
+    fleet = fleet_service.workspace_fleet(workspace(ctx), paths or [])
     from fleetctl.spec.traffic import load_traffic
 
     load_traffic(workspace(ctx).stacks_dir)  # fleet:traffic (Route 53 records of region drains)

@@ -159,7 +159,7 @@ def readiness(
     drained_regions: list[str] = []
     drained_hosts: list[str] = []
     if store is not None:
-        from fleetctl.services import drain as host_drain
+        from fleetctl.services import host_drain
         from fleetctl.services import rollout as rollout_service
 
         running = sorted(

@@ -40,7 +40,7 @@ class StackSummary:
         )
 
 
-def load(ws: Workspace, paths: Sequence[Path] = ()) -> Fleet:
+def workspace_fleet(ws: Workspace, paths: Sequence[Path] = ()) -> Fleet:
     """The validated fleet; problems name files relative to the cwd when inside it."""
     try:
         return load_fleet(ws.stacks_dir, paths)

@@ -2,7 +2,7 @@
 
 Everything comes from journals already in the state store:
 - `freeze:<env>`   freeze_on / freeze_off                     (services/freeze.py)
-- `drain:<env>`    drain_on / drain_off of single hosts        (services/drain.py)
+- `drain:<env>`    drain_on / drain_off of single hosts        (services/host_drain.py)
 - `traffic:<env>`  region drains and undrains (started, done, refused, failed)
 - each rollout's own journal (`rollout/<id>` of the env): created, paused,
   promoted, abort requested, failed, completed, rolled back

@@ -1,9 +1,9 @@
 """Inventories from the fleet spec (and, later, from EC2): host records -> Ansible JSON.
 
-`hosts_from_fleet` turns the spec into `HostRecord`s: one per edge node
+`hosts_from_fleet` turns the spec into `HostVars`: one per edge node
 (`edge-<pop>-<zone suffix>-NN`, e.g. edge-iad-1a-01) and `min_size` transcode
 hosts per region (`transcode-<pop>-NN`); the origin is S3 (no host).
-`ansible_inventory` turns any list of records (spec, EC2 instances, the lab)
+`ansible_inventory` turns any list of them (spec, EC2 instances, the lab)
 into Ansible's dynamic inventory JSON: groups by env, region and role, host
 vars under `_meta.hostvars`.
 """
@@ -12,41 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
+from fleetctl.core.host_vars import HostVars
 from fleetctl.errors import BadInput
 from fleetctl.spec import Fleet, Stack
 
 ROLES = ("edge", "transcode", "origin")
-
-
-@dataclass(frozen=True)
-class HostRecord:
-    name: str
-    env: str
-    region: str
-    role: str
-    pop: str = ""
-    zone: str = ""
-    traffic_weight: float = 0.0
-    address: str = ""  # ansible_host when known (EC2, lab)
-    extra: dict[str, Any] = field(default_factory=dict)  # more host vars
-
-    def hostvars(self) -> dict[str, Any]:
-        hv: dict[str, Any] = {
-            "fleet_env": self.env,
-            "fleet_role": self.role,
-            "region": self.region,
-            "pop": self.pop,
-            "traffic_weight": self.traffic_weight,
-        }
-        if self.zone:
-            hv["zone"] = self.zone
-        if self.address:
-            hv["ansible_host"] = self.address
-        hv.update(self.extra)
-        return hv
 
 
 def group_name(text: str) -> str:
@@ -59,8 +31,8 @@ def _zone_suffix(stack: Stack, zone: str) -> str:
     return zone.removeprefix(stack.region.rsplit("-", 1)[0] + "-")
 
 
-def hosts_of_stack(stack: Stack) -> list[HostRecord]:
-    out: list[HostRecord] = []
+def hosts_of_stack(stack: Stack) -> list[HostVars]:
+    out: list[HostVars] = []
     spec = stack.spec
     pop = spec.edge.pop if spec.edge else stack.region
     base = {"stack": stack.name}
@@ -73,7 +45,7 @@ def hosts_of_stack(stack: Stack) -> list[HostRecord]:
         for zone in stack.edge_zones:
             for i in range(spec.edge.nodes_per_zone):
                 out.append(
-                    HostRecord(
+                    HostVars(
                         name=f"edge-{pop}-{_zone_suffix(stack, zone)}-{i + 1:02d}",
                         env=stack.env,
                         region=stack.region,
@@ -88,7 +60,7 @@ def hosts_of_stack(stack: Stack) -> list[HostRecord]:
         zones = spec.zones
         for i in range(spec.transcode.min_size):
             out.append(
-                HostRecord(
+                HostVars(
                     name=f"transcode-{pop}-{i + 1:02d}",
                     env=stack.env,
                     region=stack.region,
@@ -111,7 +83,7 @@ def hosts_from_fleet(
     env: str | None = None,
     region: str | None = None,
     role: str | None = None,
-) -> list[HostRecord]:
+) -> list[HostVars]:
     if env is not None and env not in fleet.envs():
         raise BadInput(f"unknown env {env!r}", hint=f"known envs: {', '.join(fleet.envs())}")
     if role is not None and role not in ROLES:
@@ -126,8 +98,8 @@ def hosts_from_fleet(
 
 
 def filter_records(
-    records: Iterable[HostRecord], *, region: str | None = None, role: str | None = None
-) -> list[HostRecord]:
+    records: Iterable[HostVars], *, region: str | None = None, role: str | None = None
+) -> list[HostVars]:
     return [
         r
         for r in records
@@ -135,7 +107,7 @@ def filter_records(
     ]
 
 
-def ansible_inventory(records: Sequence[HostRecord]) -> dict[str, Any]:
+def ansible_inventory(records: Sequence[HostVars]) -> dict[str, Any]:
     """Ansible's `--list` JSON: groups by env, region, role; `_meta.hostvars`."""
     names = [r.name for r in records]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -146,7 +118,7 @@ def ansible_inventory(records: Sequence[HostRecord]) -> dict[str, Any]:
         for g in (r.env, r.region, r.role):
             groups.setdefault(group_name(g), []).append(r.name)
     out: dict[str, Any] = {
-        "_meta": {"hostvars": {r.name: r.hostvars() for r in records}},
+        "_meta": {"hostvars": {r.name: r.to_vars() for r in records}},
         "all": {"children": sorted(["ungrouped", *groups])},
         "ungrouped": {"hosts": []},
     }
@@ -155,9 +127,9 @@ def ansible_inventory(records: Sequence[HostRecord]) -> dict[str, Any]:
     return out
 
 
-def host_vars(records: Sequence[HostRecord], name: str) -> dict[str, Any]:
+def host_vars(records: Sequence[HostVars], name: str) -> dict[str, Any]:
     """`--host NAME`: that host's vars (an unknown host gets {}, as Ansible expects)."""
     for r in records:
         if r.name == name:
-            return r.hostvars()
+            return r.to_vars()
     return {}

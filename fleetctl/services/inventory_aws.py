@@ -5,7 +5,7 @@ keys in `fleetctl.spec.naming`): `env` selects the environment, `role`
 (edge|transcode), `region`, `pop` and `fleet:stack` describe the host. Every
 region of the env's stacks is read (in parallel, each paginated). The output
 is the spec-derived inventory's (`fleetctl.services.inventory`: the same
-`HostRecord`s and `ansible_inventory`): `--list` JSON with `_meta.hostvars`,
+`HostVars` and `ansible_inventory`): `--list` JSON with `_meta.hostvars`,
 groups by env, region and role.
 
 Inventory hostname = instance id (unique and stable); `ansible_host` = the
@@ -20,20 +20,20 @@ from typing import Any, Literal
 
 from fleetctl.adapters import aws_ec2
 from fleetctl.errors import BadInput
-from fleetctl.services.inventory import HostRecord, ansible_inventory, host_vars
+from fleetctl.services.inventory import HostVars, ansible_inventory, host_vars
 from fleetctl.services.workspace import Workspace
 from fleetctl.spec import Stack, load_fleet, naming
 
-__all__ = ["HostRecord", "host_vars", "hosts_from_aws", "inventory"]
+__all__ = ["HostVars", "host_vars", "hosts_from_aws", "inventory"]
 
 
-def host_from_instance(inst: dict[str, Any], stacks: dict[str, Stack], address: str) -> HostRecord:
+def host_from_instance(inst: dict[str, Any], stacks: dict[str, Stack], address: str) -> HostVars:
     tags: dict[str, str] = inst["tags"]
     region = tags.get(naming.TAG_REGION, inst["region"])
     env = tags.get(naming.TAG_ENV, "")
     stack = stacks.get(naming.stack_name(env, region))
     ip = inst["public_ip"] if address == "public" and inst["public_ip"] else inst["private_ip"]
-    return HostRecord(
+    return HostVars(
         name=inst["id"],
         address=ip or inst["private_dns"] or inst["id"],
         env=env,
@@ -58,7 +58,7 @@ def hosts_from_aws(
     role: str | None = None,
     address: Literal["private", "public"] = "private",
     page_size: int | None = None,
-) -> list[HostRecord]:
+) -> list[HostVars]:
     """Running and pending instances of `env`, in the env's regions (or `regions`)."""
     fleet = load_fleet(ws.stacks_dir)
     if env not in fleet.envs():

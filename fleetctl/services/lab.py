@@ -23,8 +23,6 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -33,10 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from fleetctl.adapters import http_probe, procs
+from fleetctl.adapters.lab import net, sshd, traffic_state
+from fleetctl.adapters.lab import programs as lab_programs
+from fleetctl.adapters.lab.binaries import binary, check_binaries
 from fleetctl.adapters.supervisor import Program, Supervisor, render_config, supervisorctl_command
+from fleetctl.core.host_vars import HostVars
+from fleetctl.core.traffic import integer_weights, server_weights
 from fleetctl.errors import BadInput, JobFailed, OutsideError
 from fleetctl.services import lab_monitoring
 
+LAB_ENV = "lab"  # the env name of the lab (fleetctl.services.target decides envs)
 DEFAULT_DIR = ".fleetctl/lab"
 DEFAULT_SUBNET = "127.0.10"
 DEFAULT_HOSTS = 6
@@ -63,17 +67,6 @@ PROGRAMS_BY_ROLE = {
     "router": ("sshd", "nginx"),
 }
 ROUTER_NAME = "lab-router-01"
-
-# The system programs the lab runs, with the Debian package of each (the same
-# packages scripts/system-deps.sh installs; a unit test keeps the two in step).
-LAB_BINARIES = {
-    "sshd": "openssh-server",
-    "nginx": "nginx-light",
-    "ssh": "openssh-client",  # Ansible connects with it
-    "ssh-keygen": "openssh-client",
-}
-SBIN_DIRS = ("/usr/sbin", "/sbin")  # not on a normal user's PATH
-TRAFFIC_FILE = "traffic.json"  # the router's region weights (written by region drains)
 
 
 @dataclass(frozen=True)
@@ -220,24 +213,28 @@ def group_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", text)
 
 
-def inventory_data(lab: Lab) -> dict[str, Any]:
-    """The lab inventory (Ansible YAML inventory structure)."""
+def host_vars(lab: Lab, h: LabHost) -> HostVars:
+    """A lab host as inventory vars (its sandbox in `lab_root`)."""
+    return HostVars(
+        name=h.name,
+        env=LAB_ENV,
+        region=h.region,
+        role=h.role,
+        pop=h.pop,
+        traffic_weight=h.traffic_weight,
+        address=h.address,
+        ssh_port=h.ssh_port,
+        http_port=h.http_port,
+        extra={"lab_root": h.lab_root, **({"https_port": HTTPS_PORT} if h.role == "edge" else {})},
+    )
+
+
+def inventory_data(lab: Lab, weights: dict[str, int] | None = None) -> dict[str, Any]:
+    """The lab inventory (Ansible YAML inventory structure). `weights`: the
+    router's region weights (None: the spec's)."""
     origin = lab.by_role("origin")[0]
-    hostvars: dict[str, dict[str, Any]] = {}
-    for h in lab.hosts:
-        hostvars[h.name] = {
-            "ansible_host": h.address,
-            "ansible_port": h.ssh_port,
-            "lab_root": h.lab_root,
-            "fleet_env": "lab",
-            "fleet_role": h.role,
-            "region": h.region,
-            "pop": h.pop,
-            "traffic_weight": h.traffic_weight,
-            "http_port": h.http_port,
-            **({"https_port": HTTPS_PORT} if h.role == "edge" else {}),
-        }
-    children: dict[str, Any] = {"lab": {"hosts": {n: None for n in hostvars}}}
+    hostvars = {h.name: host_vars(lab, h).to_vars() for h in lab.hosts}
+    children: dict[str, Any] = {LAB_ENV: {"hosts": {n: None for n in hostvars}}}
     for role in ("origin", "edge", "transcode", "router"):
         children[role] = {"hosts": {h.name: None for h in lab.by_role(role)}}
     for region in sorted({h.region for h in lab.hosts}):
@@ -250,7 +247,7 @@ def inventory_data(lab: Lab) -> dict[str, Any]:
         "edge_cache_inactive": "30m",
     }
     if lab.by_role("router"):
-        children["router"]["vars"] = router_vars(lab)
+        children["router"]["vars"] = render_router_vars(lab, weights or spec_router_weights())
     from fleetctl.adapters.ffmpeg import ffmpeg_exe
 
     ffmpeg = ffmpeg_exe()
@@ -280,11 +277,13 @@ def ca_file(lab: Lab) -> Path:
     return Path(lab.dir) / TLS_DIR / "ca.pem"
 
 
-def dynamic_inventory(lab: Lab, names: Sequence[str] | None = None) -> dict[str, Any]:
+def dynamic_inventory(
+    lab: Lab, names: Sequence[str] | None = None, weights: dict[str, int] | None = None
+) -> dict[str, Any]:
     """The lab inventory (the same hosts, groups and vars as its hosts.yml) in
     Ansible's dynamic inventory JSON (`--list`): groups with hosts/vars/children,
     host vars under `_meta.hostvars`. `names`: only these hosts."""
-    data = inventory_data(lab)["all"]
+    data = inventory_data(lab, weights)["all"]
     keep = set(lab.names() if names is None else names)
     hostvars = {n: v for n, v in data["hosts"].items() if n in keep}
     out: dict[str, Any] = {
@@ -302,34 +301,28 @@ def dynamic_inventory(lab: Lab, names: Sequence[str] | None = None) -> dict[str,
 
 def lab_host_vars(lab: Lab, name: str) -> dict[str, Any]:
     """`--host NAME`: that host's vars ({} for an unknown host, as Ansible expects)."""
-    return dict(inventory_data(lab)["all"]["hosts"].get(name, {}))
+    return dict(inventory_data(lab)["all"]["hosts"].get(name, {}))  # host vars hold no weights
 
 
 def spec_router_weights() -> dict[str, int]:
     """The router's integer region weights from the lab's spec weights (10/30/60)."""
-    from fleetctl.core.traffic import integer_weights
-
     weights = {region: w for region, _pop, w in LAB_REGIONS}
     return integer_weights(weights, top=round(max(weights.values()) * 100))
 
 
 def router_weights(lab_dir: Path | str) -> dict[str, int]:
-    """The router's region weights now: `traffic.json` (a region drain), else the spec's."""
-    path = Path(lab_dir) / TRAFFIC_FILE
-    try:
-        data = json.loads(path.read_text())
-        return {str(r): int(w) for r, w in data["weights"].items()}
-    except FileNotFoundError:
-        return spec_router_weights()
-    except (ValueError, TypeError, KeyError, AttributeError, OSError, RecursionError) as exc:
-        raise OutsideError(f"unreadable lab traffic state {path}: {exc}") from exc
+    """The router's region weights now: the recorded ones (a region drain), else the spec's."""
+    recorded = traffic_state.read(lab_dir)
+    return spec_router_weights() if recorded is None else recorded
 
 
 def router_vars(lab: Lab) -> dict[str, Any]:
-    """The router group's inventory vars: region weights and weighted backends."""
-    from fleetctl.core.traffic import server_weights
+    """The router group's inventory vars with the weights in force now."""
+    return render_router_vars(lab, router_weights(lab.dir))
 
-    weights = router_weights(lab.dir)
+
+def render_router_vars(lab: Lab, weights: dict[str, int]) -> dict[str, Any]:
+    """The router group's inventory vars: region weights and weighted backends."""
     edges = lab.by_role("edge")
     servers: dict[str, list[str]] = {}
     for h in edges:
@@ -352,16 +345,10 @@ def router_vars(lab: Lab) -> dict[str, Any]:
 
 def set_router_weights(lab: Lab, weights: dict[str, int] | None) -> None:
     """Record the router's region weights (None: back to the spec's) and re-render
-    the inventory; `playbooks/router.yml` then puts them in force. A re-run of
-    `lab up` or `apply router.yml` keeps them: both read this state."""
-    path = Path(lab.dir) / TRAFFIC_FILE
-    if weights is None:
-        path.unlink(missing_ok=True)
-    else:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"weights": dict(sorted(weights.items()))}, indent=2) + "\n")
-        tmp.replace(path)
-    _write_inventory(lab)
+    the inventory with them; `playbooks/router.yml` then puts them in force. A
+    re-run of `lab up` or `apply router.yml` keeps them: both read this state."""
+    traffic_state.write(lab.dir, weights)
+    _write_inventory(lab, weights)
 
 
 def router(lab: Lab) -> LabHost | None:
@@ -370,128 +357,19 @@ def router(lab: Lab) -> LabHost | None:
 
 
 def programs(lab: Lab) -> list[Program]:
-    py = lab.python
     out: list[Program] = []
     for h in lab.hosts:
         root = Path(h.lab_root)
-        out.append(
-            Program(
-                name=h.program("sshd"),
-                command=f"{binary('sshd')} -D -e -f {root / 'etc/ssh/sshd_config'}",
-                startsecs=0,
-            )
-        )
+        out.append(lab_programs.sshd(h.program("sshd"), root))
         if "nginx" in h.programs:
-            out.append(
-                Program(
-                    name=h.program("nginx"),
-                    command=(
-                        f"{binary('nginx')} -p {root / 'nginx'}/ -c {root / 'nginx/nginx.conf'}"
-                        ' -g "daemon off;"'
-                    ),
-                    autostart=False,  # the role starts it once its config is in place
-                    startsecs=0,
-                    stopsignal="TERM",  # fast: QUIT waits for keepalive clients
-                )
-            )
+            out.append(lab_programs.nginx(h.program("nginx"), root))
         if "worker" in h.programs:
-            out.append(
-                Program(
-                    name=h.program("worker"),
-                    command=(
-                        f"{py} {root / 'opt/transcode/worker.py'}"
-                        f" {root / 'etc/transcode/worker.json'}"
-                    ),
-                    autostart=False,  # the role installs the worker, then starts it
-                    startsecs=0,
-                )
-            )
-    sub = lab.subnet
-    out.append(
-        Program(
-            name="lab-delay",
-            command=f"{py} -m fleetctl.adapters.slow_http {sub}.1 {DELAY_PORT}",
-            startsecs=0,
-        )
-    )
+            out.append(lab_programs.worker(h.program("worker"), root, lab.python))
+    out.append(lab_programs.delay(lab.python, f"{lab.subnet}.1", DELAY_PORT))
     return out + lab_monitoring.programs(lab)
 
 
 # -- set-up ----------------------------------------------------------------------
-
-
-def binary(name: str) -> str:
-    """Path of a system program the lab runs: PATH first, then the sbin dirs
-    (its bare name when absent: `lab up` checks for them first)."""
-    path = os.pathsep.join([os.environ.get("PATH", ""), *SBIN_DIRS])
-    return shutil.which(name, path=path) or name
-
-
-def check_binaries(names: Sequence[str] = tuple(LAB_BINARIES)) -> None:
-    """Fail before starting anything when a program the lab runs is not installed,
-    naming its package and the command that installs it (exit 3)."""
-    path = os.pathsep.join([os.environ.get("PATH", ""), *SBIN_DIRS])
-    missing = [n for n in names if shutil.which(n, path=path) is None]
-    if not missing:
-        return
-    packages = sorted({LAB_BINARIES.get(n, n) for n in missing})
-    what = ", ".join(f"{n} (apt package {LAB_BINARIES.get(n, n)})" for n in missing)
-    raise OutsideError(
-        f"the lab needs {what}: not installed",
-        hint=(
-            "install it: sudo apt-get install -y --no-install-recommends "
-            f"{' '.join(packages)}   (or run scripts/system-deps.sh, which make demo runs)"
-        ),
-    )
-
-
-def _sshd_config(h: LabHost, lab_dir: Path, user: str) -> str:
-    root = Path(h.lab_root)
-    return "\n".join(
-        [
-            "# generated by fleetctl lab",
-            f"ListenAddress {h.address}:{h.ssh_port}",
-            f"HostKey {root / 'etc/ssh/ssh_host_ed25519_key'}",
-            f"PidFile {root / 'run/sshd.pid'}",
-            f"AuthorizedKeysFile {lab_dir / 'ssh/authorized_keys'}",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "PubkeyAuthentication yes",
-            "UsePAM no",
-            "StrictModes no",
-            "PermitRootLogin prohibit-password",
-            f"AllowUsers {user}",
-            "PrintMotd no",
-            "UseDNS no",
-            "MaxStartups 200:30:400",
-            "MaxSessions 200",
-            "LogLevel ERROR",
-            "Subsystem sftp internal-sftp",
-            "",
-        ]
-    )
-
-
-def _keygen(path: Path, comment: str) -> None:
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [binary("ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-        check=True,
-        capture_output=True,
-    )
-
-
-def _wait_port(addr: str, port: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((addr, port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def resolve_dir(lab_dir: Path | str | None, root: Path | None = None) -> Path:
@@ -501,7 +379,7 @@ def resolve_dir(lab_dir: Path | str | None, root: Path | None = None) -> Path:
     return Path(lab_dir).resolve()
 
 
-def load(lab_dir: Path) -> Lab | None:
+def load_lab(lab_dir: Path) -> Lab | None:
     try:
         return Lab.from_json(json.loads((lab_dir / "lab.json").read_text()))
     except FileNotFoundError:
@@ -514,7 +392,7 @@ def load(lab_dir: Path) -> Lab | None:
 
 
 def require(lab_dir: Path) -> Lab:
-    lab = load(lab_dir)
+    lab = load_lab(lab_dir)
     if lab is None:
         raise BadInput(f"no lab in {lab_dir}", hint="start one with: fleetctl lab up")
     return lab
@@ -538,7 +416,7 @@ def lab_up(
     say = progress or (lambda _msg: None)
     check_binaries()
     lab_dir = lab_dir.resolve()
-    old = load(lab_dir)
+    old = load_lab(lab_dir)
     if old is not None and old.subnet != subnet:
         raise BadInput(
             f"the lab in {lab_dir} uses subnet {old.subnet}, not {subnet}",
@@ -550,7 +428,7 @@ def lab_up(
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # sshd's privsep dir
     ssh_dir = lab_dir / "ssh"
-    _keygen(ssh_dir / "id_ed25519", "fleetctl-lab")
+    sshd.keygen(ssh_dir / "id_ed25519", "fleetctl-lab")
     shutil.copyfile(ssh_dir / "id_ed25519.pub", ssh_dir / "authorized_keys")
     known = []
     moved: list[LabHost] = []
@@ -558,14 +436,13 @@ def lab_up(
         root = Path(h.lab_root)
         for sub in ("etc/ssh", "run", "log"):
             (root / sub).mkdir(parents=True, exist_ok=True)
-        key = root / "etc/ssh/ssh_host_ed25519_key"
-        _keygen(key, h.name)
-        conf, text = root / "etc/ssh/sshd_config", _sshd_config(h, lab_dir, user)
+        sshd.keygen(sshd.host_key(root), h.name)
+        conf = root / "etc/ssh/sshd_config"
+        text = sshd.sshd_config(h.address, h.ssh_port, root, lab_dir, user)
         if conf.exists() and conf.read_text() != text:
             moved.append(h)  # a re-up with another size: this host got a new address
         conf.write_text(text)
-        pub = (root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[:2]
-        known.append(f"[{h.address}]:{h.ssh_port} {' '.join(pub)}")
+        known.append(sshd.known_hosts_line(h.address, h.ssh_port, root))
     (ssh_dir / "known_hosts").write_text("\n".join(known) + "\n")
     inventory = inventory_copy or (lab_dir / "hosts.yml")
     lab = Lab(
@@ -593,7 +470,7 @@ def lab_up(
         lab_monitoring.write_config(lab)
     sv = Supervisor(lab_dir)
     sv.conf.write_text(render_config(lab_dir, programs(lab)))
-    _write_inventory(lab)
+    _write_inventory(lab, traffic_state.read(lab_dir))
     (lab_dir / "lab.json").write_text(json.dumps(lab.to_json(), indent=2) + "\n")
     if sv.running():
         say("supervisord running; reconciling programs")
@@ -607,7 +484,7 @@ def lab_up(
         say(f"starting supervisord with {len(hosts)} sshd")
         sv.start()
     for h in hosts:
-        if not _wait_port(h.address, h.ssh_port, 15):
+        if not net.wait_port(h.address, h.ssh_port, 15):
             log = lab_dir / "logs" / (h.program("sshd") + ".log")
             try:
                 tail = log.read_text(errors="replace").strip().splitlines()[-5:]
@@ -650,17 +527,15 @@ def _check_addresses_free(hosts: Sequence[LabHost], old: Lab | None) -> None:
         return
     for h in hosts[:3]:
         for port in (h.ssh_port, h.http_port):
-            try:
-                with socket.create_connection((h.address, port), timeout=0.3):
-                    raise BadInput(
-                        f"{h.address}:{port} is already in use",
-                        hint="another lab runs on this subnet: pass --subnet 127.0.N",
-                    )
-            except OSError:
-                pass
+            if net.in_use(h.address, port):
+                raise BadInput(
+                    f"{h.address}:{port} is already in use",
+                    hint="another lab runs on this subnet: pass --subnet 127.0.N",
+                )
 
 
-def _write_inventory(lab: Lab) -> None:
+def _write_inventory(lab: Lab, weights: dict[str, int] | None = None) -> None:
+    """Write hosts.yml; `weights`: the router's (None: the spec's)."""
     from ruamel.yaml import YAML
 
     path = Path(lab.inventory)
@@ -670,7 +545,7 @@ def _write_inventory(lab: Lab) -> None:
     yaml.width = 4096
     with path.open("w") as fh:
         fh.write(f"# generated by `fleetctl lab up` from {lab.dir}/lab.json; do not edit\n")
-        yaml.dump(inventory_data(lab), fh)
+        yaml.dump(inventory_data(lab, weights), fh)
 
 
 # -- status ------------------------------------------------------------------------
@@ -722,7 +597,7 @@ def start(lab_dir: Path, host: str, kind: str) -> None:
     lab = require(lab_dir)
     h = lab.host(host)
     Supervisor(lab_dir).start_program(h.program(kind))
-    if kind == "sshd" and not _wait_port(h.address, h.ssh_port, 10):
+    if kind == "sshd" and not net.wait_port(h.address, h.ssh_port, 10):
         raise OutsideError(f"sshd of {host} did not come back")
 
 
@@ -736,7 +611,7 @@ def lab_down(lab_dir: Path) -> list[str]:
     lab_dir = lab_dir.resolve()
     done: list[str] = []
     try:
-        lab = load(lab_dir)
+        lab = load_lab(lab_dir)
     except OutsideError:
         lab = None  # unreadable state: still end what the directory and marks find
     sv = Supervisor(lab_dir)

@@ -32,14 +32,18 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from fleetctl.adapters import http_probe
 from fleetctl.adapters.state.base import StateStore
 from fleetctl.core import fleet_status as fs
 from fleetctl.core.certs import DEFAULT_WARN_DAYS, cert_problems
 from fleetctl.core.fleet_status import CertReading, FleetStatus, HostObservation, TrafficRow
+from fleetctl.core.host_vars import HostVars, int_var
 from fleetctl.errors import BadInput
+from fleetctl.services import freeze as freeze_service
+from fleetctl.services import lab as lab_service
+from fleetctl.services import target as env_target
+from fleetctl.services import traffic
 from fleetctl.services.workspace import Workspace
 
 HTTP_ROLES = frozenset({"edge", "origin", "router"})  # roles that answer GET /healthz
@@ -74,70 +78,36 @@ SOURCES = ("inventory", "aws")
 def targets(
     ws: Workspace, env: str, lab_dir: Path | None = None, source: str = "inventory"
 ) -> list[Target]:
-    """The env's hosts: the running lab's own state for `lab`, else (and for a
-    `lab` env without a running lab) its Ansible inventory `inventories/<env>/`;
-    `source="aws"`: the env's running EC2 instances (with their addresses)."""
+    """The env's hosts (`EnvTarget.hosts`: the running lab's own state for `lab`,
+    else its Ansible inventory); `source="aws"`: the env's running EC2
+    instances (with their addresses)."""
     if source not in SOURCES:
         raise BadInput(f"unknown status source {source!r}", hint=f"one of: {', '.join(SOURCES)}")
     if source == "aws":
         from fleetctl.services.inventory_aws import hosts_from_aws
 
-        return targets_from_vars({r.name: r.hostvars() for r in hosts_from_aws(ws, env)})
-    if env == "lab":
-        from fleetctl.services import lab as lab_service
-
-        d = lab_service.resolve_dir(lab_dir, ws.root)
-        lab = lab_service.load(d)
-        if lab is not None:
-            ca = str(lab_service.ca_file(lab))
-            return [
-                Target(
-                    h.name,
-                    h.region,
-                    h.role,
-                    h.address,
-                    h.http_port,
-                    h.ssh_port,
-                    h.traffic_weight,
-                    lab_service.HTTPS_PORT if h.role == "edge" else None,
-                    ca if h.role == "edge" else "",
-                )
-                for h in lab.hosts
-            ]
-        if not (ws.inventories_dir / env / "hosts.yml").exists():
-            raise BadInput(f"no lab in {d}", hint="start one with: fleetctl lab up")
-    from fleetctl.adapters.ansible_hosts import hosts_matching
-    from fleetctl.services.apply import env_inventory
-
-    return targets_from_vars(hosts_matching(env_inventory(ws, env), ["all"]))
+        return [target_of(h) for h in sorted(hosts_from_aws(ws, env), key=lambda h: h.name)]
+    tgt = env_target.resolve(ws, env, lab_dir)
+    # the running lab's edges are verified against its CA (a group var of its inventory)
+    ca = str(lab_service.ca_file(tgt.lab)) if tgt.lab is not None else ""
+    return [target_of(h, ca_file=ca) for h in tgt.hosts()]
 
 
-def targets_from_vars(hostvars: dict[str, dict[str, Any]]) -> list[Target]:
-    out = []
-    for name, v in sorted(hostvars.items()):
-        port, ssh = str(v.get("http_port", "")), str(v.get("ansible_port", ""))
-        tls_port = str(v.get("https_port", ""))
-        out.append(
-            Target(
-                name=name,
-                region=str(v.get("region") or "default"),
-                role=str(v.get("fleet_role") or v.get("role") or ""),
-                address=str(v.get("ansible_host") or ""),  # "": declared only
-                http_port=int(port) if port.isdigit() else DEFAULT_HTTP_PORT,
-                ssh_port=int(ssh) if ssh.isdigit() else DEFAULT_SSH_PORT,
-                traffic_weight=_float(v.get("traffic_weight")),
-                https_port=int(tls_port) if tls_port.isdigit() else None,
-                ca_file=str(v.get("tls_ca_file") or ""),
-            )
-        )
-    return out
-
-
-def _float(v: Any) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return 0.0
+def target_of(h: HostVars, *, ca_file: str = "") -> Target:
+    """A host to observe; ports not in its vars are the usual ones (80, 22);
+    an `https_port` (lab edges) is probed over TLS against `tls_ca_file`."""
+    https_port = int_var(h.extra, "https_port")
+    return Target(
+        name=h.name,
+        region=h.region,
+        role=h.role,
+        address=h.address,  # "": declared only
+        http_port=DEFAULT_HTTP_PORT if h.http_port is None else h.http_port,
+        ssh_port=DEFAULT_SSH_PORT if h.ssh_port is None else h.ssh_port,
+        traffic_weight=h.traffic_weight,
+        https_port=https_port,
+        ca_file=str(h.extra.get("tls_ca_file") or ca_file) if https_port else "",
+    )
 
 
 def _tcp(address: str, port: int, timeout_s: float) -> str:
@@ -244,8 +214,6 @@ def traffic_rows(
     """The env's regions with their traffic weights and drained state: the traffic
     service's record; without a state store the spec's weights (nothing drained);
     for an env the spec does not declare, the inventory's `traffic_weight` vars."""
-    from fleetctl.services import traffic
-
     try:
         if store is None:
             return [TrafficRow(r, w, w) for r, w in sorted(traffic.spec_weights(ws, env).items())]
@@ -290,8 +258,6 @@ def rollout_of(store: StateStore | None, env: str) -> fs.RolloutState | None:
 def freeze_of(store: StateStore | None, env: str) -> fs.FreezeState | None:
     if store is None:
         return None
-    from fleetctl.services import freeze as freeze_service
-
     f = freeze_service.current(store, env)
     return fs.FreezeState(f.reason, f.by, f.at) if f else None
 

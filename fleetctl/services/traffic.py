@@ -1,7 +1,7 @@
 """Region drains: move a region's share of viewer traffic to the other regions.
 
 (`fleetctl drain REGION`. Not host drains - `fleetctl hosts drain`, which take
-single edge nodes out of load balancing: `fleetctl.services.drain`.)
+single edge nodes out of load balancing: `fleetctl.services.host_drain`.)
 
 State (the source of truth for fleetctl) is one document per env,
 `traffic/<env>`, present only while at least one region is drained:
@@ -19,8 +19,8 @@ and after, force, the capacity numbers).
 
 Where weights are applied:
 - lab: a traffic-router host (nginx load balancer over the lab edges) reads
-  its per-region weights from the lab inventory, which the lab renders from
-  `<lab dir>/traffic.json`; a drain rewrites that file and the inventory,
+  its per-region weights from the lab inventory; a drain records them
+  (`<lab dir>/traffic.json`) and re-renders the inventory with them,
   applies `playbooks/router.yml` and gates on viewer requests through the
   router (`fleetctl.services.traffic_lab`).
 - other envs: Route 53 weighted records, one per region
@@ -39,11 +39,13 @@ from fleetctl.adapters.state.base import StateStore
 from fleetctl.core import traffic as core
 from fleetctl.core.capacity.throughput import Throughput
 from fleetctl.errors import BadInput, FleetctlError, JobFailed
+from fleetctl.services import target as env_target
 from fleetctl.services.freeze import who
+from fleetctl.services.lab import LAB_REGIONS
+from fleetctl.services.target import is_lab
 from fleetctl.services.workspace import Workspace
 
 KIND = "traffic"
-LAB_ENV = "lab"
 
 
 def journal(env: str) -> str:
@@ -68,9 +70,7 @@ class RegionTraffic:
 
 def spec_weights(ws: Workspace, env: str) -> dict[str, float]:
     """Region -> traffic weight the spec declares for `env` (lab: the lab's regions)."""
-    if env == LAB_ENV:
-        from fleetctl.services.lab import LAB_REGIONS
-
+    if is_lab(env):
         return {region: weight for region, _pop, weight in LAB_REGIONS}
     from fleetctl.spec import load_fleet
 
@@ -187,10 +187,8 @@ def edge_pools(
     """Each viewer region's edge pool, its nodes sized by the throughput model
     `fleetctl capacity` uses: lab edges at LAB_EDGE_GBPS each, else the spec's
     nodes of the pool's instance type."""
-    if env == LAB_ENV:
-        from fleetctl.services import lab as lab_service
-
-        lab = lab_service.require(lab_service.resolve_dir(lab_dir, ws.root))
+    if is_lab(env):
+        lab = env_target.resolve(ws, env, lab_dir).require_lab()
         counts: dict[str, int] = {}
         for h in lab.by_role("edge"):
             counts[h.region] = counts.get(h.region, 0) + 1
@@ -243,7 +241,7 @@ def basis_from_demand(ws: Workspace, env: str, demand_path: Path) -> DrainBasis:
 
 
 def default_peak(ws: Workspace, env: str) -> float | None:
-    if env == LAB_ENV:
+    if is_lab(env):
         return LAB_PEAK_GBPS
     from fleetctl.spec.traffic import load_traffic
 
@@ -322,7 +320,7 @@ def plan_change(
         env=env,
         region=region,
         action="drain" if drain else "undrain",
-        backend="lab-router" if env == LAB_ENV else "route53",
+        backend=env_target.traffic_backend(env),
         base=base,
         base_int=base_int,
         drained_before=drained_before,
@@ -352,10 +350,10 @@ class Backend(Protocol):
 
 
 def backend_for(ws: Workspace, env: str, lab_dir: Path | None = None) -> Backend:
-    if env == LAB_ENV:
+    if is_lab(env):
         from fleetctl.services.traffic_lab import LabRouter
 
-        return LabRouter(ws, lab_dir)
+        return LabRouter(env_target.resolve(ws, env, lab_dir))
     from fleetctl.services.traffic_aws import Route53Weights
     from fleetctl.spec.traffic import load_traffic
 

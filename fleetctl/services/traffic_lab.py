@@ -1,8 +1,8 @@
 """Region weights in the lab: the traffic router (nginx load balancer over the edges).
 
 A change is rolled out like any playbook change, with a gate: the new weights
-are written to the lab's traffic state (`traffic.json`, rendered into the
-router's inventory vars, so `lab up` or `apply router.yml` keep them), then
+are recorded as the lab's traffic state and rendered into the router's
+inventory vars (so `lab up` or `apply router.yml` keep them), then
 `playbooks/router.yml` is applied (a graceful nginx reload), then the HTTP
 gate samples viewer requests (health and a real HLS segment) through the
 router and checks the router serves the intended weights. If the apply or
@@ -14,12 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fleetctl.adapters import http_probe
+from fleetctl.adapters.http_sampler import Target, sample
 from fleetctl.core.gates import Sample, Verdict, http_gate
 from fleetctl.core.policy import HttpGate
 from fleetctl.errors import BadInput, JobFailed
 from fleetctl.services import apply as apply_service
 from fleetctl.services import lab as lab_service
-from fleetctl.services.workspace import Workspace
+from fleetctl.services.target import EnvTarget
 
 PLAYBOOK = "router.yml"
 GATE = HttpGate(
@@ -41,10 +43,11 @@ def weights_header(weights: dict[str, int]) -> str:
 class LabRouter:
     name = "lab-router"
 
-    def __init__(self, ws: Workspace, lab_dir: Path | None = None) -> None:
-        self.ws = ws
-        self.lab_dir = lab_service.resolve_dir(lab_dir, ws.root)
-        self.lab = lab_service.require(self.lab_dir)
+    def __init__(self, target: EnvTarget) -> None:
+        self.target = target
+        self.ws = target.ws
+        self.lab = target.require_lab()
+        self.lab_dir = Path(self.lab.dir)
         router = lab_service.router(self.lab)
         if router is None:
             raise BadInput(
@@ -59,13 +62,10 @@ class LabRouter:
     def _put(self, weights: dict[str, int]) -> Any:
         spec = lab_service.spec_router_weights()
         lab_service.set_router_weights(self.lab, None if weights == spec else weights)
-        return apply_service.apply(self.ws, PLAYBOOK, "lab", lab_dir=self.lab_dir)
+        return apply_service.apply(self.ws, PLAYBOOK, self.target)
 
     def gate(self, weights: dict[str, int]) -> dict[str, Any]:
         """Viewer requests through the router, and the weights it says it serves."""
-        from fleetctl.adapters import http_probe
-        from fleetctl.adapters.http_sampler import Target, sample
-
         served = http_probe.get(self.router.url("/healthz")).headers.get("x-fleet-weights", "")
         readings = sample(
             [Target(self.router.name, self.router.url("").rstrip("/"))],

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetctl.errors import SpecError
-from fleetctl.spec.loader import STACK_FILE, plain, stack_files
+from fleetctl.spec.loader import plain
 from fleetctl.spec.safe_yaml import YamlLimitError, load_yaml_file
 
 
@@ -50,13 +50,3 @@ def stack_config(stacks_dir: Path, stack: str) -> dict[str, Any]:
     if isinstance(config, dict):
         merged.update(config)
     return merged
-
-
-def stack_names(stacks_dir: Path) -> list[str]:
-    """Names of the stacks whose config files exist in `stacks_dir` (no validation)."""
-    names = []
-    for path in stack_files(stacks_dir):
-        m = STACK_FILE.match(path.name)
-        if m:
-            names.append(f"{m['env']}-{m['region']}")
-    return names

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from fleetctl.spec.regions import KNOWN_REGIONS, zones_of
+from fleetctl.spec.regions import KNOWN_REGIONS
 
 _NAME = r"^[a-z0-9][a-z0-9-]{1,40}[a-z0-9]$"
 
@@ -249,7 +249,3 @@ class Stack(_Model):
     @property
     def traffic_weight(self) -> float:
         return 0.0 if self.spec.edge is None else self.spec.edge.traffic_weight
-
-
-def known_zone(region: str, zone: str) -> bool:
-    return region in KNOWN_REGIONS and zone in zones_of(region)

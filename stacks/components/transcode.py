@@ -50,7 +50,7 @@ class TranscodeCluster(pulumi.ComponentResource):
         queue_name = naming.queue_name(args.env, args.region)
         dead = aws.sqs.Queue(
             f"{name}-jobs-dlq",
-            name=f"{queue_name}-dlq",
+            name=naming.dead_letter_queue_name(args.env, args.region),
             message_retention_seconds=14 * 24 * 3600,
             tags=tags,
             opts=child,

@@ -10,7 +10,7 @@ import pytest
 
 from fleetctl.adapters import http_probe
 from fleetctl.adapters.state.sqlite import SqliteStore
-from fleetctl.services import drain as drain_service
+from fleetctl.services import host_drain as drain_service
 from fleetctl.services import lab as lab_service
 from fleetctl.services.rollout import plan_for
 from fleetctl.services.rollout_policy import load_policy

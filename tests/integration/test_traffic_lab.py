@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fleetctl.adapters import http_probe
+from fleetctl.adapters.lab import traffic_state
 from fleetctl.adapters.state.sqlite import SqliteStore
 from fleetctl.cli.main import app
 from fleetctl.services import history as history_service
@@ -105,7 +106,7 @@ def test_drain_a_lab_region_with_zero_failed_viewer_requests(
     svc.change(ws, store, back, reason="fixed", lab_dir=lab.dir)
     assert router_weights_served(lab) == spec_served
     assert lab.inventory.read_text() == inventory_before
-    assert not (lab.dir / lab_service.TRAFFIC_FILE).exists()
+    assert not (lab.dir / traffic_state.TRAFFIC_FILE).exists()
     assert store.get(svc.KIND, "lab") is None
     assert [(r.region, r.weight, r.drained) for r in svc.region_traffic(ws, store, "lab")] == [
         ("lab-big", 0.6, False),

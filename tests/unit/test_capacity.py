@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fleetctl.cli.main import app
-from fleetctl.core.capacity import RegionInput, Verdict, plan, plan_region
+from fleetctl.core.capacity import CapacityVerdict as Verdict
+from fleetctl.core.capacity import RegionInput, plan, plan_region
 
 pytestmark = pytest.mark.unit
 

@@ -219,7 +219,7 @@ def test_alias_bomb_in_any_input_file_refused_quickly(proj: Path, cmd: list[str]
 
 def test_extra_var_alias_bomb_refused() -> None:
     from fleetctl.errors import BadInput
-    from fleetctl.services.apply import parse_extravars
+    from fleetctl.services.extra_vars import parse_extra_vars as parse_extravars
 
     levels = ["&a0 [" + ",".join(["lol"] * 9) + "]"]
     levels += [f"&a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]

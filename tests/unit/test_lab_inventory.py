@@ -9,10 +9,11 @@ import pytest
 
 from fleetctl.adapters.ansible import _diff_text, _msg
 from fleetctl.core.ansible_result import PlaybookResult, RunStatus, outcomes_from_events
+from fleetctl.core.host_vars import HostVars
 from fleetctl.errors import BadInput
 from fleetctl.services import inventory as inv
 from fleetctl.services import lab as lab_service
-from fleetctl.services.apply import parse_extravars
+from fleetctl.services.extra_vars import parse_extra_vars as parse_extravars
 from fleetctl.spec import load_fleet
 
 pytestmark = pytest.mark.unit
@@ -77,8 +78,8 @@ def test_spec_inventory_names_groups_and_vars() -> None:
 
 def test_records_from_any_source_make_the_same_json() -> None:
     records = [
-        inv.HostRecord("i-1", "prod", "eu-west-1", "edge", pop="dub", address="10.0.0.1"),
-        inv.HostRecord("i-2", "prod", "eu-west-1", "transcode", pop="dub"),
+        HostVars("i-1", "prod", "eu-west-1", "edge", pop="dub", address="10.0.0.1"),
+        HostVars("i-2", "prod", "eu-west-1", "transcode", pop="dub"),
     ]
     data = inv.ansible_inventory(records)
     assert data["_meta"]["hostvars"]["i-1"]["ansible_host"] == "10.0.0.1"

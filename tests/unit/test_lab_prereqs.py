@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from fleetctl.adapters.lab import binaries as lab_binaries
 from fleetctl.cli.main import app
-from fleetctl.services import lab as lab_service
 
 pytestmark = pytest.mark.unit
 
@@ -24,7 +24,7 @@ def _path_without(tmp_path: Path, missing: set[str]) -> str:
     search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
     import shutil
 
-    for name in lab_service.LAB_BINARIES:
+    for name in lab_binaries.LAB_BINARIES:
         real = shutil.which(name, path=search)
         if name not in missing and real:
             (bin_dir / name).symlink_to(real)
@@ -39,7 +39,7 @@ def test_lab_up_names_the_missing_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: set[str], package: str
 ) -> None:
     monkeypatch.setenv("PATH", _path_without(tmp_path, missing))
-    monkeypatch.setattr(lab_service, "SBIN_DIRS", ())
+    monkeypatch.setattr(lab_binaries, "SBIN_DIRS", ())
     lab_dir = tmp_path / "lab"
     result = CliRunner().invoke(
         app, ["--root", str(REPO), "lab", "up", "--dir", str(lab_dir), "--no-apply"]
@@ -57,4 +57,4 @@ def test_binaries_are_found_in_sbin_off_path(monkeypatch: pytest.MonkeyPatch) ->
     if not Path("/usr/sbin/sshd").exists():
         pytest.skip("openssh-server not installed")
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
-    assert lab_service.binary("sshd") == "/usr/sbin/sshd"
+    assert lab_binaries.binary("sshd") == "/usr/sbin/sshd"

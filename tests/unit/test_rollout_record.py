@@ -134,6 +134,8 @@ def _sample(cls: type[ev.Event]) -> ev.Event:
         t = str(f.type)
         if t.startswith("dict[str, dict"):
             values[f.name] = {"h1": {"state": "ok", "changed": 0}}
+        elif t.startswith("list[dict"):  # NotifyTargets.targets
+            values[f.name] = [{"target": "t", "format": "slack", "fingerprint": "f"}]
         elif "dict" in t:
             values[f.name] = {"k": 1}
         elif "list" in t:

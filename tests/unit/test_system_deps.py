@@ -98,7 +98,7 @@ def test_no_root_stops_at_once_with_the_command(tmp_path: Path, sudo_ok: bool | 
 
 def test_the_lab_packages_are_in_the_one_list() -> None:
     """The lab names the package of each binary it needs; each is in the script's list."""
-    from fleetctl.services.lab import LAB_BINARIES
+    from fleetctl.adapters.lab.binaries import LAB_BINARIES
 
     text = SCRIPT.read_text()
     listed = text.split("PACKAGES='", 1)[1].split("'", 1)[0].split()

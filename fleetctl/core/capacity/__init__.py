@@ -21,7 +21,13 @@ from fleetctl.core.capacity.demand import (
     transcode_speed,
 )
 from fleetctl.core.capacity.growth import grown, months_until
-from fleetctl.core.capacity.peak import RegionCapacity, RegionInput, Verdict, plan, plan_region
+from fleetctl.core.capacity.peak import (
+    CapacityVerdict,
+    RegionCapacity,
+    RegionInput,
+    plan,
+    plan_region,
+)
 from fleetctl.core.capacity.throughput import (
     BASELINE_GBPS,
     EDGE_UTILISATION,
@@ -35,6 +41,7 @@ __all__ = [
     "BASELINE_GBPS",
     "EDGE_UTILISATION",
     "PROFILES",
+    "CapacityVerdict",
     "Demand",
     "EdgePlan",
     "Limit",
@@ -48,7 +55,6 @@ __all__ = [
     "Supply",
     "Throughput",
     "TranscodePlan",
-    "Verdict",
     "grown",
     "months_until",
     "n1_per_zone",

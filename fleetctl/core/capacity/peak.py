@@ -10,7 +10,7 @@ from enum import StrEnum
 from fleetctl.core.capacity.throughput import Throughput
 
 
-class Verdict(StrEnum):
+class CapacityVerdict(StrEnum):
     OK = "ok"  # survives the loss of one zone at peak
     AT_RISK = "at-risk"  # serves the peak, but not with a zone down
     SHORT = "short"  # cannot serve the peak at all
@@ -32,7 +32,7 @@ class RegionCapacity:
     capacity_gbps: float  # all zones, at the target utilisation
     zone_loss_gbps: float  # the same with the largest zone down
     headroom: float  # capacity / demand - 1 (inf when there is no demand)
-    verdict: Verdict
+    verdict: CapacityVerdict
     nodes_per_zone: int
     nodes_per_zone_needed: int  # to survive a zone loss at peak
 
@@ -58,11 +58,11 @@ def plan_region(
     surviving_zones = max(region.zones - 1, 0)
     zone_loss = per_node * region.nodes_per_zone * surviving_zones
     if capacity < demand:
-        verdict = Verdict.SHORT
+        verdict = CapacityVerdict.SHORT
     elif zone_loss < demand:
-        verdict = Verdict.AT_RISK
+        verdict = CapacityVerdict.AT_RISK
     else:
-        verdict = Verdict.OK
+        verdict = CapacityVerdict.OK
     needed = math.ceil(demand / (per_node * surviving_zones)) if surviving_zones else -1
     return RegionCapacity(
         stack=region.stack,

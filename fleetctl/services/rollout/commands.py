@@ -19,8 +19,8 @@ from fleetctl.core.policy import Policy
 from fleetctl.core.rollout import events
 from fleetctl.core.rollout.record import FINAL, PauseKind, RolloutRecord, Status
 from fleetctl.errors import BadInput, JobFailed
-from fleetctl.services import drain as drain_service
 from fleetctl.services import freeze as freeze_service
+from fleetctl.services import host_drain as drain_service
 from fleetctl.services import release as release_service
 from fleetctl.services import secrets as secrets_service
 from fleetctl.services.release import Release

@@ -1,4 +1,7 @@
-"""Drains: take edge nodes out of load balancing without stopping them.
+"""Host drains: take edge nodes out of load balancing without stopping them.
+
+(`fleetctl hosts drain`. Not region drains - `fleetctl drain REGION`, which
+move a region's viewers elsewhere: `fleetctl.services.traffic`.)
 
 A drain sets a flag file on each host that the edge's `/healthz` honours
 (503 while drained, content still served), through `playbooks/drain.yml`.
@@ -26,7 +29,7 @@ PLAYBOOK = "drain.yml"
 
 
 @dataclass(frozen=True)
-class Drain:
+class HostDrain:
     env: str
     host: str
     reason: str
@@ -68,7 +71,7 @@ def set_drain(
     for host, outcome in sorted(result.hosts.items()):
         if outcome.failed or outcome.unreachable:
             continue
-        d = Drain(env=env, host=host, reason=reason, by=by, at=time.time())
+        d = HostDrain(env=env, host=host, reason=reason, by=by, at=time.time())
         if on:
             store.put("drain", f"{env}/{host}", d.to_dict())
         else:
@@ -79,10 +82,10 @@ def set_drain(
     return result
 
 
-def drained(store: StateStore, env: str) -> list[Drain]:
+def drained(store: StateStore, env: str) -> list[HostDrain]:
     """The hosts of `env` recorded as drained, by name."""
     out = [
-        Drain(**{k: doc[k] for k in ("env", "host", "reason", "by", "at")})
+        HostDrain(**{k: doc[k] for k in ("env", "host", "reason", "by", "at")})
         for doc in store.list("drain")
         if doc.get("env") == env
     ]
