@@ -37,6 +37,7 @@ from fleetctl.cli import drift as drift_cli
 from fleetctl.cli import event as event_cli
 from fleetctl.cli import policy as policy_cli
 from fleetctl.cli import preview as preview_cli
+from fleetctl.cli import temporal as temporal_cli
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
 
@@ -122,6 +123,9 @@ app.command("inventory", short_help="Ansible dynamic inventory from the spec or 
 )
 app.command("apply", short_help="Run a playbook on an env; per-host results.")(apply.apply)
 app.add_typer(rollout.app, name="rollout", short_help="Safe rollouts: canary, waves, gates.")
+app.command("worker", short_help="A regional executor for rollouts on Temporal.")(
+    temporal_cli.worker
+)
 app.command("freeze", short_help="Stop new rollout steps in an env (emergency).")(freeze.freeze)
 app.command("drain", short_help="Move a region's viewers to the others.")(traffic.region_drain)
 app.command("undrain", short_help="Give a drained region its traffic back.")(traffic.region_undrain)

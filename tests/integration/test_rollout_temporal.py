@@ -114,3 +114,75 @@ def test_bad_canary_is_rolled_back_with_proof(
     proof = next(e for e in events if e["type"] == "rollback_proof")
     assert proof["ok"] and proof["release"] == good and proof["gate_verdict"] == "pass"
     assert store.get("lkg", "lab/edge.yml")["release_id"] == good  # type: ignore[index]
+
+
+def test_two_concurrent_starts_exactly_one_wins(
+    fleet: FakeFleet, world: Any, temporal_settings: temporal.Settings
+) -> None:
+    """Two starters on one env race to the server: the workflow ID (the env's lock)
+    lets exactly one in. (Planning reads Ansible's inventory, which is not thread
+    safe, so the two inputs are built first and the starts race.)"""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    store, _, _ = world
+    pol = policy(canary={"hosts": 1, "approval": True})  # the winner holds the env, paused
+    inputs = [
+        service.build_input(store, fleet.root, "lab", "edge.yml", pol,
+                            settings=temporal_settings, extravars=None, policy_file=None,
+                            who=f"starter{i}", max_parallel_regions=1)[0]  # fmt: skip
+        for i in range(2)
+    ]
+
+    def one(inp: Any) -> Any:
+        try:
+            return asyncio.run(service.start_workflow(temporal_settings, inp))[1]
+        except service.EnvLocked as exc:
+            return exc
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(one, inputs))
+    lost = [r for r in results if isinstance(r, service.EnvLocked)]
+    won = [inp for inp, r in zip(inputs, results, strict=True) if not isinstance(r, Exception)]
+    assert len(won) == 1 and len(lost) == 1, results
+    assert f"locked by {won[0].rollout_id}" in lost[0].message and lost[0].exit_code == 1
+    out = service.follow(store, temporal_settings, won[0].rollout_id, timeout_s=120)
+    assert out.status is Status.paused
+    assert [d["id"] for d in store.list("rollout")] == [won[0].rollout_id]  # loser left no record
+    # and a third start through the front door is refused the same way
+    with pytest.raises(service.EnvLocked, match=f"locked by {won[0].rollout_id}"):
+        start(fleet, store, temporal_settings)
+
+
+def test_approval_pauses_promote_records_who_and_why_then_replays(
+    fleet: FakeFleet, world: Any, temporal_settings: temporal.Settings
+) -> None:
+    import asyncio
+
+    from temporalio.worker import Replayer
+
+    from fleetctl.services.rollout_temporal.workflows import Coordinator, RegionWorkflow
+
+    store, _, _ = world
+    out = start(fleet, store, temporal_settings, pol=policy(canary={"hosts": 1, "approval": True}))
+    assert out.status is Status.paused and out.doc["pause"]["kind"] == "approval"
+    assert service.query(store, out.id)["status"] == "paused"
+    since = service.signal(store, out.id, "promote", "canary looks fine", who="alice")
+    done = service.follow(store, temporal_settings, out.id, timeout_s=120, since=since)
+    assert done.status is Status.completed, done.message
+    promoted = next(e for e in store.events(out.id) if e["type"] == "promoted")
+    assert (promoted["by"], promoted["reason"], promoted["label"]) == (
+        "alice", "canary looks fine", "canary")
+
+    async def replay() -> int:
+        client = await temporal.connect(temporal_settings)
+        ids = [workflow_id("lab")]
+        async for wf in client.list_workflows(f"WorkflowId STARTS_WITH 'env/lab/{out.id}/'"):
+            ids += [] if wf.id in ids else [wf.id]
+        histories = [await client.get_workflow_handle(i).fetch_history() for i in ids]
+        replayer = Replayer(workflows=[Coordinator, RegionWorkflow])
+        for h in histories:
+            await replayer.replay_workflow(h)  # raises on any nondeterminism
+        return len(histories)
+
+    assert asyncio.run(replay()) == 4  # the coordinator and a child per unit (canary, a, b, c)

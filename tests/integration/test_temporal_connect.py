@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 
@@ -28,12 +29,22 @@ def test_unreachable_server_is_exit_3_with_a_hint() -> None:
     assert s.address in err.value.message and "lab up --temporal" in err.value.hint
 
 
-def test_cli_unreachable_server_exit_3_no_traceback(tmp_path) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["worker", "--env", "lab", "--region", "lab-east"],
+        ["rollout", "start", "edge.yml", "--env", "lab", "--engine", "temporal", "--yes"],
+    ],
+)
+def test_cli_unreachable_server_exit_3_no_traceback(args: list[str], tmp_path) -> None:
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent.parent
     port = temporal.free_port()
     out = subprocess.run(
-        [sys.executable, "-m", "fleetctl", "rollout", "status", "--engine", "temporal",
-         "--temporal", f"127.0.0.1:{port}", "--env", "lab"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        [sys.executable, "-m", "fleetctl", *args, "--temporal", f"127.0.0.1:{port}"],
+        capture_output=True, text=True, cwd=repo, timeout=60,
+        env={**os.environ, "FLEETCTL_STATE": str(tmp_path / "state.db")},
     )  # fmt: skip
     assert out.returncode == 3, out.stderr
     assert "cannot reach the Temporal server" in out.stderr

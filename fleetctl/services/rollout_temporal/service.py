@@ -214,10 +214,11 @@ def follow(
     timeout_s: float | None = None,
     env: str = "",
     run_id: str = "",
+    since: int = 0,
 ) -> local.Outcome:
-    """Print the journal as it grows until the rollout ends or pauses (the workflow
-    goes on whatever happens to this process)."""
-    seen = 0
+    """Print the journal (from event `since`) as it grows until the rollout ends, or
+    pauses anew after `since` (the workflow goes on whatever happens to this process)."""
+    seen = since
     began = time.monotonic()
     end = None if timeout_s is None else time.monotonic() + timeout_s
     while True:
@@ -228,7 +229,9 @@ def follow(
         seen = len(events)
         doc = store.get("rollout", rollout_id)
         status = local.Status(doc["status"]) if doc else local.Status.running
-        if doc is not None and (status in local.FINAL or status is local.Status.paused):
+        paused_anew = any(e.get("type") == "paused" for e in events[since:])
+        if doc is not None and (status in local.FINAL or (status is local.Status.paused
+                                                          and paused_anew)):  # fmt: skip
             return local.Outcome(rollout_id, status, _message(doc), doc)
         if doc is None and run_id and time.monotonic() - began > 2.0:
             early = _ended_early(settings, env, run_id)
@@ -281,8 +284,9 @@ def signal(
     *,
     settings: temporal.Settings | None = None,
     who: str | None = None,
-) -> dict[str, Any]:
-    """Send promote / approve / abort / resume (who and why) to a running rollout."""
+) -> int:
+    """Send promote / approve / abort / resume (who and why) to a running rollout;
+    returns the journal's length after (follow it from there)."""
     doc = local.load(store, rollout_id)
     if doc["status"] in {s.value for s in local.FINAL}:
         raise BadInput(f"rollout {doc['id']} is already {doc['status']}")
@@ -302,7 +306,7 @@ def signal(
     _run(go())
     store.append_event(doc["id"], {"type": f"{name}_requested", "at": time.time(),
                                    "by": decision.by, "reason": reason})  # fmt: skip
-    return doc
+    return len(store.events(doc["id"]))
 
 
 def query(store: StateStore, rollout_id: str, settings: temporal.Settings | None = None) -> Any:
