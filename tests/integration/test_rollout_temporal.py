@@ -185,4 +185,4 @@ def test_approval_pauses_promote_records_who_and_why_then_replays(
             await replayer.replay_workflow(h)  # raises on any nondeterminism
         return len(histories)
 
-    assert asyncio.run(replay()) == 4  # the coordinator and a child per unit (canary, a, b, c)
+    assert asyncio.run(replay()) == 5  # the coordinator, a child per unit (canary, a, b, c)
