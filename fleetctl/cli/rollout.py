@@ -11,7 +11,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,6 +20,9 @@ from fleetctl.cli import temporal as tcli
 from fleetctl.cli.options import Env, HostsEnv
 from fleetctl.cli.state import open_state, state_url, workspace
 from fleetctl.errors import BadInput
+
+if TYPE_CHECKING:
+    from fleetctl.core.rollout.record import RolloutRecord
 
 app = typer.Typer(
     help="Roll out a playbook safely: canary, waves, gates, rollback, journal.",
@@ -384,15 +387,15 @@ def rollback(
         store.close()
 
 
-def _pick(store: Any, rollout_id: str | None, env: str | None) -> dict[str, Any]:
+def _pick(store: Any, rollout_id: str | None, env: str | None) -> RolloutRecord:
     from fleetctl.services import rollout as svc
 
     if rollout_id:
-        return svc.load(store, rollout_id)
-    doc = svc.latest(store, env)
-    if doc is None:
+        return svc.load_record(store, rollout_id)
+    rec = svc.latest_record(store, env)
+    if rec is None:
         raise BadInput("no rollouts yet", hint="start one with `fleetctl rollout start`")
-    return doc
+    return rec
 
 
 @app.command("status")
@@ -410,45 +413,45 @@ def status(
     from fleetctl.cli.rollout_render import status_view
     from fleetctl.services import freeze as freeze_svc
     from fleetctl.services import rollout as svc
-    from fleetctl.services.rollout import FINAL, Status
+    from fleetctl.services.rollout import Status
 
     store = _store(ctx, write=False)
     try:
-        doc = _pick(store, rollout_id, env)
+        rec = _pick(store, rollout_id, env)
         if fmt is render.Format.json:
-            fr = freeze_svc.current(store, doc["env"])
+            fr = freeze_svc.current(store, rec.env)
             render.emit_json(
                 {
-                    **{k: v for k, v in doc.items() if k not in ("plan", "policy")},
+                    **{k: v for k, v in rec.to_dict().items() if k not in ("plan", "policy")},
                     "steps": [
                         {k: s[k] for k in ("index", "label", "region", "hosts")}
-                        for s in svc.plan_of(store, doc)["steps"]
+                        for s in svc.plan_of(store, rec)["steps"]
                     ],
                     "freeze": fr.to_dict() if fr else None,
-                    "events": store.events(doc["id"]),
+                    "events": [e.to_dict() for e in svc.journal(store, rec.id)],
                 }
             )
             return
+        plan = svc.plan_of(store, rec)
         if not watch:
-            fr = freeze_svc.current(store, doc["env"])
-            render.out.print(status_view(doc, svc.plan_of(store, doc), store.events(doc["id"]), fr))
-            if doc.get("message"):
-                render.note(doc["message"])
+            fr = freeze_svc.current(store, rec.env)
+            render.out.print(status_view(rec, plan, svc.journal(store, rec.id), fr))
+            if rec.message:
+                render.note(rec.message)
             return
         from rich.live import Live
 
-        plan = svc.plan_of(store, doc)
         with Live(console=render.err, refresh_per_second=4) as live:
             while True:  # ends when the rollout reaches a final or paused state
-                doc = store.get("rollout", doc["id"]) or doc
-                fr = freeze_svc.current(store, doc["env"])
-                live.update(status_view(doc, plan, store.events(doc["id"]), fr))
-                if Status(doc["status"]) in FINAL or doc["status"] == "paused":
+                rec = svc.load_record(store, rec.id)
+                fr = freeze_svc.current(store, rec.env)
+                live.update(status_view(rec, plan, svc.journal(store, rec.id), fr))
+                if rec.status.final or rec.status is Status.paused:
                     break
                 time.sleep(1.0)
         render.err.print()
-        if doc.get("message"):
-            render.note(doc["message"])
+        if rec.message:
+            render.note(rec.message)
     finally:
         store.close()
 
@@ -464,16 +467,16 @@ def list_rollouts(
     Example:  fleetctl rollout list --env lab
     """
     from fleetctl.cli.rollout_render import list_table
+    from fleetctl.services import rollout as svc
 
     store = _store(ctx, write=False)
     try:
-        docs = [d for d in store.list("rollout") if env is None or d["env"] == env]
-        docs.sort(key=lambda d: d.get("created_at", 0), reverse=True)
+        recs = sorted(svc.records(store, env), key=lambda r: r.created_at, reverse=True)
         if fmt is render.Format.json:
             render.emit_json(
                 [
                     {
-                        k: d.get(k)
+                        k: r.to_dict().get(k)
                         for k in (
                             "id",
                             "env",
@@ -487,11 +490,11 @@ def list_rollouts(
                             "message",
                         )
                     }
-                    for d in docs
+                    for r in recs
                 ]
             )
             return
-        render.out.print(list_table(docs))
+        render.out.print(list_table(recs))
     finally:
         store.close()
 
@@ -506,28 +509,40 @@ def history(
 
     Example:  fleetctl rollout history --env lab
     """
+    from fleetctl.core.rollout.record import LkgRecord
+    from fleetctl.services import rollout as svc
+
     store = _store(ctx, write=False)
     try:
-        lkg = {d["group"]: d for d in store.list("lkg") if d["group"].startswith(f"{env}/")}
-        good = {d["release"] for d in lkg.values()}
-        rollouts = [d for d in store.list("rollout") if d["env"] == env]
-        rollouts.sort(key=lambda d: d.get("created_at", 0), reverse=True)
+        lkg = {
+            r.group: r
+            for r in (LkgRecord.from_dict(d) for d in store.list("lkg"))
+            if r.group.startswith(f"{env}/")
+        }
+        good = {r.release for r in lkg.values()}
+        rollouts = sorted(svc.records(store, env), key=lambda r: r.created_at, reverse=True)
         rows = []
         for d in rollouts:
-            groups = [g for g, v in lkg.items() if v["release"] == d["release"]]
+            groups = [g for g, v in lkg.items() if v.release == d.release]
             rows.append(
                 {
-                    "release": d["release_id"],
-                    "git_sha": (d.get("git_sha") or "")[:10],
-                    "group": d["group"],
-                    "rollout": d["id"],
-                    "status": d["status"],
-                    "at": d.get("created_at"),
-                    "last_known_good": bool(groups) and d["release"] in good,
+                    "release": d.release_id,
+                    "git_sha": (d.git_sha or "")[:10],
+                    "group": d.group,
+                    "rollout": d.id,
+                    "status": d.status.value,
+                    "at": d.created_at,
+                    "last_known_good": bool(groups) and d.release in good,
                 }
             )
         if fmt is render.Format.json:
-            render.emit_json({"env": env, "last_known_good": lkg, "rollouts": rows})
+            render.emit_json(
+                {
+                    "env": env,
+                    "last_known_good": {g: v.to_dict() for g, v in lkg.items()},
+                    "rollouts": rows,
+                }
+            )
             return
         from fleetctl.cli.rollout_render import _ts
 
@@ -550,7 +565,7 @@ def history(
             )
         )
         for g, v in sorted(lkg.items()):
-            render.note(f"last known-good of {g}: {v['release_id']} (from {v['rollout']})")
+            render.note(f"last known-good of {g}: {v.release_id} (from {v.rollout})")
     finally:
         store.close()
 
@@ -566,15 +581,22 @@ def why(
     Example:  fleetctl rollout why r-20260101-120000-ab12
     """
     from fleetctl.cli.rollout_render import why_lines
+    from fleetctl.services import rollout as svc
 
     store = _store(ctx, write=False)
     try:
-        doc = _pick(store, rollout_id, None)
-        events = store.events(doc["id"])
+        rec = _pick(store, rollout_id, None)
+        journal = svc.journal(store, rec.id)
         if fmt is render.Format.json:
-            render.emit_json({"id": doc["id"], "status": doc["status"], "events": events})
+            render.emit_json(
+                {
+                    "id": rec.id,
+                    "status": rec.status.value,
+                    "events": [e.to_dict() for e in journal],
+                }
+            )
             return
-        for line in why_lines(doc, events):
+        for line in why_lines(rec, journal):
             render.out.print(line, markup=True, highlight=False, soft_wrap=True)
     finally:
         store.close()

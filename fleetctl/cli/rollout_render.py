@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.table import Table
 
 from fleetctl.cli import render
+from fleetctl.core.rollout import events as ev
+from fleetctl.core.rollout.record import RolloutRecord, Status
 
 _VERDICT_STYLE = {
     "pass": "green",
@@ -17,14 +19,14 @@ _VERDICT_STYLE = {
     "skipped": "dim",
 }
 _STATUS_STYLE = {
-    "running": "cyan",
-    "paused": "yellow",
-    "completed": "green",
-    "rolling_back": "magenta",
-    "rolled_back": "red",
-    "rollback_failed": "bold red",
-    "failed": "bold red",
-    "superseded": "yellow",
+    Status.running: "cyan",
+    Status.paused: "yellow",
+    Status.completed: "green",
+    Status.rolling_back: "magenta",
+    Status.rolled_back: "red",
+    Status.rollback_failed: "bold red",
+    Status.failed: "bold red",
+    Status.superseded: "yellow",
 }
 
 
@@ -118,143 +120,155 @@ _KEY_NUMBERS = {
 }
 
 
-def event_line(ev: dict[str, Any], *, verbose: bool = False) -> str:
+def event_line(event: ev.Event | dict[str, Any], *, verbose: bool = False) -> str:
     """One line (Rich markup) per journal event."""
-    t = ev.get("type", "?")
-    if t == "created":
-        extra = f" extra vars {ev['extravars']}" if ev.get("extravars") else ""
-        if ev.get("secret_vars"):  # names only; the fingerprints are for comparing
-            extra += f" secret vars {', '.join(sorted(ev['secret_vars']))}"
-        return (
-            f"[bold]rollout of {ev['playbook']}[/] on {ev['env']}: release "
-            f"[bold]{ev['release']}[/] (git {str(ev.get('git_sha') or '-')[:10]}"
-            f"{', dirty' if ev.get('git_dirty') else ''}){extra}; {ev['steps']} steps, "
-            f"{ev['hosts']} hosts; last known-good: {ev.get('rollback_to') or 'none'}"
-            + (
-                f"; drained, left out: {', '.join(ev['skipped_drained'])}"
-                if ev.get("skipped_drained")
-                else ""
-            )
-        )
-    if t == "lock_acquired":
-        gen = f", generation {ev['generation']}" if ev.get("generation") else ""
-        return f"[dim]lock {ev['lock']} taken (lease {ev['ttl_s']:g}s{gen})[/]"
-    if t == "lock_taken_over":
-        how = {"live": "with --force-live", True: "with --force"}.get(
-            ev.get("forced", True), "(its lease had expired)" if ev.get("expired") else ""
-        )
-        return (
-            f"[yellow]lock {ev['lock']} TAKEN OVER from {ev['previous_holder']} "
-            f"({ev.get('previous_status') or 'holder'}, held {ev['held_for_s']}s) by "
-            f"{ev['by']} {how}[/]"
-        )
-    if t == "lock_released":
-        taken = f" (taken over by {ev['taken_over_by']})" if ev.get("taken_over_by") else ""
-        return f"[dim]lock {ev['lock']} released{taken}[/]"
-    if t == "superseded":
-        return (
-            f"[bold yellow]superseded[/] by {ev['by_rollout']} ({ev['by']} took over the env "
-            f"lock while this rollout was {ev['previous_status']}); it will not run again"
-        )
-    if t == "bookkeeping_finished":
-        return (
-            f"[dim]bookkeeping of the dead run finished by {ev['by']}: added "
-            f"{', '.join(ev['added']) or 'nothing'}; temp dirs swept: {len(ev['swept_dirs'])}[/]"
-        )
-    if t == "step_started":
-        return f"[bold cyan]▶ {ev['label']}[/]: {len(ev['hosts'])} host(s) {_hosts(ev['hosts'])}"
-    if t == "step_applied":
-        counts: dict[str, int] = {}
-        for o in ev.get("hosts", {}).values():
-            counts[o.get("state", "?")] = counts.get(o.get("state", "?"), 0) + 1
-        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no host results"
-        line = f"  applied in {ev.get('duration_s', 0)}s: {summary}"
-        if ev.get("failed") or ev.get("unreachable") or verbose:
-            line += (
-                f"; failed {ev['total_failed']}/{ev['max_failed_hosts']} allowed, "
-                f"unreachable {ev['total_unreachable']}/{ev['max_unreachable_hosts']} allowed"
-            )
-        if ev.get("error"):
-            line += f" [red]{ev['error']}[/]"
-        return line
-    if t == "bake":
-        return f"  [dim]baking {ev['seconds']:g}s[/]"
-    if t == "gate":
-        v = ev["verdict"]
-        style = _VERDICT_STYLE.get(v, "")
-        phase = "rollback " if ev.get("phase") == "rollback" else ""
-        line = f"  {phase}gate {ev['gate']}: [{style}]{v.upper()}[/] {ev['reason']}"
-        if verbose:
-            nums = _numbers(ev.get("numbers", {}), _KEY_NUMBERS.get(ev["gate"], ()))
-            if nums:
-                line += f"\n      [dim]{nums}[/]"
-        return line
-    if t == "step_verdict":
-        v = ev["verdict"]
-        return f"  ⇒ {ev['label']}: [{_VERDICT_STYLE.get(v, '')}]{v.upper()}[/]"
-    if t == "step_finished":
-        promoted = " (promoted)" if ev.get("promoted") else ""
-        return f"  [green]✓ {ev['label']} done{promoted}[/]"
-    if t == "paused":
-        return f"[yellow]⏸ paused at {ev['label']} ({ev['kind']}): {ev['reason']}[/]"
-    if t == "promoted":
-        return (
-            f"[bold]promoted[/] {ev['label']} by {ev['by']}: {ev['reason']} "
-            f"(was paused: {ev['pause_reason']})"
-        )
-    if t == "resumed":
-        return (
-            f"[bold]resumed[/] by {ev['by']} (was {ev['previous_status']}, "
-            f"next step {ev['next_step']})"
-        )
-    if t == "orphans_killed":
-        return f"[yellow]killed {len(ev['pids'])} leftover Ansible process(es) of the dead run[/]"
-    if t == "abort_requested":
-        return f"[yellow]abort requested by {ev['by']}: {ev['reason']}[/]"
-    if t == "failed":
-        return f"[bold red]✗ {ev['label']} failed:[/] {ev['reason']}"
-    if t == "rollback_started":
-        return (
-            f"[magenta]↩ rolling back {len(ev['hosts'])} host(s) to "
-            f"{ev.get('to') or '(no known-good release)'}[/]"
-        )
-    if t == "rollback_impossible":
-        return f"[bold red]cannot roll back: {ev['reason']}[/]"
-    if t == "rollback_applied":
-        return f"  re-applied {ev['release']}: {ev['status']}"
-    if t == "rollback_check":
-        return (
-            f"  proof: --check --diff of {ev['release']}: {ev['total_changed']} changed on "
-            f"{len(ev['changed'])} host(s)"
-            + (
-                f", failed/unreachable {ev['failed_or_unreachable']}"
-                if ev["failed_or_unreachable"]
-                else ""
-            )
-        )
-    if t == "rollback_proof":
-        ok = "[green]PROVEN[/]" if ev.get("ok") else "[bold red]NOT PROVEN[/]"
-        return f"  rollback {ok}"
-    if t == "completed":
-        return (
-            f"[bold green]✓ completed[/]: release {ev['release']} on {ev['hosts']} host(s), "
-            "now the last known-good"
-        )
-    if t in ("rolled_back", "rollback_failed"):
-        return f"[bold]{t.replace('_', ' ')}[/]: {ev['message']}"
-    return f"{t}: {ev}"
+    e = event if isinstance(event, ev.Event) else ev.parse(event)
+    line = _LINES.get(type(e))
+    if line is None:
+        return f"{e.to_dict().get('type', '?')}: {e.to_dict()}"
+    return line(e, verbose)
 
 
-def print_event(ev: dict[str, Any]) -> None:
-    render.err.print(event_line(ev), markup=True, highlight=False, soft_wrap=True)
+def print_event(event: dict[str, Any]) -> None:
+    render.err.print(event_line(event), markup=True, highlight=False, soft_wrap=True)
 
 
-def why_lines(doc: dict[str, Any], events: Sequence[dict[str, Any]]) -> list[str]:
+def _created(e: ev.Created) -> str:
+    extra = f" extra vars {e.extravars}" if e.extravars else ""
+    if e.secret_vars:  # names only; the fingerprints are for comparing
+        extra += f" secret vars {', '.join(sorted(e.secret_vars))}"
+    drained = f"; drained, left out: {', '.join(e.skipped_drained)}" if e.skipped_drained else ""
+    return (
+        f"[bold]rollout of {e.playbook}[/] on {e.env}: release "
+        f"[bold]{e.release}[/] (git {(e.git_sha or '-')[:10]}"
+        f"{', dirty' if e.git_dirty else ''}){extra}; {e.steps} steps, "
+        f"{e.hosts} hosts; last known-good: {e.rollback_to or 'none'}{drained}"
+    )
+
+
+def _lock_taken_over(e: ev.LockTakenOver) -> str:
+    how = {"live": "with --force-live", True: "with --force"}.get(
+        e.forced, "(its lease had expired)" if e.expired else ""
+    )
+    return (
+        f"[yellow]lock {e.lock} TAKEN OVER from {e.previous_holder} "
+        f"({e.previous_status or 'holder'}, held {e.held_for_s}s) by {e.by} {how}[/]"
+    )
+
+
+def _step_applied(e: ev.StepApplied, verbose: bool) -> str:
+    counts: dict[str, int] = {}
+    for o in e.hosts.values():
+        counts[o.get("state", "?")] = counts.get(o.get("state", "?"), 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no host results"
+    line = f"  applied in {e.duration_s}s: {summary}"
+    if e.failed or e.unreachable or verbose:
+        line += (
+            f"; failed {e.total_failed}/{e.max_failed_hosts} allowed, "
+            f"unreachable {e.total_unreachable}/{e.max_unreachable_hosts} allowed"
+        )
+    if e.error:
+        line += f" [red]{e.error}[/]"
+    return line
+
+
+def _gate(e: ev.Gate, verbose: bool) -> str:
+    style = _VERDICT_STYLE.get(e.verdict, "")
+    phase = "rollback " if e.phase == "rollback" else ""
+    line = f"  {phase}gate {e.gate}: [{style}]{e.verdict.upper()}[/] {e.reason}"
+    if verbose:
+        nums = _numbers(e.numbers, _KEY_NUMBERS.get(e.gate, ()))
+        if nums:
+            line += f"\n      [dim]{nums}[/]"
+    return line
+
+
+def _rollback_check(e: ev.RollbackCheck) -> str:
+    bad = f", failed/unreachable {e.failed_or_unreachable}" if e.failed_or_unreachable else ""
+    return (
+        f"  proof: --check --diff of {e.release}: {e.total_changed} changed on "
+        f"{len(e.changed)} host(s){bad}"
+    )
+
+
+def _lock_acquired(e: ev.LockAcquired) -> str:
+    gen = f", generation {e.generation}" if e.generation else ""
+    return f"[dim]lock {e.lock} taken (lease {e.ttl_s:g}s{gen})[/]"
+
+
+def _lock_released(e: ev.LockReleased) -> str:
+    taken = f" (taken over by {e.taken_over_by})" if e.taken_over_by else ""
+    return f"[dim]lock {e.lock} released{taken}[/]"
+
+
+def _promoted(e: ev.Promoted) -> str:
+    return f"[bold]promoted[/] {e.label} by {e.by}: {e.reason} (was paused: {e.pause_reason})"
+
+
+def _rollback_started(e: ev.RollbackStarted) -> str:
+    return (
+        f"[magenta]↩ rolling back {len(e.hosts)} host(s) to {e.to or '(no known-good release)'}[/]"
+    )
+
+
+# One line per event class; `verbose` (for `why`) adds the numbers behind a verdict.
+_LINES: dict[type[ev.Event], Callable[[Any, bool], str]] = {
+    ev.Created: lambda e, v: _created(e),
+    ev.LockAcquired: lambda e, v: _lock_acquired(e),
+    ev.LockTakenOver: lambda e, v: _lock_taken_over(e),
+    ev.LockReleased: lambda e, v: _lock_released(e),
+    ev.Superseded: lambda e, v: (
+        f"[bold yellow]superseded[/] by {e.by_rollout} ({e.by} took over the env "
+        f"lock while this rollout was {e.previous_status}); it will not run again"
+    ),
+    ev.BookkeepingFinished: lambda e, v: (
+        f"[dim]bookkeeping of the dead run finished by {e.by}: added "
+        f"{', '.join(e.added) or 'nothing'}; temp dirs swept: {len(e.swept_dirs)}[/]"
+    ),
+    ev.StepStarted: lambda e, v: (
+        f"[bold cyan]▶ {e.label}[/]: {len(e.hosts)} host(s) {_hosts(e.hosts)}"
+    ),
+    ev.StepApplied: _step_applied,
+    ev.Bake: lambda e, v: f"  [dim]baking {e.seconds:g}s[/]",
+    ev.Gate: _gate,
+    ev.StepVerdict: lambda e, v: (
+        f"  ⇒ {e.label}: [{_VERDICT_STYLE.get(e.verdict, '')}]{e.verdict.upper()}[/]"
+    ),
+    ev.StepFinished: lambda e, v: (
+        f"  [green]✓ {e.label} done{' (promoted)' if e.promoted else ''}[/]"
+    ),
+    ev.Paused: lambda e, v: f"[yellow]⏸ paused at {e.label} ({e.kind}): {e.reason}[/]",
+    ev.Promoted: lambda e, v: _promoted(e),
+    ev.Resumed: lambda e, v: (
+        f"[bold]resumed[/] by {e.by} (was {e.previous_status}, next step {e.next_step})"
+    ),
+    ev.OrphansKilled: lambda e, v: (
+        f"[yellow]killed {len(e.pids)} leftover Ansible process(es) of the dead run[/]"
+    ),
+    ev.AbortRequested: lambda e, v: f"[yellow]abort requested by {e.by}: {e.reason}[/]",
+    ev.Failed: lambda e, v: f"[bold red]✗ {e.label} failed:[/] {e.reason}",
+    ev.RollbackStarted: lambda e, v: _rollback_started(e),
+    ev.RollbackImpossible: lambda e, v: f"[bold red]cannot roll back: {e.reason}[/]",
+    ev.RollbackApplied: lambda e, v: f"  re-applied {e.release}: {e.status}",
+    ev.RollbackCheck: lambda e, v: _rollback_check(e),
+    ev.RollbackProofEvent: lambda e, v: (
+        f"  rollback {'[green]PROVEN[/]' if e.ok else '[bold red]NOT PROVEN[/]'}"
+    ),
+    ev.Completed: lambda e, v: (
+        f"[bold green]✓ completed[/]: release {e.release} on {e.hosts} host(s), "
+        "now the last known-good"
+    ),
+    ev.RolledBack: lambda e, v: f"[bold]rolled back[/]: {e.message}",
+    ev.RollbackFailed: lambda e, v: f"[bold]rollback failed[/]: {e.message}",
+}
+
+
+def why_lines(rec: RolloutRecord, journal: Sequence[ev.Event]) -> list[str]:
     out = [
-        f"[bold]{doc['id']}[/]: {doc['playbook']} on {doc['env']} — "
-        f"[{_STATUS_STYLE.get(doc['status'], '')}]{doc['status']}[/]",
+        f"[bold]{rec.id}[/]: {rec.playbook} on {rec.env} — "
+        f"[{_STATUS_STYLE.get(rec.status, '')}]{rec.status.value}[/]",
     ]
-    pol = doc["policy"]
+    pol = rec.policy
     out.append(
         f"[dim]policy: bake {pol['bake_s']:g}s, max_failed_hosts {pol['max_failed_hosts']}, "
         f"max_unreachable_hosts {pol['max_unreachable_hosts']}, deadline "
@@ -262,10 +276,10 @@ def why_lines(doc: dict[str, Any], events: Sequence[dict[str, Any]]) -> list[str
         f"{pol['gates']['consecutive_error_limit']}, canary alpha "
         f"{pol['gates']['canary_analysis']['alpha']}[/]"
     )
-    for ev in events:
-        out.append(f"[dim]{_ts(ev.get('at'))}[/] {event_line(ev, verbose=True)}")
-    if doc.get("message"):
-        out.append(f"[bold]outcome:[/] {doc['message']}")
+    for e in journal:
+        out.append(f"[dim]{_ts(e.at)}[/] {event_line(e, verbose=True)}")
+    if rec.message:
+        out.append(f"[bold]outcome:[/] {rec.message}")
     return out
 
 
@@ -291,36 +305,36 @@ def _brief(gate: str, n: dict[str, Any]) -> str:
 
 
 def status_view(
-    doc: dict[str, Any], plan: dict[str, Any], events: Sequence[dict[str, Any]], freeze: Any
+    rec: RolloutRecord, plan: dict[str, Any], journal: Sequence[ev.Event], freeze: Any
 ) -> Table:
     steps = plan["steps"]
     state: dict[int, str] = {}
     gates: dict[int, list[str]] = {}
     current = None
-    for ev in events:
-        i = ev.get("step")
-        if ev["type"] == "step_started":
-            state[i] = "applying"
-            current = i
-        elif ev["type"] == "bake":
-            state[i] = "baking"
-        elif ev["type"] == "gate" and ev.get("phase") != "rollback" and current is not None:
-            v = ev["verdict"]
-            nums = _brief(ev["gate"], ev.get("numbers", {}))
-            gates.setdefault(current, []).append(
-                f"{ev['gate']} [{_VERDICT_STYLE.get(v, '')}]{v}[/]" + (f" ({nums})" if nums else "")
-            )
-        elif ev["type"] == "step_verdict":
-            state[i] = ev["verdict"]
-        elif ev["type"] == "step_finished":
-            state[i] = "done"
-        elif ev["type"] == "paused":
-            state[i] = "paused"
-        elif ev["type"] == "failed":
-            state[i] = "failed"
+    for e in journal:
+        match e:
+            case ev.StepStarted():
+                state[e.step] = "applying"
+                current = e.step
+            case ev.Bake():
+                state[e.step] = "baking"
+            case ev.Gate() if e.phase != "rollback" and current is not None:
+                nums = _brief(e.gate, e.numbers)
+                gates.setdefault(current, []).append(
+                    f"{e.gate} [{_VERDICT_STYLE.get(e.verdict, '')}]{e.verdict}[/]"
+                    + (f" ({nums})" if nums else "")
+                )
+            case ev.StepVerdict():
+                state[e.step] = e.verdict
+            case ev.StepFinished():
+                state[e.step] = "done"
+            case ev.Paused():
+                state[e.step] = "paused"
+            case ev.Failed():
+                state[e.step] = "failed"
     title = (
-        f"{doc['id']}  {doc['playbook']} on {doc['env']}  release {doc['release_id']}  "
-        f"[{_STATUS_STYLE.get(doc['status'], '')}]{doc['status']}[/]"
+        f"{rec.id}  {rec.playbook} on {rec.env}  release {rec.release_id}  "
+        f"[{_STATUS_STYLE.get(rec.status, '')}]{rec.status.value}[/]"
     )
     if freeze is not None:
         title += f"  [yellow]FROZEN by {freeze.by}: {freeze.reason}[/]"
@@ -339,20 +353,20 @@ def status_view(
     return t
 
 
-def list_table(docs: Sequence[dict[str, Any]]) -> Table:
+def list_table(recs: Sequence[RolloutRecord]) -> Table:
     rows = []
-    for d in docs:
-        n = int(d["plan_steps"])
+    for r in recs:
+        n = r.plan_steps
         rows.append(
             (
-                d["id"],
-                d["env"],
-                d["playbook"],
-                d["release_id"],
-                f"[{_STATUS_STYLE.get(d['status'], '')}]{d['status']}[/]",
-                f"{min(d['next_step'], n)}/{n}",
-                _age(d.get("created_at")),
-                (d.get("message") or "")[:80],
+                r.id,
+                r.env,
+                r.playbook,
+                r.release_id,
+                f"[{_STATUS_STYLE.get(r.status, '')}]{r.status.value}[/]",
+                f"{min(r.next_step, n)}/{n}",
+                _age(r.created_at),
+                r.message[:80],
             )
         )
     return render.table(

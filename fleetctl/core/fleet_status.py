@@ -16,6 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleetctl.core.rollout import events
+from fleetctl.core.rollout.record import LkgRecord, RolloutRecord, Status
+
 # Host health, worst last. `drained` is deliberate (out of load balancing on
 # purpose), so it is not a problem; `unhealthy` answered but badly;
 # `unreachable` did not answer at all. `declared` is not a health: the
@@ -42,10 +45,6 @@ _SEVERITY_RANK = {CRITICAL: 2, WARNING: 1}
 # Roles that serve viewers: a region with traffic needs at least one healthy one.
 SERVING_ROLES = frozenset({"edge"})
 
-# Rollout states (same strings as services.rollout.Status).
-FINAL_ROLLOUT_STATES = frozenset(
-    {"completed", "rolled_back", "rollback_failed", "failed", "superseded"}
-)
 UNKNOWN_RELEASE = "unknown"
 
 
@@ -131,7 +130,7 @@ class GateVerdict:
 @dataclass(frozen=True)
 class RolloutState:
     id: str
-    status: str
+    status: Status
     active: bool
     playbook: str
     release: str  # the release id being rolled out (what hosts report)
@@ -294,71 +293,59 @@ def _worst(problems: Iterable[Problem]) -> str:
 
 
 def rollout_state(
-    doc: Mapping[str, Any],
+    doc: RolloutRecord | Mapping[str, Any],
     plan_steps: Sequence[Mapping[str, Any]],
-    events: Sequence[Mapping[str, Any]],
-    last_known_good: Mapping[str, Any] | None = None,
+    journal: Sequence[events.Event | Mapping[str, Any]],
+    last_known_good: LkgRecord | Mapping[str, Any] | None = None,
 ) -> RolloutState:
-    """The rollout's state from its stored document, plan steps and journal events."""
-    status = str(doc.get("status", ""))
-    active = status not in FINAL_ROLLOUT_STATES
-    pause = doc.get("pause") or {}
+    """The rollout's state from its record, plan steps and journal events
+    (stored dicts are read through the record and event schema)."""
+    rec = doc if isinstance(doc, RolloutRecord) else RolloutRecord.from_dict(dict(doc))
+    evs = [e if isinstance(e, events.Event) else events.parse(dict(e)) for e in journal]
+    active = not rec.status.final
     step: int | None = None
     if active:
-        step = int(pause["step"]) if status == "paused" and "step" in pause else None
-        if step is None:
-            step = int(doc.get("next_step", 0))
-    current = next((s for s in plan_steps if int(s.get("index", -1)) == step), None)
-    steps = int(doc.get("plan_steps") or len(plan_steps))
+        paused = rec.status is Status.paused and rec.pause is not None
+        step = rec.pause.step if paused and rec.pause is not None else rec.next_step
+    current = next((s for s in plan_steps if s.get("index") == step), None)
     # Per phase: a rolled-back rollout keeps the step verdict that failed it
     # next to the verdicts of the rollback's own gates.
     latest: dict[tuple[str, str], GateVerdict] = {}
     last_pass: float | None = None
     step_of_gate: int | None = None
-    for ev in events:
-        kind = ev.get("type")
-        if kind == "step_started":
-            step_of_gate = _int_or_none(ev.get("step"))
-        elif kind == "gate":
-            g = GateVerdict(
-                gate=str(ev.get("gate", "")),
-                verdict=str(ev.get("verdict", "")),
-                reason=str(ev.get("reason", "")),
-                at=_float_or_none(ev.get("at")),
-                step=step_of_gate,
-                phase=str(ev.get("phase", "step")),
-            )
+    for ev in evs:
+        if isinstance(ev, events.StepStarted):
+            step_of_gate = ev.step
+        elif isinstance(ev, events.Gate):
+            g = GateVerdict(ev.gate, ev.verdict, ev.reason, ev.at or None, step_of_gate, ev.phase)
             latest[(g.phase, g.gate)] = g
-        elif kind == "step_verdict" and ev.get("verdict") == "pass":
-            last_pass = _float_or_none(ev.get("at"))
+        elif isinstance(ev, events.StepVerdict) and ev.verdict == "pass":
+            last_pass = ev.at or None
+    lkg = (
+        last_known_good.get("release_id")
+        if isinstance(last_known_good, Mapping)
+        else last_known_good.release_id
+        if last_known_good is not None
+        else None
+    )
     return RolloutState(
-        id=str(doc.get("id", "")),
-        status=status,
+        id=rec.id,
+        status=rec.status,
         active=active,
-        playbook=str(doc.get("playbook", "")),
-        release=str(doc.get("release_id") or doc.get("release") or ""),
+        playbook=rec.playbook,
+        release=rec.release_id or rec.release,
         step=step,
-        steps=steps,
-        step_label=str(current.get("label", "")) if current else "",
-        wave=_int_or_none(current.get("wave")) if current else None,
-        region=str(current.get("region", "")) if current else "",
-        pause_reason=str(pause.get("reason", "")) if status == "paused" else "",
-        by=str(doc.get("by", "")),
-        updated_at=_float_or_none(doc.get("updated_at")),
-        last_known_good=str(last_known_good.get("release_id") or "") or None
-        if last_known_good
-        else None,
+        steps=rec.plan_steps or len(plan_steps),
+        step_label=current.get("label", "") if current else "",
+        wave=current.get("wave") if current else None,
+        region=current.get("region", "") if current else "",
+        pause_reason=rec.pause.reason if rec.status is Status.paused and rec.pause else "",
+        by=rec.by,
+        updated_at=rec.updated_at or None,
+        last_known_good=lkg or None,
         gates=tuple(latest[k] for k in sorted(latest, key=lambda k: (k[0] != "step", k))),
         last_gate_pass_at=last_pass,
     )
-
-
-def _int_or_none(v: Any) -> int | None:
-    return int(v) if isinstance(v, int | float | str) and str(v).lstrip("-").isdigit() else None
-
-
-def _float_or_none(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
 # -- the snapshot -------------------------------------------------------------------
@@ -472,7 +459,7 @@ def _declared_problems(hosts: Sequence[HostObservation]) -> tuple[Problem, ...]:
 def _env_problems(rollout: RolloutState | None) -> tuple[Problem, ...]:
     if rollout is None:
         return ()
-    if rollout.status == "paused":
+    if rollout.status is Status.paused:
         return (
             Problem(
                 WARNING,
@@ -480,7 +467,7 @@ def _env_problems(rollout: RolloutState | None) -> tuple[Problem, ...]:
                 f"{rollout.pause_reason}",
             ),
         )
-    if rollout.status in ("rollback_failed", "failed"):
+    if rollout.status in (Status.rollback_failed, Status.failed):
         return (
             Problem(
                 CRITICAL,

@@ -162,12 +162,11 @@ def readiness(
         from fleetctl.services import drain as host_drain
         from fleetctl.services import rollout as rollout_service
 
-        final = {s.value for s in rollout_service.FINAL}
         running = sorted(
             (
-                RunningRollout(str(d["id"]), str(d.get("status", "")), str(d.get("playbook", "")))
-                for d in store.list("rollout")
-                if d.get("env") == env and d.get("status") not in final
+                RunningRollout(r.id, r.status.value, r.playbook)
+                for r in rollout_service.records(store, env)
+                if not r.status.final
             ),
             key=lambda r: r.id,
         )

@@ -14,6 +14,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fleetctl.adapters.state.base import StateStore
+from fleetctl.core.rollout import events as ev
+from fleetctl.core.rollout.record import RolloutRecord
+from fleetctl.services import rollout as rollout_service
 from fleetctl.services import traffic as traffic_service
 
 
@@ -30,19 +33,20 @@ class Entry:
         return asdict(self)
 
 
-_ROLLOUT_EVENTS = {
-    "created": "started",
-    "paused": "paused",
-    "promoted": "promoted",
-    "resumed": "resumed",
-    "abort_requested": "abort requested",
-    "failed": "failed",
-    "rollback_started": "rolling back",
-    "completed": "completed",
-    "rolled_back": "rolled back",
-    "rollback_failed": "rollback failed",
-    "lock_taken_over": "lock taken over",
-    "superseded": "superseded",
+# The rollout events a timeline shows, and what it calls them.
+_ROLLOUT_EVENTS: dict[type[ev.Event], str] = {
+    ev.Created: "started",
+    ev.Paused: "paused",
+    ev.Promoted: "promoted",
+    ev.Resumed: "resumed",
+    ev.AbortRequested: "abort requested",
+    ev.Failed: "failed",
+    ev.RollbackStarted: "rolling back",
+    ev.Completed: "completed",
+    ev.RolledBack: "rolled back",
+    ev.RollbackFailed: "rollback failed",
+    ev.LockTakenOver: "lock taken over",
+    ev.Superseded: "superseded",
 }
 _TRAFFIC_EVENTS = {
     "region_drained": "drained",
@@ -118,36 +122,39 @@ def traffic_entries(events: list[dict[str, Any]]) -> list[Entry]:
     return out
 
 
-def rollout_entries(doc: dict[str, Any], events: list[dict[str, Any]]) -> list[Entry]:
+def _rollout_detail(rec: RolloutRecord, e: ev.Event) -> str:
+    match e:
+        case ev.Created():
+            return f"{rec.playbook} release {e.release}, {e.hosts} hosts"
+        case ev.Paused() | ev.Failed() | ev.RollbackStarted() | ev.Promoted():
+            return e.reason
+        case ev.AbortRequested():
+            return e.reason
+        case ev.Completed():
+            return f"release {e.release} on {e.hosts} hosts"
+        case ev.RolledBack() | ev.RollbackFailed():
+            return e.message
+        case ev.Superseded():
+            return f"by {e.by_rollout} (was {e.previous_status})"
+        case ev.LockTakenOver():
+            return f"from {e.previous_holder}"
+    return ""
+
+
+def rollout_entries(rec: RolloutRecord, journal: list[ev.Event]) -> list[Entry]:
     out = []
-    for e in events:
-        what = _ROLLOUT_EVENTS.get(str(e.get("type")))
-        if what is None or e.get("at") is None:
+    for e in journal:
+        what = _ROLLOUT_EVENTS.get(type(e))
+        if what is None or not e.at:
             continue
-        t = e.get("type")
-        if t == "created":
-            release, hosts = e.get("release", ""), e.get("hosts", "?")
-            detail = f"{doc.get('playbook', '')} release {release}, {hosts} hosts"
-        elif t in ("paused", "failed", "rollback_started"):
-            detail = str(e.get("reason", ""))
-        elif t == "completed":
-            detail = f"release {e.get('release', '')} on {e.get('hosts', '?')} hosts"
-        elif t in ("rolled_back", "rollback_failed"):
-            detail = str(e.get("message", ""))
-        elif t == "superseded":
-            detail = f"by {e.get('by_rollout', '')} (was {e.get('previous_status', '')})"
-        elif t == "lock_taken_over":
-            detail = f"from {e.get('previous_holder', '')}"
-        else:
-            detail = str(e.get("reason", ""))
         out.append(
             Entry(
-                at=float(e["at"]),
+                at=e.at,
                 kind="rollout",
                 event=what,
-                subject=str(doc["id"]),
-                by=str(e.get("by") or doc.get("by", "")),
-                detail=detail,
+                subject=rec.id,
+                by=getattr(e, "by", "") or rec.by,
+                detail=_rollout_detail(rec, e),
             )
         )
     return out
@@ -161,9 +168,8 @@ def timeline(store: StateStore, env: str, since: float | None = None) -> list[En
         *host_drain_entries(store.events(f"drain:{env}")),
         *traffic_entries(traffic_service.events(store, env)),
     ]
-    for doc in store.list("rollout"):
-        if doc.get("env") == env:
-            entries.extend(rollout_entries(doc, store.events(doc["id"])))
+    for rec in rollout_service.records(store, env):
+        entries.extend(rollout_entries(rec, rollout_service.journal(store, rec.id)))
     if since is not None:
         entries = [e for e in entries if e.at >= since]
     return sorted(entries, key=lambda e: e.at)

@@ -15,6 +15,7 @@ from typing import Any
 
 from fleetctl.core import fleet_status as fs
 from fleetctl.core.fleet_status import FleetStatus
+from fleetctl.core.rollout.record import Status
 
 VERDICTS = ("pass", "fail", "inconclusive", "skipped")
 
@@ -100,7 +101,7 @@ def families(status: FleetStatus) -> list[Any]:
         )
         info.add_metric([env, ro.id, ro.status, ro.release, ro.playbook], 1)
         paused = gauge("fleet_rollout_paused", "1 while the latest rollout is paused.", [])
-        paused.add_metric([env], 1 if ro.status == "paused" else 0)
+        paused.add_metric([env], 1 if ro.status is Status.paused else 0)
         steps = gauge("fleet_rollout_steps", "Steps in the latest rollout's plan.", [])
         steps.add_metric([env], ro.steps)
         out += [info, paused, steps]

@@ -230,12 +230,12 @@ def rollout_of(store: StateStore | None, env: str) -> fs.RolloutState | None:
         return None
     from fleetctl.services import rollout as rollout_service
 
-    doc = rollout_service.latest(store, env)
-    if doc is None:
+    rec = rollout_service.latest_record(store, env)
+    if rec is None:
         return None
-    plan = store.get("rollout_plan", doc["id"]) or {}
-    lkg = rollout_service.last_known_good(store, str(doc.get("group", "")))
-    return fs.rollout_state(doc, plan.get("steps", []), store.events(doc["id"]), lkg)
+    plan = store.get("rollout_plan", rec.id) or {}
+    lkg = rollout_service.last_known_good_record(store, rec.group)
+    return fs.rollout_state(rec, plan.get("steps", []), rollout_service.journal(store, rec.id), lkg)
 
 
 def freeze_of(store: StateStore | None, env: str) -> fs.FreezeState | None:

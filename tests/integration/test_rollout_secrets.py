@@ -25,7 +25,7 @@ from fleetctl.adapters.state.sqlite import SqliteStore
 from fleetctl.cli.main import app
 from fleetctl.core.policy import Policy
 from fleetctl.errors import BadInput
-from fleetctl.services import rollout as rollout_service
+from fleetctl.services.rollout import adapters as rollout_service
 from fleetctl.services.rollout import Engine, Status
 from fleetctl.services.secrets import SecretVar
 

@@ -20,7 +20,8 @@ from fleetctl.core.planner import Host
 from fleetctl.core.policy import Gates, Policy, SloBurnGate
 from fleetctl.core.slo_burn import slo_burn_gate
 from fleetctl.services import lab as lab_service
-from fleetctl.services import lab_monitoring, video_gates
+from fleetctl.services import lab_monitoring
+from fleetctl.services.rollout import video_gates
 from tests.lab_fixture import PLAYBOOKS, LabHandle
 
 pytestmark = pytest.mark.integration

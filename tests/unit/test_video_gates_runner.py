@@ -8,7 +8,7 @@ import pytest
 from fleetctl.core.gates import Verdict
 from fleetctl.core.planner import Host
 from fleetctl.core.policy import CacheGate, Gates, HlsPlaybackGate, Policy
-from fleetctl.services import video_gates
+from fleetctl.services.rollout import video_gates
 
 pytestmark = pytest.mark.unit
 ON = Policy(gates=Gates(hls_playback=HlsPlaybackGate(enabled=True), cache=CacheGate(enabled=True)))

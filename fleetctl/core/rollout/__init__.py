@@ -1,0 +1,1 @@
+"""The rollout's written schema: the record (`record.py`) and its journal events (`events.py`)."""
