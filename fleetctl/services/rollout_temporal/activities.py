@@ -69,6 +69,19 @@ def _heartbeat(detail: Any = None) -> None:
         pass
 
 
+def _typed(ev: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The journal's typed event (core/rollout/events.py) for a workflow's dict: the
+    same kinds and fields the local engine writes; the engine's own keys ride along."""
+    import dataclasses
+
+    from fleetctl.core.rollout import events
+
+    typed = events.parse(ev)
+    if isinstance(typed, events.UnknownEvent):
+        raise ApplicationError(f"unknown journal event {ev.get('type')!r}", non_retryable=True)
+    return {**dataclasses.replace(typed, at=time.time()).to_dict(), **extra}
+
+
 class Activities:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -83,47 +96,37 @@ class Activities:
         finally:
             store.close()
 
-    def _engine(self, store: StateStore) -> Any:
-        from fleetctl.services.rollout import Engine
-
-        class _Heartbeating(Engine):
-            """The local engine's gates, with the lease renewal replaced by an
-            activity heartbeat (the env lock is the workflow, not a lease)."""
-
-            def _renew(self, doc: dict[str, Any], *, force: bool = False) -> None:
-                _heartbeat()
-
-        return _Heartbeating(
-            store, self.ctx.root, executor=self.ctx.executor, prober=self.ctx.prober
-        )
-
     # -- coordinator -----------------------------------------------------------------
 
     @activity.defn(name="prepare")
     def prepare(self, inp: StartInput) -> None:
         from fleetctl.services import rollout as local
+        from fleetctl.services.rollout import lease
 
         lock = local.lock_name(inp.env)
         with self._store() as store:
             # The store's env lock too: a local-engine rollout and this one never
             # run on one env at once. Held until `finish`.
             try:
-                store.acquire_lock(lock, inp.rollout_id, local.PAUSED_LOCK_TTL_S)
+                taken = store.acquire_lock(lock, inp.rollout_id, lease.PAUSED_LOCK_TTL_S)
             except LockHeld as exc:
                 raise ApplicationError(exc.message, type="LockHeld", non_retryable=True) from None
             if store.get("rollout", inp.rollout_id) is not None:
                 return  # a retry after the first attempt wrote it
             store.put("rollout_plan", inp.rollout_id, inp.doc["plan"])
+            # its generation is the fence of every regional activity: a --force-live
+            # takeover by a local-engine rollout stops this one's batches
             doc = {k: v for k, v in inp.doc.items() if k != "plan"}
+            doc["lock_generation"] = taken.generation
             doc["updated_at"] = time.time()
             store.put("rollout", inp.rollout_id, doc)
             now = time.time()
-            store.append_event(inp.rollout_id, {"type": "created", "at": now, **inp.created})
-            store.append_event(
-                inp.rollout_id,
-                {"type": "lock_acquired", "at": now, "lock": lock, "engine": "temporal",
+            store.append_event(inp.rollout_id, _typed({"type": "created", **inp.created}))
+            store.append_event(inp.rollout_id, _typed(
+                {"type": "lock_acquired", "lock": lock, "ttl_s": lease.PAUSED_LOCK_TTL_S,
+                 "generation": taken.generation, "engine": "temporal",
                  "workflow_id": activity.info().workflow_id},
-            )  # fmt: skip
+            ))  # fmt: skip
 
     @activity.defn(name="journal")
     def journal(self, w: JournalWrite) -> None:
@@ -136,7 +139,7 @@ class Activities:
                 doc.update(w.patch, updated_at=time.time())
                 store.put("rollout", w.rollout_id, doc)
             for ev in w.events:
-                store.append_event(w.rollout_id, {**ev, "at": time.time(), "wf_seq": w.seq})
+                store.append_event(w.rollout_id, _typed(ev, wf_seq=w.seq))
 
     @activity.defn(name="admission")
     def admission(self, rollout_id: str) -> Admission:
@@ -193,155 +196,122 @@ class Activities:
             store.release_lock(lock, doc["id"])
             events.append({"type": "lock_released", "lock": lock})
             for ev in events:
-                store.append_event(doc["id"], {**ev, "at": now})
+                store.append_event(doc["id"], _typed(ev))
             return message
 
-    # -- regional --------------------------------------------------------------------
+    # -- regional: thin wrappers over the rollout package's activities ---------------
 
-    def _restore(self, store: StateStore, ref: str) -> tuple[Any, Any, Path]:
+    @contextmanager
+    def _ctx(self, rollout_id: str, region: str) -> Iterator[tuple[Any, dict[str, Any], Any]]:
+        """The rollout package's ActivityContext for one call (heartbeat, cancel,
+        a private scratch dir), the rollout document and its fence."""
         from fleetctl.adapters import procs
-        from fleetctl.services import release as release_service
+        from fleetctl.services.rollout import activities as acts
+        from fleetctl.services.rollout import adapters
 
-        rel = release_service.get(store, ref)
-        tmp = procs.private_temp_dir("rollout")
-        return rel, release_service.restore(store, rel, tmp / rel.id), tmp
+        base = self.ctx.executor or adapters.ansible_executor
 
-    def _kill_leftovers(self, doc: dict[str, Any], region: str) -> None:
-        """A retry after a dead worker: end the Ansible runs it left behind."""
-        from fleetctl.adapters import procs
-        if activity.info().attempt > 1:
-            mine = procs.with_environ(BATCH_TAG, f"{doc['id']}/{region}")
-            left = [p for p in mine if p.pid != os.getpid()]
-            procs.kill(left)
+        def tagged(*args: Any, env: dict[str, str] | None = None, **kw: Any) -> Any:
+            return base(*args, env={**(env or {}), BATCH_TAG: f"{rollout_id}/{region}"}, **kw)
 
-    def _run(self, store: StateStore, doc: dict[str, Any], release_ref: str,
-             hosts: list[str], *, check: bool, timeout_s: float, region: str) -> Any:  # fmt: skip
-        from fleetctl.services import rollout as local
+        tmp: Path | None = None
 
-        rel, restored, tmp = self._restore(store, release_ref)
-        try:
-            executor = self.ctx.executor or local.ansible_executor
-            started = time.monotonic()
+        def workdir() -> Path:
+            nonlocal tmp
+            tmp = tmp or procs.private_temp_dir("rollout")
+            return tmp
 
-            def cancel() -> bool:
-                _heartbeat()
-                return activity.is_cancelled() or time.monotonic() - started > timeout_s
-
-            return executor(
-                restored.playbooks_dir / doc["playbook"],
-                restored.inventory_dir,
-                limit=hosts,
-                check=check,
-                diff=check,
-                extravars={**restored.extravars, "fleet_release": rel.id},
-                timeout_s=timeout_s,
-                cancel=cancel,
-                env={local.TAG: doc["id"], BATCH_TAG: f"{doc['id']}/{region}"},
-            )
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        with self._store() as store:
+            doc = store.get("rollout", rollout_id)
+            if doc is None:
+                raise ApplicationError(f"no rollout {rollout_id} in the state store",
+                                       non_retryable=True)  # fmt: skip
+            if activity.info().attempt > 1:  # a dead worker's batch: end what it left
+                left = procs.with_environ(BATCH_TAG, f"{rollout_id}/{region}")
+                procs.kill([p for p in left if p.pid != os.getpid()])
+            ctx = acts.ActivityContext(
+                store=store, root=self.ctx.root, workdir=workdir, executor=tagged,
+                prober=self.ctx.prober, heartbeat=_heartbeat, cancelled=activity.is_cancelled,
+            )  # fmt: skip
+            fence = acts.Fence(rollout_id, doc["env"], doc.get("lock_generation"))
+            try:
+                yield ctx, doc, fence
+            finally:
+                if tmp is not None:
+                    shutil.rmtree(tmp, ignore_errors=True)
 
     @activity.defn(name="apply_batch")
     def apply_batch(self, req: BatchRequest) -> BatchResult:
+        from fleetctl.services.rollout import activities as acts
+
         step = req.step
-        with self._store() as store:
-            doc = store.get("rollout", req.rollout_id)
-            assert doc is not None
-            self._kill_leftovers(doc, step.region)
-            result = self._run(store, doc, doc["release"], step.hosts, check=False,
-                               timeout_s=step.deadline_s, region=step.region)  # fmt: skip
-        outcomes = {h: o.to_dict() for h, o in sorted(result.hosts.items())}
+        with self._ctx(req.rollout_id, step.region) as (ctx, doc, fence):
+            r = acts.apply_batch(ctx, acts.ApplyRequest(
+                fence, doc["release"], doc["playbook"], tuple(step.hosts), step.deadline_s,
+                deadline_at=time.time() + step.deadline_s,
+            ))  # fmt: skip
         return BatchResult(
             region=step.region,
             step=step.index,
-            status=str(result.status),
-            error=str(getattr(result, "error", "") or ""),
-            duration_s=round(float(getattr(result, "duration_s", 0.0)), 2),
-            hosts=outcomes,
-            failed=sorted(h for h in step.hosts if outcomes.get(h, {}).get("state") == "failed"),
-            unreachable=sorted(
-                h for h in step.hosts if outcomes.get(h, {}).get("state") == "unreachable"
-            ),
-            missing=sorted(h for h in step.hosts if h not in outcomes),
+            status=r.status,
+            error=r.error,
+            duration_s=round(r.duration_s, 2),
+            hosts=r.hosts,
+            failed=sorted(h for h in step.hosts if r.state(h) == "failed"),
+            unreachable=sorted(h for h in step.hosts if r.state(h) == "unreachable"),
+            missing=sorted(h for h in step.hosts if h not in r.hosts),
             attempt=activity.info().attempt,
         )
 
     @activity.defn(name="run_gates")
     def run_gates(self, req: GatesRequest) -> GatesResult:
-        from fleetctl.core.gates import combine
-        from fleetctl.core.planner import Plan
-        from fleetctl.core.policy import Policy
-        from fleetctl.services import rollout as local
+        from fleetctl.services.rollout import activities as acts
 
-        with self._store() as store:
-            doc = store.get("rollout", req.rollout_id)
-            assert doc is not None
-            view = {**doc, "touched": req.touched, "failed_hosts": req.failed,
-                    "unreachable_hosts": req.unreachable}  # fmt: skip
-            plan = Plan.from_dict(local.plan_of(store, doc))
-            policy = Policy.model_validate(doc["policy"])
-            changed = [plan.host(h) for h in req.changed]
-            results = self._engine(store)._gates(
-                view, policy, plan, req.step.gates, changed, phase=req.phase
-            )
+        with self._ctx(req.rollout_id, req.step.region) as (ctx, doc, fence):
+            report = acts.run_step_gates(ctx, acts.GateRequest(
+                fence, doc["policy"], tuple(req.step.gates), tuple(req.changed),
+                touched=tuple(sorted(set(req.touched) | set(req.unreachable))),
+                failed=tuple(req.failed),
+            ))  # fmt: skip
         return GatesResult(
             region=req.step.region,
             step=req.step.index,
-            verdict=str(combine(results)),
-            gates={r.gate: str(r.verdict) for r in results},
-            reasons={r.gate: r.reason for r in results},
+            verdict=report.verdict,
+            gates={r["gate"]: r["verdict"] for r in report.results},
+            reasons={r["gate"]: r.get("reason", "") for r in report.results},
+            results=list(report.results),
         )
 
     @activity.defn(name="rollback_region")
     def rollback_region(self, req: RollbackRequest) -> RollbackResult:
-        from fleetctl.core.gates import Verdict, combine
-        from fleetctl.core.planner import Plan
         from fleetctl.core.policy import Policy
         from fleetctl.errors import FleetctlError
-        from fleetctl.services import rollout as local
+        from fleetctl.services.rollout import activities as acts
 
-        with self._store() as store:
-            doc = store.get("rollout", req.rollout_id)
-            assert doc is not None
-            self._kill_leftovers(doc, req.region)
-            policy = Policy.model_validate(doc["policy"])
-            hosts = req.hosts
+        evidence: list[dict[str, Any]] = []
+        with self._ctx(req.rollout_id, req.region) as (ctx, doc, fence):
+            timeout = Policy.model_validate(doc["policy"]).progress_deadline_s
+            hosts = tuple(req.hosts)
             try:
-                target = doc["rollback_to"]
-                applied = self._run(store, doc, target, hosts, check=False,
-                                    timeout_s=policy.progress_deadline_s, region=req.region)  # fmt: skip
-                states = {h: o.to_dict() for h, o in sorted(applied.hosts.items())}
-                lkg = doc["rollback_to_id"]
-                engine = self._engine(store)
-                engine._event(doc, "rollback_applied", fenced=False, release=lkg,
-                              status=str(applied.status), hosts=states, region=req.region)  # fmt: skip
-                check = self._run(store, doc, target, hosts, check=True,
-                                  timeout_s=policy.progress_deadline_s, region=req.region)  # fmt: skip
-                changed = {h: int(o.changed) for h, o in sorted(check.hosts.items())}
-                bad = sorted(h for h, o in check.hosts.items()
-                             if o.to_dict().get("state") in ("failed", "unreachable"))  # fmt: skip
-                engine._event(doc, "rollback_check", fenced=False, release=lkg,
-                              status=str(check.status), changed=changed,
-                              total_changed=sum(changed.values()),
-                              failed_or_unreachable=bad, region=req.region)  # fmt: skip
-                plan = Plan.from_dict(local.plan_of(store, doc))
-                view = {**doc, "touched": req.touched}
-                results = engine._gates(view, policy, plan, ("http", "canary_analysis"),
-                                        [plan.host(h) for h in hosts], phase="rollback")  # fmt: skip
-                verdict = combine(results)
-                ok = (
-                    str(applied.status) == "successful"
-                    and sum(changed.values()) == 0
-                    and not bad
-                    and set(changed) >= set(hosts)
-                    and verdict is Verdict.PASS
-                )
-                proof = {
-                    "ok": ok, "release": lkg, "hosts": len(hosts),
-                    "apply_status": str(applied.status), "check_changed": sum(changed.values()),
-                    "check_hosts": len(changed), "gates": {r.gate: str(r.verdict) for r in results},
-                    "gate_verdict": str(verdict),
-                }  # fmt: skip
+                applied = acts.roll_back_hosts(ctx, acts.ApplyRequest(
+                    fence, doc["rollback_to"], doc["playbook"], hosts, timeout,
+                    same_secrets=False,
+                ))  # fmt: skip
+                evidence.append({"type": "rollback_applied", "release": applied.release_id,
+                                 "status": applied.status, "hosts": applied.hosts,
+                                 "region": req.region})  # fmt: skip
+                report = acts.prove_rollback(ctx, acts.ProofRequest(
+                    fence, doc["rollback_to"], doc["playbook"], hosts, timeout, doc["policy"],
+                    applied.status, touched=tuple(req.touched), failed=tuple(req.failed),
+                ))  # fmt: skip
+                evidence.append({"type": "rollback_check", "release": report.check.release_id,
+                                 "status": report.check.status, "changed": report.changed,
+                                 "total_changed": sum(report.changed.values()),
+                                 "failed_or_unreachable": list(report.failed_or_unreachable),
+                                 "region": req.region})  # fmt: skip
+                evidence += [{"type": "gate", "phase": "rollback", **r, "region": req.region}
+                             for r in report.gates.results]  # fmt: skip
+                proof = report.proof.to_dict()
             except FleetctlError as exc:
                 proof = {"ok": False, "error": exc.message}
-        return RollbackResult(req.region, bool(proof["ok"]), proof)
+        return RollbackResult(req.region, bool(proof["ok"]), proof, evidence)

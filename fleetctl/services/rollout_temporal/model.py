@@ -121,6 +121,7 @@ class GatesResult:
     verdict: str  # pass | fail | inconclusive | skipped
     gates: dict[str, str]
     reasons: dict[str, str]
+    results: list[dict[str, Any]] = field(default_factory=list)  # GateResult.to_dict() each
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class RollbackRequest:
     region: str
     hosts: list[str]
     touched: list[str]
+    failed: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ class RollbackResult:
     region: str
     ok: bool
     proof: dict[str, Any]
+    evidence: list[dict[str, Any]] = field(default_factory=list)  # journal events to write
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetctl.adapters import temporal
-from fleetctl.adapters.state.base import StateStore
+from fleetctl.adapters.state.base import LockHeld, StateStore
 from fleetctl.core.policy import Policy
 from fleetctl.errors import BadInput, FleetctlError, JobFailed
 from fleetctl.services import drain as drain_service
@@ -185,7 +185,7 @@ def start(
     if info is not None and info.expires_at > time.time():
         doc = store.get("rollout", info.holder)
         if not doc or doc.get("engine") != ENGINE:
-            raise local.LockHeld(info, time.time())
+            raise LockHeld(info, time.time())
     inp, plan, rel = build_input(
         store, root, env, playbook, policy, settings=settings, extravars=extravars,
         policy_file=policy_file, who=who or freeze_service.who(),
@@ -304,8 +304,9 @@ def signal(
         await handle.signal(name, decision)
 
     _run(go())
-    store.append_event(doc["id"], {"type": f"{name}_requested", "at": time.time(),
-                                   "by": decision.by, "reason": reason})  # fmt: skip
+    if name == "abort":  # as the local engine notes it (promote is journaled by the workflow)
+        store.append_event(doc["id"], {"type": "abort_requested", "at": time.time(),
+                                       "by": decision.by, "reason": reason})  # fmt: skip
     return len(store.events(doc["id"]))
 
 

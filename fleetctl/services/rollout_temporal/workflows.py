@@ -331,6 +331,7 @@ class Coordinator:
             return False
         g: GatesResult = self.reports[key]
         await self._journal(
+            *({"type": "gate", "phase": "step", **r} for r in g.results),
             {"type": "step_verdict", "step": step.index, "label": step.label,
              "verdict": g.verdict, "gates": g.gates},
             save=False,
@@ -381,9 +382,11 @@ class Coordinator:
                 wait = a.window_wait_s
             else:
                 if self.pause is not None:
-                    self.pause = None
+                    pause, self.pause = self.pause, None
                     self.status = "running"
-                    await self._journal({"type": "resumed", "step": step.index})
+                    by = self.decision[1].by if self.decision else "the coordinator's timer"
+                    await self._journal({"type": "resumed", "previous_status": "paused",
+                                         "next_step": step.index, "pause": pause, "by": by})  # fmt: skip
                 return True
             if self.pause is None or self.pause.get("reason") != reason:
                 kind = "freeze" if a.frozen else "window"
@@ -472,7 +475,8 @@ class Coordinator:
             *(
                 workflow.execute_activity(
                     "rollback_region",
-                    RollbackRequest(self.rid, region, hosts, touched),
+                    RollbackRequest(self.rid, region, hosts,
+                                    sorted(self.touched | self.unreachable), sorted(self.failed)),
                     result_type=RollbackResult,
                     task_queue=region_queue(region),
                     start_to_close_timeout=timedelta(seconds=3600),
@@ -482,6 +486,9 @@ class Coordinator:
                 for region, hosts in sorted(by_region.items())
             )
         )
+        evidence = [ev for r in results for ev in r.evidence]
+        if evidence:
+            await self._journal(*evidence, save=False)
         proof = _merge_proofs(results, len(touched))
         if proof["ok"]:
             msg = (
