@@ -127,11 +127,37 @@ def unreachable(s: Settings, exc: BaseException) -> OutsideError:
     )
 
 
+def _quiet_runtime() -> None:
+    """The SDK core logs to stdout by default, which would corrupt `--format json`:
+    forward its warnings and errors to Python logging (stderr) instead."""
+    import logging
+
+    from temporalio.runtime import (
+        LogForwardingConfig,
+        LoggingConfig,
+        Runtime,
+        TelemetryConfig,
+        TelemetryFilter,
+    )
+
+    if getattr(_quiet_runtime, "done", False):
+        return
+    logging_cfg = LoggingConfig(
+        filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+    )
+    Runtime.set_default(
+        Runtime(telemetry=TelemetryConfig(logging=logging_cfg)), error_if_already_set=False
+    )
+    _quiet_runtime.done = True  # type: ignore[attr-defined]
+
+
 async def connect(s: Settings) -> Any:
     """A connected `temporalio.client.Client`; OutsideError (exit 3) when unreachable."""
     from temporalio.client import Client
     from temporalio.service import RetryConfig
 
+    _quiet_runtime()
     try:
         return await Client.connect(
             s.address,

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
-from fleetctl.cli.state import workspace
+from fleetctl.cli.state import state_url, workspace
 
 app = typer.Typer(
     help="A real fleet on this machine: one sshd and nginx per loopback address.",
@@ -61,6 +61,14 @@ def up(
             help="Also run Prometheus and an mtail exporter per edge (for the slo_burn gate).",
         ),
     ] = False,
+    temporal: Annotated[
+        bool,
+        typer.Option(
+            "--temporal",
+            help="Also run a Temporal dev server and the rollout workers (a coordinator and "
+            "one per region) for `rollout start --engine temporal`.",
+        ),
+    ] = False,
     fmt: Annotated[render.Format, typer.Option("--format", help="Output format.")] = (
         render.Format.table
     ),
@@ -70,6 +78,8 @@ def up(
     Example:  fleetctl lab up --hosts 6
 
     With monitoring (Prometheus on <subnet>.1:9090):  fleetctl lab up --prometheus
+
+    With Temporal (server on <subnet>.1:7233, workers per region):  fleetctl lab up --temporal
     """
     import time
 
@@ -99,6 +109,7 @@ def up(
         on_event=progress.on_event,
         progress=render.note,
         prometheus=prometheus,
+        temporal={"root": ws.root, "state_url": state_url(ctx)} if temporal else None,
     )
     progress.close()
     if fmt is render.Format.json:
@@ -114,6 +125,12 @@ def up(
 
     if lab_monitoring.enabled(Path(lab.dir)):
         render.note(f"prometheus: {lab_monitoring.url(lab)} (mtail on every edge)")
+    from fleetctl.services import lab_temporal
+
+    if lab_temporal.enabled(Path(lab.dir)):
+        cfg = lab_temporal.config(Path(lab.dir))
+        render.note(f"temporal: {cfg['address']} (UI {cfg['ui']}); workers for "
+                    f"{', '.join(lab_temporal.regions(lab))}")  # fmt: skip
     render.note("next: fleetctl lab status")
 
 

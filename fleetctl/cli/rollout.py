@@ -222,7 +222,7 @@ def start(
     if engine_name is tcli.EngineName.temporal:
         if secret_var:
             raise BadInput("--secret-var is not supported with --engine temporal yet")
-        conn = tcli.settings(temporal, temporal_ns, tls_ca, tls_cert, tls_key)
+        conn = tcli.settings(temporal, temporal_ns, tls_ca, tls_cert, tls_key, ctx=ctx, env=env)
     store = _store(ctx)
     try:
         engine = _engine(ctx, store, secret_vars=secret_var)

@@ -62,9 +62,22 @@ def settings(
     ca: Path | None = None,
     cert: Path | None = None,
     key: Path | None = None,
+    *,
+    ctx: typer.Context | None = None,
+    env: str | None = None,
 ) -> Any:
+    """Connection settings; for `--env lab` with neither flag nor FLEETCTL_TEMPORAL,
+    the server `lab up --temporal` runs."""
+    import os
+
     from fleetctl.adapters import temporal
 
+    if address is None and not os.environ.get(temporal.ENV_ADDRESS) and env == "lab" and ctx:
+        from fleetctl.services import lab as lab_service
+        from fleetctl.services import lab_temporal
+
+        lab_dir = lab_service.resolve_dir(None, workspace(ctx).root)
+        address = lab_temporal.address(lab_dir)
     return temporal.settings(address, namespace, tls_ca=ca, tls_cert=cert, tls_key=key)
 
 
@@ -104,7 +117,7 @@ def worker(
     if not region and not coordinator:
         raise BadInput("a worker needs --region REGION (repeatable) or --coordinator",
                        hint="e.g. fleetctl worker --env lab --region lab-east")  # fmt: skip
-    s = settings(address, namespace, tls_ca, tls_cert, tls_key)
+    s = settings(address, namespace, tls_ca, tls_cert, tls_key, ctx=ctx, env=env)
     url, root = state_url(ctx), workspace(ctx).root
 
     async def main() -> None:

@@ -35,7 +35,7 @@ from typing import Any
 from fleetctl.adapters import http_probe, procs
 from fleetctl.adapters.supervisor import Program, Supervisor, render_config, supervisorctl_command
 from fleetctl.errors import BadInput, JobFailed, OutsideError
-from fleetctl.services import lab_monitoring
+from fleetctl.services import lab_monitoring, lab_temporal
 
 DEFAULT_DIR = ".fleetctl/lab"
 DEFAULT_SUBNET = "127.0.10"
@@ -405,7 +405,7 @@ def programs(lab: Lab) -> list[Program]:
             startsecs=0,
         )
     )
-    return out + lab_monitoring.programs(lab)
+    return out + lab_monitoring.programs(lab) + lab_temporal.programs(lab)
 
 
 # -- set-up ----------------------------------------------------------------------
@@ -523,6 +523,7 @@ def lab_up(
     on_event: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[str], None] | None = None,
     prometheus: bool = False,
+    temporal: dict[str, Any] | None = None,
 ) -> Lab:
     """Start (or reconcile) the lab and configure it with site.yml. Idempotent.
     `prometheus` adds monitoring (services.lab_monitoring); it stays on for re-ups."""
@@ -578,6 +579,8 @@ def lab_up(
 
     if prometheus:
         lab_monitoring.write_config(lab)
+    if temporal is not None:  # {"root": workspace, "state_url": ...}
+        lab_temporal.write_config(lab, **temporal)
     sv = Supervisor(lab_dir)
     sv.conf.write_text(render_config(lab_dir, programs(lab)))
     _write_inventory(lab)
@@ -593,6 +596,9 @@ def lab_up(
     else:
         say(f"starting supervisord with {len(hosts)} sshd")
         sv.start()
+    if lab_temporal.enabled(lab_dir):
+        say("starting the Temporal dev server and the rollout workers")
+        lab_temporal.start(lab, sv)
     for h in hosts:
         if not _wait_port(h.address, h.ssh_port, 15):
             log = lab_dir / "logs" / (h.program("sshd") + ".log")

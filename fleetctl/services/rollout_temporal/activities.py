@@ -84,17 +84,20 @@ def _typed(ev: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 class Activities:
     def __init__(self, ctx: Context) -> None:
+        import threading
+
         self.ctx = ctx
+        self._local = threading.local()
 
     @contextmanager
     def _store(self) -> Iterator[StateStore]:
+        """One store per activity thread, opened (and integrity-checked) once."""
         from fleetctl.adapters.state import open_store
 
-        store = open_store(self.ctx.state_url)
-        try:
-            yield store
-        finally:
-            store.close()
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = open_store(self.ctx.state_url)
+        yield store
 
     # -- coordinator -----------------------------------------------------------------
 
@@ -131,9 +134,10 @@ class Activities:
     @activity.defn(name="journal")
     def journal(self, w: JournalWrite) -> None:
         with self._store() as store:
-            tail = store.events(w.rollout_id)[-max(1, len(w.events)) :]
-            if w.events and any(e.get("wf_seq") == w.seq for e in tail):
-                return  # this write already landed (a retry)
+            if w.events and activity.info().attempt > 1:  # did the first attempt land?
+                tail = store.events(w.rollout_id)[-len(w.events) :]
+                if any(e.get("wf_seq") == w.seq for e in tail):
+                    return
             if w.patch:
                 doc = store.get("rollout", w.rollout_id) or {}
                 doc.update(w.patch, updated_at=time.time())

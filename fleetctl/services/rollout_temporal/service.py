@@ -219,7 +219,7 @@ def follow(
     """Print the journal (from event `since`) as it grows until the rollout ends, or
     pauses anew after `since` (the workflow goes on whatever happens to this process)."""
     seen = since
-    began = time.monotonic()
+    checked = time.monotonic()
     end = None if timeout_s is None else time.monotonic() + timeout_s
     while True:
         events = store.events(rollout_id)
@@ -233,10 +233,14 @@ def follow(
         if doc is not None and (status in local.FINAL or (status is local.Status.paused
                                                           and paused_anew)):  # fmt: skip
             return local.Outcome(rollout_id, status, _message(doc), doc)
-        if doc is None and run_id and time.monotonic() - began > 2.0:
+        if run_id and time.monotonic() - checked > 5.0:  # did the coordinator itself end?
+            checked = time.monotonic()
             early = _ended_early(settings, env, run_id)
-            if early:
+            if early and doc is None:
                 raise JobFailed(f"rollout {rollout_id} did not start: {early}")
+            if early:
+                raise JobFailed(f"the coordinator of rollout {rollout_id} ended: {early}",
+                                hint=f"fleetctl rollout why {rollout_id}")  # fmt: skip
         if end is not None and time.monotonic() > end:
             return local.Outcome(rollout_id, status, "still running on Temporal", doc or {})
         time.sleep(poll_s)
@@ -259,7 +263,10 @@ def _ended_early(settings: temporal.Settings, env: str, run_id: str) -> str:
         desc = await handle.describe()
         if desc.close_time is None:
             return ""
-        res = await handle.result()
+        try:
+            res = await handle.result()
+        except Exception as exc:  # failed or terminated
+            return f"{exc}: {getattr(exc, 'cause', None) or ''}".rstrip(": ")
         return str(res.message if isinstance(res, Result) else res.get("message", res))
 
     return str(_run(check()))

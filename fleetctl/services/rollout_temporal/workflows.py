@@ -203,7 +203,7 @@ class Coordinator:
 
     async def _journal(self, *events: dict[str, Any], save: bool = True) -> None:
         self.seq += 1
-        await workflow.execute_activity(
+        await workflow.execute_local_activity(
             "journal",
             JournalWrite(self.rid, self.seq, list(events), self._doc() if save else {}),
             start_to_close_timeout=_QUICK,
@@ -218,7 +218,7 @@ class Coordinator:
         self.inp = inp
         self.host_region = _region_of(inp.steps)
         try:
-            await workflow.execute_activity(
+            await workflow.execute_local_activity(
                 "prepare", inp, start_to_close_timeout=_QUICK, retry_policy=_RETRY
             )
         except Exception as exc:  # the store's env lock is held by a local-engine rollout
@@ -256,8 +256,7 @@ class Coordinator:
                 if not await self._step(child, step):
                     break
         finally:
-            if not child.done():
-                await child.signal("order", Order(-1, "stop"))
+            await _order(child, Order(-1, "stop"))
             await child
             self.children.pop(region, None)
 
@@ -267,7 +266,7 @@ class Coordinator:
             {"type": "step_started", "step": step.index, "label": step.label,
              "region": step.region, "hosts": list(step.hosts), "engine": "temporal"},
         )  # fmt: skip
-        await child.signal("order", Order(step.index, "go"))
+        await _order(child, Order(step.index, "go"))
         key = f"{step.index}:applied"
         await workflow.wait_condition(lambda: key in self.reports or child.done())
         if key not in self.reports:
@@ -278,15 +277,15 @@ class Coordinator:
         self.failed = (self.failed - fine) | set(r.failed)
         self.unreachable = (self.unreachable - fine) | set(r.unreachable)
         lim = self.inp.limits
-        await self._journal(
-            {"type": "step_applied", "step": step.index, "label": step.label,
-             "status": r.status, "error": r.error, "duration_s": r.duration_s,
-             "hosts": r.hosts, "failed": r.failed, "unreachable": r.unreachable,
-             "total_failed": len(self.failed), "max_failed_hosts": lim.max_failed_hosts,
-             "total_unreachable": len(self.unreachable),
-             "max_unreachable_hosts": lim.max_unreachable_hosts,
-             "region": r.region, "attempt": r.attempt},
-        )  # fmt: skip
+        applied = {
+            "type": "step_applied", "step": step.index, "label": step.label,
+            "status": r.status, "error": r.error, "duration_s": r.duration_s,
+            "hosts": r.hosts, "failed": r.failed, "unreachable": r.unreachable,
+            "total_failed": len(self.failed), "max_failed_hosts": lim.max_failed_hosts,
+            "total_unreachable": len(self.unreachable),
+            "max_unreachable_hosts": lim.max_unreachable_hosts,
+            "region": r.region, "attempt": r.attempt,
+        }  # fmt: skip
         why = ""
         if r.status in ("timeout", "canceled"):
             why = f"progress deadline of {step.deadline_s:g}s passed during {step.label}"
@@ -299,10 +298,14 @@ class Coordinator:
             )
         elif r.missing and not r.failed and r.status != "successful":
             why = f"no result for host(s) {', '.join(r.missing)}"
+        counted = sorted(self.unreachable - self.accepted_unreachable)
+        bake = {"type": "bake", "step": step.index, "seconds": step.bake_s}
+        clean = not why and len(counted) <= lim.max_unreachable_hosts and not self.stop_reason
+        # one journal write per phase where nothing went wrong (bookkeeping is per step)
+        await self._journal(applied, *([bake] if clean and step.bake_s > 0 else []))
         if why:
             await self._fail(step, why)
             return False
-        counted = sorted(self.unreachable - self.accepted_unreachable)
         if len(counted) > lim.max_unreachable_hosts:
             kind = await self._pause(
                 step, "unreachable",
@@ -313,15 +316,13 @@ class Coordinator:
             if kind != "promote":
                 return False
             self.accepted_unreachable |= set(counted)
+            if step.bake_s > 0:
+                await self._journal(bake, save=False)
         if self.stop_reason:
             return False
-        if step.bake_s > 0:
-            await self._journal(
-                {"type": "bake", "step": step.index, "seconds": step.bake_s}, save=False
-            )
         changed = [h for h in step.hosts if h not in r.unreachable and h not in r.failed]
-        await child.signal(
-            "order",
+        await _order(
+            child,
             Order(step.index, "bake", sorted(self.touched), sorted(self.failed),
                   sorted(self.unreachable), changed),
         )  # fmt: skip
@@ -330,12 +331,17 @@ class Coordinator:
         if key not in self.reports:
             return False
         g: GatesResult = self.reports[key]
-        await self._journal(
+        judged = [
             *({"type": "gate", "phase": "step", **r} for r in g.results),
             {"type": "step_verdict", "step": step.index, "label": step.label,
              "verdict": g.verdict, "gates": g.gates},
-            save=False,
-        )  # fmt: skip
+        ]  # fmt: skip
+        if g.verdict in ("pass", "skipped") and not step.approval and not self.stop_reason:
+            self.finished.append(step.index)
+            await self._journal(*judged, {"type": "step_finished", "step": step.index,
+                                          "label": step.label, "promoted": False})  # fmt: skip
+            return True
+        await self._journal(*judged, save=False)
         if g.verdict == "fail":
             why = "; ".join(f"{k}: {v}" for k, v in g.reasons.items() if g.gates[k] == "fail")
             await self._fail(step, f"gate failed at {step.label}: {why}")
@@ -362,7 +368,7 @@ class Coordinator:
     # -- freeze, window, pauses ------------------------------------------------------
 
     async def _admission(self) -> Admission:
-        return await workflow.execute_activity(
+        return await workflow.execute_local_activity(
             "admission",
             self.rid,
             result_type=Admission,
@@ -445,8 +451,7 @@ class Coordinator:
         )
         if first:  # stop new batches everywhere
             for child in list(self.children.values()):
-                if not child.done():
-                    await child.signal("order", Order(-1, "stop"))
+                await _order(child, Order(-1, "stop"))
 
     async def _rollback(self, reason: str) -> Result:
         for child in list(self.children.values()):  # (all ended by now; belt and braces)
@@ -504,11 +509,22 @@ class Coordinator:
         msg = ending.message
         self.message = msg
         done = Ending(ending.rollout_id, ending.status, msg, self._doc(), [], ending.proof)
-        out = await workflow.execute_activity(
+        out = await workflow.execute_local_activity(
             "finish", done, result_type=str, start_to_close_timeout=_QUICK, retry_policy=_RETRY
         )
         self.message = out or msg
         return Result(self.rid, ending.status, self.message)
+
+
+async def _order(child: Any, o: Order) -> None:
+    """Signal a region child; one that already ended (its last step judged, or
+    stopped) needs no order, and the race with its ending is not an error."""
+    if child.done():
+        return
+    try:
+        await child.signal("order", o)
+    except Exception as exc:  # not found: it ended meanwhile; the caller waits on done()
+        workflow.logger.info("order %s to an ended region child: %s", o.phase, exc)
 
 
 def _units(steps: list[StepRef]) -> list[list[StepRef]]:
