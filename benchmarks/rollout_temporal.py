@@ -95,8 +95,9 @@ def workspace(root: Path, hosts: int, regions: int) -> list[str]:
     lines = ["all:", "  children:", "    edge:", "      hosts:"]
     for i in range(hosts):
         r = i % regions
-        lines.append(f"        e{i:05d}: {{region: {names[r]}, fleet_role: edge, "
-                     f"traffic_weight: {0.1 + r}}}")  # fmt: skip
+        lines.append(
+            f"        e{i:05d}: {{region: {names[r]}, fleet_role: edge, traffic_weight: {0.1 + r}}}"
+        )
     (inv / "hosts.yml").write_text("\n".join(lines) + "\n")
     return names
 
@@ -124,15 +125,23 @@ async def history_size(s: temporal.Settings, rid: str) -> dict[str, Any]:
     }
 
 
-def run_temporal(s: temporal.Settings, root: Path, state: Path, regions: list[str],
-                 sleep: float, parallel: int) -> tuple[float, str, int]:  # fmt: skip
+def run_temporal(
+    s: temporal.Settings, root: Path, state: Path, regions: list[str], sleep: float, parallel: int
+) -> tuple[float, str, int]:
     ex = SleepExecutor(sleep)
     store = SqliteStore(state)
     try:
         with WorkerThread(s, "sim", regions, state_url=str(state), root=root, executor=ex):
             t0 = time.monotonic()
-            out = service.start(store, root, "sim", "edge.yml", Policy.model_validate(POLICY),
-                                settings=s, max_parallel_regions=parallel)  # fmt: skip
+            out = service.start(
+                store,
+                root,
+                "sim",
+                "edge.yml",
+                Policy.model_validate(POLICY),
+                settings=s,
+                max_parallel_regions=parallel,
+            )
             took = time.monotonic() - t0
         assert out.status.value == "completed", out.message
         return took, out.id, ex.batches
@@ -145,8 +154,9 @@ def run_local(root: Path, state: Path, sleep: float) -> float:
     store = SqliteStore(state)
     try:
         t0 = time.monotonic()
-        out = Engine(store, root, executor=ex).start("sim", "edge.yml",
-                                                      Policy.model_validate(POLICY))  # fmt: skip
+        out = Engine(store, root, executor=ex).start(
+            "sim", "edge.yml", Policy.model_validate(POLICY)
+        )
         assert out.status.value == "completed", out.message
         return time.monotonic() - t0
     finally:
@@ -164,8 +174,11 @@ def main() -> None:
     ap.add_argument("--ratio-sleep", type=float, default=2.0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    report: dict[str, Any] = {"hosts": args.hosts, "regions": args.regions,
-                              "batch_sleep_s": args.sleep}  # fmt: skip
+    report: dict[str, Any] = {
+        "hosts": args.hosts,
+        "regions": args.regions,
+        "batch_sleep_s": args.sleep,
+    }
     with tempfile.TemporaryDirectory(prefix="fleetctl-bench-temporal-") as tmp:
         base = Path(tmp)
         server = temporal.dev_server(base / "temporal.db").start()
@@ -176,8 +189,9 @@ def main() -> None:
             e2e: dict[str, float] = {}
             rid1, steps = "", 0
             for p in [int(x) for x in args.parallel.split(",")]:
-                took, rid, batches = run_temporal(s, root, base / f"state-{p}.db", regions,
-                                                  args.sleep, p)  # fmt: skip
+                took, rid, batches = run_temporal(
+                    s, root, base / f"state-{p}.db", regions, args.sleep, p
+                )
                 e2e[str(p)] = round(took, 2)
                 if p == 1:
                     rid1, steps = rid, batches
@@ -191,13 +205,16 @@ def main() -> None:
             small = base / "small"
             small_regions = workspace(small, args.ratio_hosts, args.ratio_regions)
             t_local = run_local(small, base / "local.db", args.ratio_sleep)
-            t_temporal, _, _ = run_temporal(s, small, base / "small-t.db", small_regions,
-                                            args.ratio_sleep, 1)  # fmt: skip
+            t_temporal, _, _ = run_temporal(
+                s, small, base / "small-t.db", small_regions, args.ratio_sleep, 1
+            )
             report["ratio_vs_local"] = {
-                "hosts": args.ratio_hosts, "batch_sleep_s": args.ratio_sleep,
-                "local_s": round(t_local, 2), "temporal_s": round(t_temporal, 2),
+                "hosts": args.ratio_hosts,
+                "batch_sleep_s": args.ratio_sleep,
+                "local_s": round(t_local, 2),
+                "temporal_s": round(t_temporal, 2),
                 "ratio": round(t_temporal / t_local, 3),
-            }  # fmt: skip
+            }
         finally:
             server.stop()
     if args.json:

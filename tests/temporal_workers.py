@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,14 @@ class WorkerThread:
         executor: Any = None,
         prober: Any = None,
     ) -> None:
-        self.kw = dict(regions=regions, coordinator=coordinator, state_url=state_url,
-                       root=root, executor=executor, prober=prober)  # fmt: skip
+        self.kw = dict(
+            regions=regions,
+            coordinator=coordinator,
+            state_url=state_url,
+            root=root,
+            executor=executor,
+            prober=prober,
+        )
         self.settings, self.env = settings, env
         self.ready = threading.Event()
         self.error: BaseException | None = None
@@ -38,8 +45,9 @@ class WorkerThread:
         async def main() -> None:
             self.loop = asyncio.get_running_loop()
             self.stop = asyncio.Event()
-            await service.serve(self.settings, self.env, ready=self.ready.set, stop=self.stop,
-                                **self.kw)  # fmt: skip
+            await service.serve(
+                self.settings, self.env, ready=self.ready.set, stop=self.stop, **self.kw
+            )
 
         try:
             asyncio.run(main())
@@ -65,9 +73,7 @@ def terminate(settings: temporal.Settings, workflow_id: str) -> None:
 
     async def go() -> None:
         client = await temporal.connect(settings)
-        try:
+        with contextlib.suppress(Exception):
             await client.get_workflow_handle(workflow_id).terminate("test teardown")
-        except Exception:
-            pass
 
     asyncio.run(go())

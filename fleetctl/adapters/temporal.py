@@ -33,8 +33,11 @@ from fleetctl.errors import BadInput, OutsideError
 
 ENV_ADDRESS = "FLEETCTL_TEMPORAL"
 ENV_NAMESPACE = "FLEETCTL_TEMPORAL_NAMESPACE"
-ENV_TLS = {"ca": "FLEETCTL_TEMPORAL_TLS_CA", "cert": "FLEETCTL_TEMPORAL_TLS_CERT",
-           "key": "FLEETCTL_TEMPORAL_TLS_KEY"}  # fmt: skip
+ENV_TLS = {
+    "ca": "FLEETCTL_TEMPORAL_TLS_CA",
+    "cert": "FLEETCTL_TEMPORAL_TLS_CERT",
+    "key": "FLEETCTL_TEMPORAL_TLS_KEY",
+}
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 DEFAULT_NAMESPACE = "default"
 CONNECT_TIMEOUT_S = 5.0
@@ -193,9 +196,20 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def dev_server_command(db: Path, port: int, ui_port: int, host: str = "127.0.0.1") -> list[str]:
     return [
-        str(binary()), "server", "start-dev", "--ip", host, "--port", str(port),
-        "--ui-port", str(ui_port), "--db-filename", str(db), "--log-level", "error",
-    ]  # fmt: skip
+        str(binary()),
+        "server",
+        "start-dev",
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--db-filename",
+        str(db),
+        "--log-level",
+        "error",
+    ]
 
 
 def wait_listening(host: str, port: int, timeout_s: float, proc: Any = None) -> None:

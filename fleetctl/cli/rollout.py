@@ -75,9 +75,7 @@ def _engine(
     )
 
 
-def _on_temporal(
-    store: Any, rollout_id: str, signal: str, reason: str, fmt: render.Format
-) -> bool:
+def _on_temporal(store: Any, rollout_id: str, signal: str, reason: str, fmt: render.Format) -> bool:
     """A rollout run by `--engine temporal` is driven by signals to its coordinator
     (who and why recorded); then this command follows its journal. False: a local one."""
     from fleetctl.services import rollout as local
@@ -93,8 +91,9 @@ def _on_temporal(
     )
     if outcome.status in (local.Status.running, local.Status.rolling_back):
         if fmt is render.Format.json:
-            render.emit_json({"id": outcome.id, "status": outcome.status.value,
-                              "message": f"{signal} sent"})  # fmt: skip
+            render.emit_json(
+                {"id": outcome.id, "status": outcome.status.value, "message": f"{signal} sent"}
+            )
         return True
     _finish(outcome, fmt)
     return True
@@ -246,13 +245,20 @@ def start(
         try:
             _finish(
                 on_temporal.start(
-                    store, workspace(ctx).root, env, playbook, pol, settings=conn,
-                    extravars=_extravars(extra or []), policy_file=str(policy) if policy else None,
-                    max_parallel_regions=max_parallel_regions, confirm=confirm,
+                    store,
+                    workspace(ctx).root,
+                    env,
+                    playbook,
+                    pol,
+                    settings=conn,
+                    extravars=_extravars(extra or []),
+                    policy_file=str(policy) if policy else None,
+                    max_parallel_regions=max_parallel_regions,
+                    confirm=confirm,
                     on_event=print_event if fmt is not render.Format.json else None,
                 ),
                 fmt,
-            )  # fmt: skip
+            )
         finally:
             store.close()
         return

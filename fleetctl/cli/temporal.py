@@ -32,8 +32,11 @@ EngineOpt = Annotated[
 ]
 AddressOpt = Annotated[
     str | None,
-    typer.Option("--temporal", help="Temporal server host:port [env FLEETCTL_TEMPORAL; "
-                 "default 127.0.0.1:7233, the lab's]."),  # fmt: skip
+    typer.Option(
+        "--temporal",
+        help="Temporal server host:port [env FLEETCTL_TEMPORAL; "
+        "default 127.0.0.1:7233, the lab's].",
+    ),
 ]
 NamespaceOpt = Annotated[
     str | None,
@@ -50,9 +53,13 @@ TlsKeyOpt = Annotated[
 ]
 ParallelOpt = Annotated[
     int,
-    typer.Option("--max-parallel-regions", min=1, max=1000,
-                 help="--engine temporal: regions rolled out at once after the canary "
-                 "(1 = one after the other in traffic order)."),  # fmt: skip
+    typer.Option(
+        "--max-parallel-regions",
+        min=1,
+        max=1000,
+        help="--engine temporal: regions rolled out at once after the canary "
+        "(1 = one after the other in traffic order).",
+    ),
 ]
 
 
@@ -86,13 +93,15 @@ def worker(
     env: options.Env,
     region: Annotated[
         list[str] | None,
-        typer.Option("--region", help="Serve this region's task queue region-<name> "
-                     "(repeatable)."),  # fmt: skip
+        typer.Option("--region", help="Serve this region's task queue region-<name> (repeatable)."),
     ] = None,
     coordinator: Annotated[
         bool,
-        typer.Option("--coordinator", help="Also serve the env's coordinator workflows "
-                     "(queue fleetctl-<env>) and their journal writes."),  # fmt: skip
+        typer.Option(
+            "--coordinator",
+            help="Also serve the env's coordinator workflows "
+            "(queue fleetctl-<env>) and their journal writes.",
+        ),
     ] = False,
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
@@ -115,8 +124,10 @@ def worker(
     from fleetctl.services.rollout_temporal import service
 
     if not region and not coordinator:
-        raise BadInput("a worker needs --region REGION (repeatable) or --coordinator",
-                       hint="e.g. fleetctl worker --env lab --region lab-east")  # fmt: skip
+        raise BadInput(
+            "a worker needs --region REGION (repeatable) or --coordinator",
+            hint="e.g. fleetctl worker --env lab --region lab-east",
+        )
     s = settings(address, namespace, tls_ca, tls_cert, tls_key, ctx=ctx, env=env)
     url, root = state_url(ctx), workspace(ctx).root
 
@@ -130,7 +141,15 @@ def worker(
         def ready() -> None:
             render.note(f"worker for {env} on {s.describe()}: serving {queues}")
 
-        await service.serve(s, env, regions=region or [], coordinator=coordinator,
-                            state_url=url, root=root, ready=ready, stop=stop)  # fmt: skip
+        await service.serve(
+            s,
+            env,
+            regions=region or [],
+            coordinator=coordinator,
+            state_url=url,
+            root=root,
+            ready=ready,
+            stop=stop,
+        )
 
     asyncio.run(main())

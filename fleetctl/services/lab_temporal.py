@@ -79,9 +79,7 @@ def programs(lab: Any) -> list[Program]:
     host, port = cfg["address"].rsplit(":", 1)
     server = Program(
         name=SERVER,
-        command=" ".join(
-            temporal.dev_server_command(Path(cfg["db"]), int(port), UI_PORT, host)
-        ),
+        command=" ".join(temporal.dev_server_command(Path(cfg["db"]), int(port), UI_PORT, host)),
         startsecs=0,
     )
     return [server, worker_program(lab, None), *(worker_program(lab, r) for r in regions(lab))]

@@ -81,8 +81,13 @@ def test_good_rollout_completes_and_journals_like_the_local_engine(lab: TLab) ->
     assert set(lab.served().values()) == {doc["release_id"]}
     kinds = _kinds(lab.events(out["id"]))
     step = ["step_started", "step_applied", "bake", "gate", "step_verdict", "step_finished"]
-    assert kinds == ["created", "lock_acquired", *step * doc["plan_steps"], "completed",
-                     "lock_released"]  # fmt: skip
+    assert kinds == [
+        "created",
+        "lock_acquired",
+        *step * doc["plan_steps"],
+        "completed",
+        "lock_released",
+    ]
     why = lab.run("rollout", "why", out["id"])
     assert why.returncode == 0 and "completed" in why.stdout, why.stderr
     hist = lab.run("rollout", "history", "--env", "lab", "--format", "json")
@@ -105,11 +110,26 @@ def test_bad_canary_is_rolled_back_with_proof(lab: TLab) -> None:
 
 def test_kill_9_of_a_worker_mid_batch_is_retried_and_of_the_starter_goes_on(lab: TLab) -> None:
     proc = subprocess.Popen(
-        [str(FLEETCTL), "rollout", "start", "edge.yml", "--env", "lab", "--engine", "temporal",
-         "--policy", str(FAST), "--yes", "-x", "demo_note=kill9"],
-        env=lab.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(FLEETCTL),
+            "rollout",
+            "start",
+            "edge.yml",
+            "--env",
+            "lab",
+            "--engine",
+            "temporal",
+            "--policy",
+            str(FAST),
+            "--yes",
+            "-x",
+            "demo_note=kill9",
+        ],
+        env=lab.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
-    )  # fmt: skip
+    )
     sv = Supervisor(lab.lab_dir)
     rid, region, killed = None, "", 0
     try:
@@ -118,8 +138,11 @@ def test_kill_9_of_a_worker_mid_batch_is_retried_and_of_the_starter_goes_on(lab:
             store = SqliteStore(lab.state)
             docs = [d for d in store.list("rollout") if d.get("pid") == proc.pid]
             rid = docs[0]["id"] if docs else None
-            waves = [e for e in store.events(rid) if e["type"] == "step_started"
-                     and e["step"] >= 1] if rid else []  # fmt: skip
+            waves = (
+                [e for e in store.events(rid) if e["type"] == "step_started" and e["step"] >= 1]
+                if rid
+                else []
+            )
             store.close()
             if waves:
                 region = waves[-1]["region"]

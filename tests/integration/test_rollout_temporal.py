@@ -54,8 +54,14 @@ def world(
     (fleet.root / "inventories" / f"t{next(_n)}").mkdir()
     state = tmp_path / "state.db"
     store = SqliteStore(state)
-    workers = WorkerThread(temporal_settings, env, ["a", "b", "c"], state_url=str(state),
-                           root=fleet.root, executor=fleet.executor)  # fmt: skip
+    workers = WorkerThread(
+        temporal_settings,
+        env,
+        ["a", "b", "c"],
+        state_url=str(state),
+        root=fleet.root,
+        executor=fleet.executor,
+    )
     with workers:
         try:
             yield store, env, workers
@@ -128,9 +134,18 @@ def test_two_concurrent_starts_exactly_one_wins(
     store, _, _ = world
     pol = policy(canary={"hosts": 1, "approval": True})  # the winner holds the env, paused
     inputs = [
-        service.build_input(store, fleet.root, "lab", "edge.yml", pol,
-                            settings=temporal_settings, extravars=None, policy_file=None,
-                            who=f"starter{i}", max_parallel_regions=1)[0]  # fmt: skip
+        service.build_input(
+            store,
+            fleet.root,
+            "lab",
+            "edge.yml",
+            pol,
+            settings=temporal_settings,
+            extravars=None,
+            policy_file=None,
+            who=f"starter{i}",
+            max_parallel_regions=1,
+        )[0]
         for i in range(2)
     ]
 
@@ -172,7 +187,10 @@ def test_approval_pauses_promote_records_who_and_why_then_replays(
     assert done.status is Status.completed, done.message
     promoted = next(e for e in store.events(out.id) if e["type"] == "promoted")
     assert (promoted["by"], promoted["reason"], promoted["label"]) == (
-        "alice", "canary looks fine", "canary")
+        "alice",
+        "canary looks fine",
+        "canary",
+    )
 
     async def replay() -> int:
         client = await temporal.connect(temporal_settings)

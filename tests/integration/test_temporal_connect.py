@@ -43,9 +43,12 @@ def test_cli_unreachable_server_exit_3_no_traceback(args: list[str], tmp_path) -
     port = temporal.free_port()
     out = subprocess.run(
         [sys.executable, "-m", "fleetctl", *args, "--temporal", f"127.0.0.1:{port}"],
-        capture_output=True, text=True, cwd=repo, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        timeout=60,
         env={**os.environ, "FLEETCTL_STATE": str(tmp_path / "state.db")},
-    )  # fmt: skip
+    )
     assert out.returncode == 3, out.stderr
     assert "cannot reach the Temporal server" in out.stderr
     assert "Traceback" not in out.stderr + out.stdout

@@ -22,7 +22,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,10 +63,8 @@ class Context:
 
 
 def _heartbeat(detail: Any = None) -> None:
-    try:
+    with suppress(RuntimeError):  # not in an activity (a direct call)
         activity.heartbeat(detail)
-    except RuntimeError:  # not in an activity (a direct call)
-        pass
 
 
 def _typed(ev: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -123,13 +121,21 @@ class Activities:
             doc["lock_generation"] = taken.generation
             doc["updated_at"] = time.time()
             store.put("rollout", inp.rollout_id, doc)
-            now = time.time()
+            time.time()
             store.append_event(inp.rollout_id, _typed({"type": "created", **inp.created}))
-            store.append_event(inp.rollout_id, _typed(
-                {"type": "lock_acquired", "lock": lock, "ttl_s": lease.PAUSED_LOCK_TTL_S,
-                 "generation": taken.generation, "engine": "temporal",
-                 "workflow_id": activity.info().workflow_id},
-            ))  # fmt: skip
+            store.append_event(
+                inp.rollout_id,
+                _typed(
+                    {
+                        "type": "lock_acquired",
+                        "lock": lock,
+                        "ttl_s": lease.PAUSED_LOCK_TTL_S,
+                        "generation": taken.generation,
+                        "engine": "temporal",
+                        "workflow_id": activity.info().workflow_id,
+                    },
+                ),
+            )
 
     @activity.defn(name="journal")
     def journal(self, w: JournalWrite) -> None:
@@ -179,15 +185,29 @@ class Activities:
             message = e.message
             if e.status == "completed":
                 message = f"release {doc['release_id']} on {len(e.patch['touched'])} host(s)"
-                store.put("lkg", doc["group"], {
-                    "group": doc["group"], "release": doc["release"],
-                    "release_id": doc["release_id"], "rollout": doc["id"], "at": now,
-                })  # fmt: skip
-                events.append({"type": "completed", "release": doc["release_id"],
-                               "hosts": len(e.patch["touched"]), "last_known_good": True})  # fmt: skip
+                store.put(
+                    "lkg",
+                    doc["group"],
+                    {
+                        "group": doc["group"],
+                        "release": doc["release"],
+                        "release_id": doc["release_id"],
+                        "rollout": doc["id"],
+                        "at": now,
+                    },
+                )
+                events.append(
+                    {
+                        "type": "completed",
+                        "release": doc["release_id"],
+                        "hosts": len(e.patch["touched"]),
+                        "last_known_good": True,
+                    }
+                )
             elif e.status == "failed":
-                events.append({"type": "rollback_impossible",
-                               "reason": "no last known-good release"})  # fmt: skip
+                events.append(
+                    {"type": "rollback_impossible", "reason": "no last known-good release"}
+                )
             else:
                 events.append({"type": "rollback_proof", **e.proof})
                 events.append({"type": e.status, "message": message})
@@ -228,15 +248,21 @@ class Activities:
         with self._store() as store:
             doc = store.get("rollout", rollout_id)
             if doc is None:
-                raise ApplicationError(f"no rollout {rollout_id} in the state store",
-                                       non_retryable=True)  # fmt: skip
+                raise ApplicationError(
+                    f"no rollout {rollout_id} in the state store", non_retryable=True
+                )
             if activity.info().attempt > 1:  # a dead worker's batch: end what it left
                 left = procs.with_environ(BATCH_TAG, f"{rollout_id}/{region}")
                 procs.kill([p for p in left if p.pid != os.getpid()])
             ctx = acts.ActivityContext(
-                store=store, root=self.ctx.root, workdir=workdir, executor=tagged,
-                prober=self.ctx.prober, heartbeat=_heartbeat, cancelled=activity.is_cancelled,
-            )  # fmt: skip
+                store=store,
+                root=self.ctx.root,
+                workdir=workdir,
+                executor=tagged,
+                prober=self.ctx.prober,
+                heartbeat=_heartbeat,
+                cancelled=activity.is_cancelled,
+            )
             fence = acts.Fence(rollout_id, doc["env"], doc.get("lock_generation"))
             try:
                 yield ctx, doc, fence
@@ -250,10 +276,17 @@ class Activities:
 
         step = req.step
         with self._ctx(req.rollout_id, step.region) as (ctx, doc, fence):
-            r = acts.apply_batch(ctx, acts.ApplyRequest(
-                fence, doc["release"], doc["playbook"], tuple(step.hosts), step.deadline_s,
-                deadline_at=time.time() + step.deadline_s,
-            ))  # fmt: skip
+            r = acts.apply_batch(
+                ctx,
+                acts.ApplyRequest(
+                    fence,
+                    doc["release"],
+                    doc["playbook"],
+                    tuple(step.hosts),
+                    step.deadline_s,
+                    deadline_at=time.time() + step.deadline_s,
+                ),
+            )
         return BatchResult(
             region=step.region,
             step=step.index,
@@ -272,11 +305,17 @@ class Activities:
         from fleetctl.services.rollout import activities as acts
 
         with self._ctx(req.rollout_id, req.step.region) as (ctx, doc, fence):
-            report = acts.run_step_gates(ctx, acts.GateRequest(
-                fence, doc["policy"], tuple(req.step.gates), tuple(req.changed),
-                touched=tuple(sorted(set(req.touched) | set(req.unreachable))),
-                failed=tuple(req.failed),
-            ))  # fmt: skip
+            report = acts.run_step_gates(
+                ctx,
+                acts.GateRequest(
+                    fence,
+                    doc["policy"],
+                    tuple(req.step.gates),
+                    tuple(req.changed),
+                    touched=tuple(sorted(set(req.touched) | set(req.unreachable))),
+                    failed=tuple(req.failed),
+                ),
+            )
         return GatesResult(
             region=req.step.region,
             step=req.step.index,
@@ -297,24 +336,55 @@ class Activities:
             timeout = Policy.model_validate(doc["policy"]).progress_deadline_s
             hosts = tuple(req.hosts)
             try:
-                applied = acts.roll_back_hosts(ctx, acts.ApplyRequest(
-                    fence, doc["rollback_to"], doc["playbook"], hosts, timeout,
-                    same_secrets=False,
-                ))  # fmt: skip
-                evidence.append({"type": "rollback_applied", "release": applied.release_id,
-                                 "status": applied.status, "hosts": applied.hosts,
-                                 "region": req.region})  # fmt: skip
-                report = acts.prove_rollback(ctx, acts.ProofRequest(
-                    fence, doc["rollback_to"], doc["playbook"], hosts, timeout, doc["policy"],
-                    applied.status, touched=tuple(req.touched), failed=tuple(req.failed),
-                ))  # fmt: skip
-                evidence.append({"type": "rollback_check", "release": report.check.release_id,
-                                 "status": report.check.status, "changed": report.changed,
-                                 "total_changed": sum(report.changed.values()),
-                                 "failed_or_unreachable": list(report.failed_or_unreachable),
-                                 "region": req.region})  # fmt: skip
-                evidence += [{"type": "gate", "phase": "rollback", **r, "region": req.region}
-                             for r in report.gates.results]  # fmt: skip
+                applied = acts.roll_back_hosts(
+                    ctx,
+                    acts.ApplyRequest(
+                        fence,
+                        doc["rollback_to"],
+                        doc["playbook"],
+                        hosts,
+                        timeout,
+                        same_secrets=False,
+                    ),
+                )
+                evidence.append(
+                    {
+                        "type": "rollback_applied",
+                        "release": applied.release_id,
+                        "status": applied.status,
+                        "hosts": applied.hosts,
+                        "region": req.region,
+                    }
+                )
+                report = acts.prove_rollback(
+                    ctx,
+                    acts.ProofRequest(
+                        fence,
+                        doc["rollback_to"],
+                        doc["playbook"],
+                        hosts,
+                        timeout,
+                        doc["policy"],
+                        applied.status,
+                        touched=tuple(req.touched),
+                        failed=tuple(req.failed),
+                    ),
+                )
+                evidence.append(
+                    {
+                        "type": "rollback_check",
+                        "release": report.check.release_id,
+                        "status": report.check.status,
+                        "changed": report.changed,
+                        "total_changed": sum(report.changed.values()),
+                        "failed_or_unreachable": list(report.failed_or_unreachable),
+                        "region": req.region,
+                    }
+                )
+                evidence += [
+                    {"type": "gate", "phase": "rollback", **r, "region": req.region}
+                    for r in report.gates.results
+                ]
                 proof = report.proof.to_dict()
             except FleetctlError as exc:
                 proof = {"ok": False, "error": exc.message}

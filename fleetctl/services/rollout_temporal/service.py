@@ -84,8 +84,11 @@ def build_input(
         "id": rid,
         "env": env,
         "engine": ENGINE,
-        "temporal": {"address": settings.address, "namespace": settings.namespace,
-                     "workflow_id": workflow_id(env)},  # fmt: skip
+        "temporal": {
+            "address": settings.address,
+            "namespace": settings.namespace,
+            "workflow_id": workflow_id(env),
+        },
         "playbook": path.relative_to((root / "playbooks").resolve()).as_posix(),
         "group": group,
         "release": rel.hash,
@@ -114,15 +117,33 @@ def build_input(
         "plan": plan.to_dict(),  # stored apart by `prepare` (rollout_plan)
     }
     created = {
-        "env": env, "playbook": doc["playbook"], "release": rel.id, "git_sha": rel.git_sha,
-        "git_dirty": rel.git_dirty, "extravars": rel.extravars, "secret_vars": rel.secret_vars,
-        "steps": len(plan.steps), "hosts": plan.host_count, "plan_digest": plan.digest(),
-        "policy_file": policy_file, "rollback_to": doc["rollback_to_id"], "by": who,
-        "skipped_drained": sorted(drained), "engine": ENGINE,
-    }  # fmt: skip
+        "env": env,
+        "playbook": doc["playbook"],
+        "release": rel.id,
+        "git_sha": rel.git_sha,
+        "git_dirty": rel.git_dirty,
+        "extravars": rel.extravars,
+        "secret_vars": rel.secret_vars,
+        "steps": len(plan.steps),
+        "hosts": plan.host_count,
+        "plan_digest": plan.digest(),
+        "policy_file": policy_file,
+        "rollback_to": doc["rollback_to_id"],
+        "by": who,
+        "skipped_drained": sorted(drained),
+        "engine": ENGINE,
+    }
     steps = [
-        StepRef(s.index, s.region, s.label, list(s.hosts), s.bake_s, s.deadline_s,
-                s.approval, list(s.gates))  # fmt: skip
+        StepRef(
+            s.index,
+            s.region,
+            s.label,
+            list(s.hosts),
+            s.bake_s,
+            s.deadline_s,
+            s.approval,
+            list(s.gates),
+        )
         for s in plan.steps
     ]
     limits = Limits(policy.max_failed_hosts, policy.max_unreachable_hosts, max_parallel_regions)
@@ -187,10 +208,17 @@ def start(
         if not doc or doc.get("engine") != ENGINE:
             raise LockHeld(info, time.time())
     inp, plan, rel = build_input(
-        store, root, env, playbook, policy, settings=settings, extravars=extravars,
-        policy_file=policy_file, who=who or freeze_service.who(),
+        store,
+        root,
+        env,
+        playbook,
+        policy,
+        settings=settings,
+        extravars=extravars,
+        policy_file=policy_file,
+        who=who or freeze_service.who(),
         max_parallel_regions=max_parallel_regions,
-    )  # fmt: skip
+    )
     if confirm is not None and not confirm(plan, rel):
         raise BadInput("rollout not started (not confirmed)")
 
@@ -230,8 +258,9 @@ def follow(
         doc = store.get("rollout", rollout_id)
         status = local.Status(doc["status"]) if doc else local.Status.running
         paused_anew = any(e.get("type") == "paused" for e in events[since:])
-        if doc is not None and (status in local.FINAL or (status is local.Status.paused
-                                                          and paused_anew)):  # fmt: skip
+        if doc is not None and (
+            status in local.FINAL or (status is local.Status.paused and paused_anew)
+        ):
             return local.Outcome(rollout_id, status, _message(doc), doc)
         if run_id and time.monotonic() - checked > 5.0:  # did the coordinator itself end?
             checked = time.monotonic()
@@ -239,8 +268,10 @@ def follow(
             if early and doc is None:
                 raise JobFailed(f"rollout {rollout_id} did not start: {early}")
             if early:
-                raise JobFailed(f"the coordinator of rollout {rollout_id} ended: {early}",
-                                hint=f"fleetctl rollout why {rollout_id}")  # fmt: skip
+                raise JobFailed(
+                    f"the coordinator of rollout {rollout_id} ended: {early}",
+                    hint=f"fleetctl rollout why {rollout_id}",
+                )
         if end is not None and time.monotonic() > end:
             return local.Outcome(rollout_id, status, "still running on Temporal", doc or {})
         time.sleep(poll_s)
@@ -312,8 +343,10 @@ def signal(
 
     _run(go())
     if name == "abort":  # as the local engine notes it (promote is journaled by the workflow)
-        store.append_event(doc["id"], {"type": "abort_requested", "at": time.time(),
-                                       "by": decision.by, "reason": reason})  # fmt: skip
+        store.append_event(
+            doc["id"],
+            {"type": "abort_requested", "at": time.time(), "by": decision.by, "reason": reason},
+        )
     return len(store.events(doc["id"]))
 
 

@@ -15,6 +15,7 @@ in parallel.
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
@@ -99,10 +100,8 @@ class RegionWorkflow:
             if self.stop:
                 break
             if step.bake_s > 0:  # a durable timer, cut short by `stop`
-                try:
+                with suppress(TimeoutError):
                     await workflow.wait_condition(lambda: self.stop, timeout=step.bake_s)
-                except TimeoutError:
-                    pass
             if self.stop:
                 break
             o = self.orders[bake]
@@ -263,9 +262,15 @@ class Coordinator:
     async def _step(self, child: Any, step: StepRef) -> bool:
         """One step; False when the region must stop."""
         await self._journal(
-            {"type": "step_started", "step": step.index, "label": step.label,
-             "region": step.region, "hosts": list(step.hosts), "engine": "temporal"},
-        )  # fmt: skip
+            {
+                "type": "step_started",
+                "step": step.index,
+                "label": step.label,
+                "region": step.region,
+                "hosts": list(step.hosts),
+                "engine": "temporal",
+            },
+        )
         await _order(child, Order(step.index, "go"))
         key = f"{step.index}:applied"
         await workflow.wait_condition(lambda: key in self.reports or child.done())
@@ -278,14 +283,22 @@ class Coordinator:
         self.unreachable = (self.unreachable - fine) | set(r.unreachable)
         lim = self.inp.limits
         applied = {
-            "type": "step_applied", "step": step.index, "label": step.label,
-            "status": r.status, "error": r.error, "duration_s": r.duration_s,
-            "hosts": r.hosts, "failed": r.failed, "unreachable": r.unreachable,
-            "total_failed": len(self.failed), "max_failed_hosts": lim.max_failed_hosts,
+            "type": "step_applied",
+            "step": step.index,
+            "label": step.label,
+            "status": r.status,
+            "error": r.error,
+            "duration_s": r.duration_s,
+            "hosts": r.hosts,
+            "failed": r.failed,
+            "unreachable": r.unreachable,
+            "total_failed": len(self.failed),
+            "max_failed_hosts": lim.max_failed_hosts,
             "total_unreachable": len(self.unreachable),
             "max_unreachable_hosts": lim.max_unreachable_hosts,
-            "region": r.region, "attempt": r.attempt,
-        }  # fmt: skip
+            "region": r.region,
+            "attempt": r.attempt,
+        }
         why = ""
         if r.status in ("timeout", "canceled"):
             why = f"progress deadline of {step.deadline_s:g}s passed during {step.label}"
@@ -308,11 +321,12 @@ class Coordinator:
             return False
         if len(counted) > lim.max_unreachable_hosts:
             kind = await self._pause(
-                step, "unreachable",
+                step,
+                "unreachable",
                 f"{len(counted)} host(s) unreachable ({', '.join(counted)}) > "
                 f"max_unreachable_hosts {lim.max_unreachable_hosts}; not counted as change "
                 "failures",
-            )  # fmt: skip
+            )
             if kind != "promote":
                 return False
             self.accepted_unreachable |= set(counted)
@@ -323,9 +337,15 @@ class Coordinator:
         changed = [h for h in step.hosts if h not in r.unreachable and h not in r.failed]
         await _order(
             child,
-            Order(step.index, "bake", sorted(self.touched), sorted(self.failed),
-                  sorted(self.unreachable), changed),
-        )  # fmt: skip
+            Order(
+                step.index,
+                "bake",
+                sorted(self.touched),
+                sorted(self.failed),
+                sorted(self.unreachable),
+                changed,
+            ),
+        )
         key = f"{step.index}:judged"
         await workflow.wait_condition(lambda: key in self.reports or child.done())
         if key not in self.reports:
@@ -333,13 +353,25 @@ class Coordinator:
         g: GatesResult = self.reports[key]
         judged = [
             *({"type": "gate", "phase": "step", **r} for r in g.results),
-            {"type": "step_verdict", "step": step.index, "label": step.label,
-             "verdict": g.verdict, "gates": g.gates},
-        ]  # fmt: skip
+            {
+                "type": "step_verdict",
+                "step": step.index,
+                "label": step.label,
+                "verdict": g.verdict,
+                "gates": g.gates,
+            },
+        ]
         if g.verdict in ("pass", "skipped") and not step.approval and not self.stop_reason:
             self.finished.append(step.index)
-            await self._journal(*judged, {"type": "step_finished", "step": step.index,
-                                          "label": step.label, "promoted": False})  # fmt: skip
+            await self._journal(
+                *judged,
+                {
+                    "type": "step_finished",
+                    "step": step.index,
+                    "label": step.label,
+                    "promoted": False,
+                },
+            )
             return True
         await self._journal(*judged, save=False)
         if g.verdict == "fail":
@@ -360,9 +392,13 @@ class Coordinator:
             return False
         self.finished.append(step.index)
         await self._journal(
-            {"type": "step_finished", "step": step.index, "label": step.label,
-             "promoted": pause_kind == "promote"},
-        )  # fmt: skip
+            {
+                "type": "step_finished",
+                "step": step.index,
+                "label": step.label,
+                "promoted": pause_kind == "promote",
+            },
+        )
         return not self.stop_reason
 
     # -- freeze, window, pauses ------------------------------------------------------
@@ -391,52 +427,84 @@ class Coordinator:
                     pause, self.pause = self.pause, None
                     self.status = "running"
                     by = self.decision[1].by if self.decision else "the coordinator's timer"
-                    await self._journal({"type": "resumed", "previous_status": "paused",
-                                         "next_step": step.index, "pause": pause, "by": by})  # fmt: skip
+                    await self._journal(
+                        {
+                            "type": "resumed",
+                            "previous_status": "paused",
+                            "next_step": step.index,
+                            "pause": pause,
+                            "by": by,
+                        }
+                    )
                 return True
             if self.pause is None or self.pause.get("reason") != reason:
                 kind = "freeze" if a.frozen else "window"
                 self.status = "paused"
-                self.pause = {"kind": kind, "reason": reason, "step": step.index,
-                              "at": workflow.now().timestamp()}  # fmt: skip
+                self.pause = {
+                    "kind": kind,
+                    "reason": reason,
+                    "step": step.index,
+                    "at": workflow.now().timestamp(),
+                }
                 self.message = reason
                 await self._journal(
-                    {"type": "paused", "step": step.index, "label": step.label, "kind": kind,
-                     "reason": reason, "until_s": wait},
-                )  # fmt: skip
+                    {
+                        "type": "paused",
+                        "step": step.index,
+                        "label": step.label,
+                        "kind": kind,
+                        "reason": reason,
+                        "until_s": wait,
+                    },
+                )
             self.decision = None
-            try:  # a durable timer; `resume` or `abort` cut it short
+            with suppress(TimeoutError):  # a durable timer; `resume` or `abort` cut it short
                 await workflow.wait_condition(
                     lambda: self.decision is not None or bool(self.stop_reason), timeout=wait
                 )
-            except TimeoutError:
-                pass
         return False
 
     async def _pause(self, step: StepRef, kind: str, reason: str) -> str:
         """Pause for a person: returns "promote" or "abort"."""
         self.status = "paused"
-        self.pause = {"kind": kind, "reason": reason, "step": step.index,
-                      "at": workflow.now().timestamp()}  # fmt: skip
+        self.pause = {
+            "kind": kind,
+            "reason": reason,
+            "step": step.index,
+            "at": workflow.now().timestamp(),
+        }
         self.message = reason
         self.decision = None
         await self._journal(
-            {"type": "paused", "step": step.index, "label": step.label, "kind": kind,
-             "reason": reason},
-        )  # fmt: skip
+            {
+                "type": "paused",
+                "step": step.index,
+                "label": step.label,
+                "kind": kind,
+                "reason": reason,
+            },
+        )
         await workflow.wait_condition(
-            lambda: (self.decision is not None and self.decision[0] != "resume")
-            or bool(self.stop_reason)
+            lambda: (
+                (self.decision is not None and self.decision[0] != "resume")
+                or bool(self.stop_reason)
+            )
         )
         pause, self.pause = self.pause, None
         if self.decision is not None and self.decision[0] == "promote" and not self.stop_reason:
             d = self.decision[1]
             self.status = "running"
             await self._journal(
-                {"type": "promoted", "step": step.index, "label": step.label,
-                 "pause_kind": kind, "pause_reason": pause["reason"] if pause else reason,
-                 "by": d.by, "reason": d.reason},
-            )  # fmt: skip
+                {
+                    "type": "promoted",
+                    "step": step.index,
+                    "label": step.label,
+                    "pause_kind": kind,
+                    "pause_reason": pause["reason"] if pause else reason,
+                    "by": d.by,
+                    "reason": d.reason,
+                },
+            )
             return "promote"
         return "abort"
 
@@ -460,9 +528,13 @@ class Coordinator:
         self.message = reason
         touched = sorted(self.touched)
         await self._journal(
-            {"type": "rollback_started", "reason": reason,
-             "to": self.inp.doc.get("rollback_to_id"), "hosts": touched},
-        )  # fmt: skip
+            {
+                "type": "rollback_started",
+                "reason": reason,
+                "to": self.inp.doc.get("rollback_to_id"),
+                "hosts": touched,
+            },
+        )
         if not touched:
             proof: dict[str, Any] = {"ok": True, "hosts": 0}
             msg = f"{reason}; no host was changed, nothing to roll back"
@@ -480,8 +552,13 @@ class Coordinator:
             *(
                 workflow.execute_activity(
                     "rollback_region",
-                    RollbackRequest(self.rid, region, hosts,
-                                    sorted(self.touched | self.unreachable), sorted(self.failed)),
+                    RollbackRequest(
+                        self.rid,
+                        region,
+                        hosts,
+                        sorted(self.touched | self.unreachable),
+                        sorted(self.failed),
+                    ),
                     result_type=RollbackResult,
                     task_queue=region_queue(region),
                     start_to_close_timeout=timedelta(seconds=3600),
@@ -551,7 +628,9 @@ def _merge_proofs(results: list[RollbackResult], hosts: int) -> dict[str, Any]:
         else "failed",
         "check_changed": sum(int(p.get("check_changed", 0)) for p in proofs),
         "check_hosts": sum(int(p.get("check_hosts", 0)) for p in proofs),
-        "gates": {f"{r.region}:{k}": v for r in results for k, v in r.proof.get("gates", {}).items()},
+        "gates": {
+            f"{r.region}:{k}": v for r in results for k, v in r.proof.get("gates", {}).items()
+        },
         "gate_verdict": "pass" if all(v == "pass" for v in verdicts) else "fail",
         "regions": {r.region: r.proof for r in results},
     }
