@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -174,6 +175,8 @@ def main() -> None:
     ap.add_argument("--ratio-sleep", type=float, default=2.0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    # a SIGTERM (e.g. `timeout`) still stops the dev server in the `finally` below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     report: dict[str, Any] = {
         "hosts": args.hosts,
         "regions": args.regions,

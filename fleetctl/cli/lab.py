@@ -79,7 +79,7 @@ def up(
 
     With monitoring (Prometheus on <subnet>.1:9090):  fleetctl lab up --prometheus
 
-    With Temporal (server on <subnet>.1:7233, workers per region):  fleetctl lab up --temporal
+    With Temporal (a dev server, a worker per region):  fleetctl lab up --temporal
     """
     import time
 

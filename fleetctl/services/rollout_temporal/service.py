@@ -20,7 +20,7 @@ from typing import Any
 from fleetctl.adapters import temporal
 from fleetctl.adapters.state.base import LockHeld, StateStore
 from fleetctl.core.policy import Policy
-from fleetctl.errors import BadInput, FleetctlError, JobFailed
+from fleetctl.errors import BadInput, FleetctlError, JobFailed, OutsideError
 from fleetctl.services import drain as drain_service
 from fleetctl.services import freeze as freeze_service
 from fleetctl.services import release as release_service
@@ -41,7 +41,16 @@ ENGINE = "temporal"
 
 
 def _run(coro: Any) -> Any:
-    return asyncio.run(coro)
+    """Run a client call; the server failing mid-call is an OutsideError (exit 3)."""
+    from temporalio.service import RPCError
+
+    try:
+        return asyncio.run(coro)
+    except RPCError as exc:
+        raise OutsideError(
+            f"the Temporal server failed a call: {exc.message.splitlines()[0]}",
+            hint="is the server (and its database) healthy? `fleetctl lab status` for the lab",
+        ) from None
 
 
 class EnvLocked(FleetctlError):
