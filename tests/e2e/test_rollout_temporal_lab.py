@@ -58,6 +58,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLab]:
         )
         yield TLab(ws, lab_dir, handle, base / "state.db")
     finally:
+        import shutil as sh
+
+        sh.copytree(lab_dir / "logs", base / "logs-kept", dirs_exist_ok=True)  # for a post-mortem
         lab_service.lab_down(lab_dir)
     # lab down stopped the server and the workers too
     assert procs.with_cmdline_containing(str(lab_dir / "temporal")) == []

@@ -248,15 +248,23 @@ class Coordinator:
             result_type=list,
         )
         self.children[region] = child
+        current = steps[0]
         try:
             for step in steps:
+                current = step
                 if self.stop_reason or not await self._admit(step):
                     break
                 if not await self._step(child, step):
                     break
         finally:
             await _order(child, Order(-1, "stop"))
-            await child
+            try:
+                await child
+            except Exception as exc:  # the region's executor failed for good
+                if f"{current.index}:applied" not in self.reports:
+                    self.touched |= set(current.hosts)  # maybe changed: roll them back too
+                await self._fail(current, f"region {region} failed at {current.label}: "
+                                 f"{_cause(exc)}")  # fmt: skip
             self.children.pop(region, None)
 
     async def _step(self, child: Any, step: StepRef) -> bool:
@@ -637,8 +645,8 @@ def _merge_proofs(results: list[RollbackResult], hosts: int) -> dict[str, Any]:
 
 
 def _cause(exc: BaseException) -> str:
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
+    while (getattr(exc, "cause", None) or exc.__cause__) is not None:
+        exc = getattr(exc, "cause", None) or exc.__cause__  # type: ignore[assignment]
     return str(exc.message) if isinstance(exc, ApplicationError) else str(exc)
 
 
