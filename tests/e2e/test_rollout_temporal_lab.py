@@ -82,15 +82,16 @@ def test_good_rollout_completes_and_journals_like_the_local_engine(lab: TLab) ->
     doc = lab.doc(out["id"])
     assert doc["engine"] == "temporal"
     assert set(lab.served().values()) == {doc["release_id"]}
-    kinds = _kinds(lab.events(out["id"]))
-    step = ["step_started", "step_applied", "bake", "gate", "step_verdict", "step_finished"]
-    assert kinds == [
-        "created",
-        "lock_acquired",
-        *step * doc["plan_steps"],
-        "completed",
-        "lock_released",
-    ]
+    events = lab.events(out["id"])
+    kinds = _kinds(events)
+    assert kinds[:2] == ["created", "lock_acquired"]
+    assert kinds[-2:] == ["completed", "lock_released"]
+    # regions ran two at a time, so steps interleave; each step's own events are
+    # the local engine's, in its order
+    for i in range(doc["plan_steps"]):
+        mine = [e["type"] for e in events if e.get("step") == i]
+        assert mine == ["step_started", "step_applied", "bake", "step_verdict", "step_finished"]
+    assert kinds.count("gate") == doc["plan_steps"]  # a run of gate events per step
     why = lab.run("rollout", "why", out["id"])
     assert why.returncode == 0 and "completed" in why.stdout, why.stderr
     hist = lab.run("rollout", "history", "--env", "lab", "--format", "json")
