@@ -3,7 +3,7 @@ measured in one run.
 
 The sample fleet scaled with extra envs copied from prod (temp copy of the project),
 preview cache warm: a cached preview with the pack vs the same preview without it
-(`PreviewOptions(policy=False)`), then the pieces: loading the pack, evaluating every
+(`PreviewOptions(guardrails=False)`), then the pieces: loading the pack, evaluating every
 rule on every stack (per 1,000 resources).
 
 Target: the pack adds under 10 % to a cached preview of the fleet.
@@ -60,13 +60,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fleetctl-bench-policy-") as tmp:
         ws = Workspace(make_project(Path(tmp), args.scale_envs))
         t0 = time.perf_counter()
-        warm = svc.run_preview(ws, svc.PreviewOptions(policy=False))  # fills the cache
+        warm = svc.run_preview(ws, svc.PreviewOptions(guardrails=False))  # fills the cache
         cold = time.perf_counter() - t0
         stacks = len(warm.result.stacks)
         resources = sum(s.resources for s in warm.result.stacks)
         print(f"fleet: {stacks} stacks, {resources} resources (cold preview {cold:.1f}s)")
 
-        without = timed(lambda: svc.run_preview(ws, svc.PreviewOptions(policy=False)), args.repeat)
+        without = timed(
+            lambda: svc.run_preview(ws, svc.PreviewOptions(guardrails=False)), args.repeat
+        )
         with_ = timed(lambda: svc.run_preview(ws, svc.PreviewOptions()), args.repeat)
         overhead = (with_ - without) / without
         verdict = "ok" if overhead < 0.10 else "MISSED"

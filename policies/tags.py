@@ -9,7 +9,7 @@ from fleetctl.core.preview_model import UNKNOWN, Resource
 
 # Tag keys every taggable resource must carry (non-empty). `team` and `cost-center`
 # come from the spec's `tags` (or fleet:defaults in stacks/Pulumi.yaml); `env` is
-# added by the program (fleetctl.core.naming.tags).
+# added by the program (fleetctl.spec.naming.tags).
 REQUIRED_TAGS = ("team", "cost-center", "env")
 
 # The resource types that must be tagged (the ones that cost money or hold data).

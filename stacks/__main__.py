@@ -24,8 +24,7 @@ from components import (
     TranscodeClusterArgs,
 )
 
-from fleetctl.core import naming
-from fleetctl.spec import Stack, parse_spec
+from fleetctl.spec import Stack, naming, parse_spec
 
 stack = pulumi.get_stack()
 env, _, region = stack.partition("-")

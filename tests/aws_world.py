@@ -4,7 +4,7 @@ Mirrors what the Pulumi program (stacks/components) creates for drift's
 purposes: buckets with tags, versioning, lifecycle, public access block and
 replication; launch templates; one edge ASG per zone in that zone's subnet; the
 transcode ASG; the job queue and its dead-letter queue. Names and tags come
-from `fleetctl.core.naming`, so "drift = none" is asserted against the same
+from `fleetctl.spec.naming`, so "drift = none" is asserted against the same
 rules the program uses.
 """
 
@@ -15,8 +15,7 @@ from typing import Any
 
 import boto3
 
-from fleetctl.core import naming
-from fleetctl.spec import Stack
+from fleetctl.spec import Stack, naming
 
 AMI = "ami-12c6146b"  # one of moto's built-in images
 

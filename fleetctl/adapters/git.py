@@ -104,6 +104,34 @@ def show(root: Path, commit: str, path: str) -> str | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
+def cat_blobs(root: Path, shas: Iterable[str]) -> dict[str, str]:
+    """{blob sha: text} for the given blobs, in one `git cat-file --batch`."""
+    wanted = sorted(set(shas))
+    if not wanted:
+        return {}
+    exe = shutil.which("git")
+    if exe is None:
+        raise OutsideError("git is not installed", hint="install git to use --base")
+    proc = subprocess.run(
+        [exe, "-C", str(root), "cat-file", "--batch"],
+        input="".join(f"{s}\n" for s in wanted).encode(),
+        capture_output=True,
+        check=False,
+    )
+    out: dict[str, str] = {}
+    data, pos = proc.stdout, 0
+    while pos < len(data):
+        end = data.index(b"\n", pos)
+        header = data[pos:end].split()
+        pos = end + 1
+        if len(header) != 3:  # "<sha> missing"
+            continue
+        size = int(header[2])
+        out[header[0].decode()] = data[pos : pos + size].decode("utf-8", errors="replace")
+        pos += size + 1
+    return out
+
+
 def commit_all(root: Path, message: str) -> str:
     """Make `root` a repository (when it is not one) and commit everything in it;
     the commit's sha. For scratch copies (`event plan` previews a patched copy

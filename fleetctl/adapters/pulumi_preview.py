@@ -37,6 +37,9 @@ class Job:
     project: str
     config: dict[str, Any]
     program: str = "__main__.py"
+    # Project modules the program imports (e.g. fleetctl.spec): imported once per
+    # root in the worker, before the children fork.
+    warm: tuple[str, ...] = ()
 
 
 @dataclass
@@ -88,9 +91,13 @@ def run_jobs(
     python: str | None = None,
     stats: dict[str, float] | None = None,
     preload: Sequence[str] = (),
+    hints: Sequence[str] = (),
 ) -> dict[str, JobResult]:
     """Run every job (at most `parallel` at once); one fresh process per job.
 
+    `preload` (library modules) and `hints` (classes whose SDK type hints to
+    resolve) are done once in the worker before it forks; a child reports
+    what it needed (`new_modules`, `hints` in its data) for next time.
     `stats`, when given, receives `preload_s`: the worker's one-time import cost.
     """
     if not jobs:
@@ -110,6 +117,7 @@ def run_jobs(
                 "config": job.config,
                 "out": str(tmpdir / f"{i}.json"),
                 "log": str(tmpdir / f"{i}.log"),
+                "warm": list(job.warm),
             }
         request = {
             "jobs": list(by_id.values()),
@@ -117,6 +125,7 @@ def run_jobs(
             "key": key.hex(),
             "timeout": timeout,
             "preload": list(preload),
+            "hints": list(hints),
         }
         started = time.monotonic()
         try:

@@ -8,13 +8,20 @@ side's root first on ``sys.path`` in each child.
 Protocol: a JSON request on stdin::
 
     {"jobs": [{"id", "root", "stacks_dir", "program", "project", "stack",
-               "config": {key: value | {"secure": ciphertext}}, "out", "log"}],
+               "config": {key: value | {"secure": ciphertext}}, "out", "log",
+               "warm": [project module, ...]}],
      "parallel": N, "key": "<hex fingerprint key>", "preload": [module, ...],
-     "timeout": seconds}
+     "hints": ["module:Class", ...], "timeout": seconds}
 
 The worker imports pulumi and pulumi_aws once, then forks one child per job
 (at most N at a time): every stack runs in a fresh process with pristine SDK
-module state but without paying the imports again. A child writes its graph
+module state but without paying the imports again. Before forking it also
+does, once, the work every child would otherwise repeat: the SDK's type-hint
+resolution of the classes programs used last time (`hints`) and - per
+checkout root, in a fork of its own - the project modules the program
+imports (`warm`: fleetctl.spec builds its pydantic models at import). The
+per-resource stack traces the SDK takes for source positions (file reads)
+are skipped: the mock monitor does not use them. A child writes its graph
 (or error) as JSON to ``job["out"]``; its stdout/stderr (SDK deprecation
 warnings, program prints) go to ``job["log"]``. The worker prints one JSON
 line per finished job on stdout: ``{"id": ..., "rc": ...}``.
@@ -27,6 +34,7 @@ hash of the ciphertext, marked secret.
 
 from __future__ import annotations
 
+import concurrent.futures
 import gc
 import hashlib
 import hmac
@@ -100,7 +108,9 @@ def encode(value: Any, key: bytes) -> Any:
             if inner == {"$unknown": True}:
                 return inner
             return {"$secret": fingerprint(key, inner)}
-        return {str(k): encode(v, key) for k, v in value.items()}
+        # Sorted: inputs arrive through a protobuf Struct, whose map order varies from
+        # process to process; the same program must give the same bytes every time.
+        return {str(k): encode(v, key) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, list | tuple):
         return [encode(v, key) for v in value]
     if isinstance(value, float) and value.is_integer():
@@ -226,7 +236,8 @@ def run_job(job: dict[str, Any], key: bytes, timeout: float) -> dict[str, Any]:
                     "inputs": encode(inputs, key),
                     "deps": sorted(set(request.dependencies)),
                     "property_deps": {
-                        k: sorted(set(v.urns)) for k, v in request.propertyDependencies.items()
+                        k: sorted(set(v.urns))
+                        for k, v in sorted(request.propertyDependencies.items())
                     },
                     "provider": request.provider.rsplit("::", 1)[0] if request.provider else None,
                     "protect": bool(request.protect),
@@ -243,6 +254,7 @@ def run_job(job: dict[str, Any], key: bytes, timeout: float) -> dict[str, Any]:
     os.chdir(stacks_dir)
     sys.path[:0] = [str(stacks_dir), str(job["root"])]
     pulumi.runtime.set_all_config(config, secret_keys)
+    _inline_event_loop()
     mocks = FleetMocks()
     pm.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=RecordingMonitor(mocks))
     program = stacks_dir / job.get("program", "__main__.py")
@@ -272,6 +284,21 @@ def run_job(job: dict[str, Any], key: bytes, timeout: float) -> dict[str, Any]:
         "project": project,
         "resources": records,
     }
+
+
+def _inline_event_loop() -> None:
+    """A fresh event loop whose thread pool has one thread.
+
+    The SDK hands every monitor call (register a resource, ...) to the loop's
+    thread pool, because a real monitor is a gRPC server. Ours is the
+    in-process mock, a few Python statements under the GIL: more threads only
+    add start-ups and switches.
+    """
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+    asyncio.set_event_loop(loop)
 
 
 def _run_program(program: Path) -> None:
@@ -314,18 +341,19 @@ def _scrub_file(path: str) -> None:
         Path(path).write_text(clean, encoding="utf-8")
 
 
-def _child(job: dict[str, Any], key: bytes, timeout: float) -> int:
+def _child(job: dict[str, Any], key: bytes, timeout: float, before: set[str]) -> int:
     log_fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     t0 = time.perf_counter()
-    before = set(sys.modules)
+    hints = _record_hints()
     code = 0
     try:
         result = run_job(job, key, timeout)
         result["seconds"] = round(time.perf_counter() - t0, 4)
         root = Path(os.path.realpath(job["root"]))
         result["imports"], result["new_modules"] = _new_modules(before, root)
+        result["hints"] = sorted(hints)
     except BaseException:
         traceback.print_exc()
         code = 70
@@ -358,6 +386,82 @@ def preload(names: list[str]) -> None:
             continue
 
 
+def _record_hints() -> set[str]:
+    """Classes whose type hints the SDK resolves in this child ("module:qualname"):
+    the fork server resolves them once next time (`warm_hints`)."""
+    seen: set[str] = set()
+    try:
+        from pulumi import _types
+    except ImportError:  # pragma: no cover - pulumi is what we run
+        return seen
+    original = getattr(_types, "_raw_return_hints", None)
+    if original is None:  # another SDK version: nothing to learn, nothing breaks
+        return seen
+
+    def recording(cls: type) -> Any:
+        seen.add(f"{cls.__module__}:{cls.__qualname__}")
+        return original(cls)
+
+    _types._raw_return_hints = recording  # type: ignore[attr-defined]
+    return seen
+
+
+def warm_hints(names: list[str]) -> None:
+    """Resolve the SDK's per-class type hints once (functools.cache'd in the SDK)."""
+    try:
+        from pulumi import _types
+    except ImportError:  # pragma: no cover
+        return
+    resolve = getattr(_types, "_types_from_py_properties", None)
+    if resolve is None:
+        return
+    for name in names:
+        module, _, qualname = name.partition(":")
+        obj: Any = sys.modules.get(module)  # only what the server imported: no program code
+        if obj is None:
+            continue
+        try:
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+            resolve(obj)
+        except Exception:
+            continue
+
+
+def skip_stack_traces() -> None:
+    """Do not capture a stack trace per resource.
+
+    The SDK records, for every resource, the Python stack that created it
+    (`traceback.extract_stack`: reading and stat-ing the source files) so the
+    engine can show source positions. The mock monitor never uses them, and
+    they were about a quarter of the SDK's per-resource work.
+    """
+    try:
+        from pulumi.runtime import resource
+        from pulumi.runtime.proto import source_pb2
+    except ImportError:  # another SDK layout: keep its behaviour
+        return
+    if hasattr(resource, "_get_stack_trace"):
+        resource._get_stack_trace = source_pb2.StackTrace  # type: ignore[attr-defined]
+
+
+def warm_modules(names: list[str], root: str, stacks_dir: str) -> None:
+    """Import the project modules the program imports (from this job group's root).
+
+    A module that fails to import is dropped again, so the child imports it
+    itself and reports the error where the program stands.
+    """
+    sys.path[:0] = [stacks_dir, root]
+    for name in names:
+        before = set(sys.modules)
+        try:
+            importlib.import_module(name)
+        except BaseException:
+            for new in set(sys.modules) - before:
+                sys.modules.pop(new, None)
+    del sys.path[:2]
+
+
 def _new_modules(before: set[str], root: Path) -> tuple[list[str], list[str]]:
     """Modules a child imported since the fork: (project files relative to the
     root, library module names worth preloading next time)."""
@@ -379,13 +483,63 @@ def serve(request: dict[str, Any]) -> int:
     here = str(Path(__file__).resolve().parent)
     sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != Path(here)]
     preload([*DEFAULT_PRELOAD, *(request.get("preload") or [])])
+    warm_hints(list(request.get("hints") or []))
+    skip_stack_traces()
     key = bytes.fromhex(request["key"])
     parallel = max(1, int(request.get("parallel") or 1))
     timeout = float(request.get("timeout") or 300)
     jobs = list(request["jobs"])
+    # Jobs grouped by checkout root (head, base): each group runs in a fork that
+    # first imports that root's project modules, so its children share them. The
+    # groups run side by side, the `parallel` slots shared out by their sizes.
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for job in jobs:
+        groups.setdefault(str(job["root"]), []).append(job)
     gc.collect()
     gc.freeze()
     sys.stdout.write(json.dumps({"ready": round(time.perf_counter() - t0, 4)}) + "\n")
+    sys.stdout.flush()
+    pending = list(groups.values())
+    for batch in _batches(pending, parallel):
+        pids = []
+        for group, slots in batch:
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                code = 70
+                try:
+                    before = set(sys.modules)  # warmed modules still count as the program's
+                    warm = list(group[0].get("warm") or [])
+                    if warm:
+                        warm_modules(warm, str(group[0]["root"]), str(group[0]["stacks_dir"]))
+                    code = _serve_group(group, key, slots, timeout, before)
+                finally:
+                    sys.stdout.flush()
+                    os._exit(code)
+            pids.append(pid)
+        for pid in pids:
+            os.waitpid(pid, 0)
+    return 0
+
+
+def _batches(
+    groups: list[list[dict[str, Any]]], parallel: int
+) -> list[list[tuple[list[dict[str, Any]], int]]]:
+    """Groups to run at once with their slots: all together when there are enough
+    slots (one each, the rest to the groups with most jobs per slot), else one by one."""
+    if parallel < len(groups):
+        return [[(g, parallel)] for g in groups]
+    slots = [1] * len(groups)
+    for _ in range(parallel - len(groups)):
+        i = max(range(len(groups)), key=lambda j: len(groups[j]) / slots[j])
+        slots[i] += 1
+    return [list(zip(groups, slots, strict=True))]
+
+
+def _serve_group(
+    jobs: list[dict[str, Any]], key: bytes, parallel: int, timeout: float, before: set[str]
+) -> int:
+    gc.freeze()  # the warmed modules too: children never scan them
     running: dict[int, dict[str, Any]] = {}
     while jobs or running:
         while jobs and len(running) < parallel:
@@ -397,7 +551,7 @@ def serve(request: dict[str, Any]) -> int:
                 gc.disable()
                 code = 70
                 try:
-                    code = _child(job, key, timeout)
+                    code = _child(job, key, timeout, before)
                 finally:
                     os._exit(code)
             running[pid] = job

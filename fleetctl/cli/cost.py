@@ -64,9 +64,9 @@ def cost(
     if ctx.invoked_subcommand is not None:
         return
     from fleetctl.cli import cost_render
-    from fleetctl.services import cost as svc
+    from fleetctl.services.fleet_cost import fleet_cost
 
-    fc = svc.fleet_cost(
+    fc = fleet_cost(
         workspace(ctx),
         env=env,
         stacks=tuple(stack or ()),

@@ -11,8 +11,9 @@ from fleetctl.core.cost import usd
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from fleetctl.core.preview_model import PreviewResult
-    from fleetctl.services.cost import FleetCost
+    from fleetctl.core.cost import CostDelta, LineDelta
+    from fleetctl.core.preview_report import PreviewReport
+    from fleetctl.services.fleet_cost import FleetCost
     from fleetctl.spec.prices import PriceTable
 
 
@@ -254,21 +255,21 @@ def prices_table(table: PriceTable, file: str, region: str | None, console: Cons
 # --- preview ---------------------------------------------------------------------------------
 
 
-def headline(result: PreviewResult) -> str | None:
+def headline(report: PreviewReport) -> str | None:
     """One line for the top of a PR comment:
     "Monthly cost: +$662.26 (+4.1%) → $16,830.12". None when no cost was estimated."""
-    t = result.cost_total()
+    t = report.cost_total()
     if t is None:
         return None
     if not t.complete and t.before == 0 and t.after == 0:
-        reasons = [s.cost.error for s in result.stacks if s.cost and s.cost.error]
+        reasons = [c.error for c in _costs(report) if c and c.error]
         why = f": {reasons[0]}" if reasons else ""
         return f"💰 **Monthly cost:** unknown{why}"
-    estimated = len(result.stacks) - len(t.not_estimated) - len(t.unknown)
+    estimated = len(report.result.stacks) - len(t.not_estimated) - len(t.unknown)
     if t.unknown:
         # Any unknown cost makes the change's cost unknown: lead with that, never with a
         # sum that reads like the answer (+$0.00 when the changed stacks are the unknown ones).
-        reasons = [s.cost.error for s in result.stacks if s.cost and s.cost.error]
+        reasons = [c.error for c in _costs(report) if c and c.error]
         why = f": {reasons[0]}" if reasons else ""
         head = f"💰 **Monthly cost:** unknown ({len(t.unknown)} stack(s) not priced{why})"
         if estimated:
@@ -295,14 +296,14 @@ def headline(result: PreviewResult) -> str | None:
     return head
 
 
-def _delta_rows(result: PreviewResult) -> list[list[str]]:
+def _delta_rows(report: PreviewReport) -> list[list[str]]:
     """One row per stack whose cost changes or is unknown; the stacks whose cost
     does not change are summed into one row (a PR over 100 regions stays short)."""
     rows = []
     same: list[float] = []
     not_run = 0
-    for s in result.stacks:
-        c = s.cost
+    for s in report.result.stacks:
+        c = report.cost_of(s.stack)
         if c is None:
             continue
         if c.error is not None:
@@ -330,34 +331,34 @@ def _delta_rows(result: PreviewResult) -> list[list[str]]:
     return rows
 
 
-def _as_of(result: PreviewResult) -> str:
-    p = result.prices
+def _as_of(report: PreviewReport) -> str:
+    p = report.prices
     if p is None or not p.as_of:
         return "price table unreadable"
     return f"{p.currency}, on-demand list prices as of {p.as_of}"
 
 
-def _total_cells(result: PreviewResult) -> list[str]:
-    t = result.cost_total()
-    if t is None or (t.unknown and len(t.unknown) == len(result.stacks)):
+def _total_cells(report: PreviewReport) -> list[str]:
+    t = report.cost_total()
+    if t is None or (t.unknown and len(t.unknown) == len(report.result.stacks)):
         return ["?", "?", "?"]
     return [usd(t.before), usd(t.after), _signed(t.delta)]
 
 
-def markdown_section(result: PreviewResult) -> str:
+def markdown_section(report: PreviewReport) -> str:
     """A collapsible section: cost per stack and the lines that change."""
-    t = result.cost_total()
-    if t is None or result.prices is None:
+    t = report.cost_total()
+    if t is None or report.prices is None:
         return ""
     out = [
-        f"<details><summary><b>Monthly cost by stack</b> ({_as_of(result)})</summary>\n",
+        f"<details><summary><b>Monthly cost by stack</b> ({_as_of(report)})</summary>\n",
         "| stack | before | after | delta | |",
         "|---|--:|--:|--:|---|",
     ]
-    for row in _delta_rows(result):
+    for row in _delta_rows(report):
         out.append("| " + " | ".join(x.replace("|", "\\|") for x in row) + " |")
     out.append(f"| **total** | {usd(t.before)} | {usd(t.after)} | **{_signed(t.delta)}** | |")
-    changed = [(s.stack, d) for s in result.stacks if s.cost for d in s.cost.lines]
+    changed = [(s.stack, d) for s in report.result.stacks for d in _lines(report, s.stack)]
     if changed:
         out += ["", "```diff"]
         for stack, d in changed[:50]:
@@ -379,16 +380,16 @@ def markdown_section(result: PreviewResult) -> str:
     return "\n".join(out)
 
 
-def render_table_section(result: PreviewResult, console: Console) -> None:
+def render_table_section(report: PreviewReport, console: Console) -> None:
     """The cost part of `fleetctl preview` (terminal)."""
     from rich.markup import escape
     from rich.table import Table
 
-    t = result.cost_total()
-    if t is None or result.prices is None:
+    t = report.cost_total()
+    if t is None or report.prices is None:
         return
     table = Table(
-        title=f"monthly cost ({_as_of(result)})",
+        title=f"monthly cost ({_as_of(report)})",
         title_justify="left",
         header_style="bold",
     )
@@ -400,14 +401,12 @@ def render_table_section(result: PreviewResult, console: Console) -> None:
         ("", "left"),
     ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for row in _delta_rows(result):
+    for row in _delta_rows(report):
         table.add_row(*(escape(x) for x in row))
-    table.add_row("total", *_total_cells(result), "")
+    table.add_row("total", *_total_cells(report), "")
     console.print(table)
-    for s in result.stacks:
-        if s.cost is None:
-            continue
-        for d in s.cost.lines:
+    for s in report.result.stacks:
+        for d in _lines(report, s.stack):
             style = "red" if d.delta > 0 else "green"
             where = d.resource if s.stack in d.resource else f"{s.stack} {d.resource}"
             console.print(
@@ -416,6 +415,15 @@ def render_table_section(result: PreviewResult, console: Console) -> None:
                 f"{usd(d.delta, sign=True)}/month[/]",
                 soft_wrap=True,
             )
-    line = headline(result)
+    line = headline(report)
     if line:
         console.print(line.replace("**", "").replace("💰 ", ""), soft_wrap=True)
+
+
+def _costs(report: PreviewReport) -> list[CostDelta | None]:
+    return [report.cost_of(s.stack) for s in report.result.stacks]
+
+
+def _lines(report: PreviewReport, stack: str) -> tuple[LineDelta, ...]:
+    c = report.cost_of(stack)
+    return () if c is None else c.lines

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
-from fleetctl.cli.options import LabDir, OnlyEnv
+from fleetctl.cli.options import HostsEnv, LabDir
 from fleetctl.cli.state import workspace
 from fleetctl.errors import BadInput
 
@@ -21,7 +21,7 @@ class Source(StrEnum):
 
 def inventory(
     ctx: typer.Context,
-    env: OnlyEnv = None,
+    env: HostsEnv = None,
     region: Annotated[str | None, typer.Option("--region", "-r", help="Only this region.")] = None,
     role: Annotated[
         str | None, typer.Option("--role", help="Only this role: edge, transcode.")

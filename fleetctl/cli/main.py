@@ -110,9 +110,8 @@ app.command("validate", short_help="Check the fleet spec; every problem as file:
     validate.validate
 )
 app.add_typer(stacks.app, name="stacks", short_help="List the stacks the spec declares.")
-app.command("preview", short_help="Offline preview of infra changes (PR comment/JSON).")(
-    preview_cli.preview
-)
+_PREVIEW_HELP = "Offline preview of infra changes (PR comment/JSON)."
+app.add_typer(preview_cli.app, name="preview", short_help=_PREVIEW_HELP)
 app.add_typer(cost_cli.app, name="cost", short_help="Monthly cost per region and role; prices.")
 app.add_typer(policy_cli.app, name="policy", short_help="Policy rules every preview checks.")
 app.command("up", short_help="Create/update a stack's cloud resources (Pulumi).")(deploy_cli.up)

@@ -65,14 +65,14 @@ def check(
 
     Example:  fleetctl policy check --env prod
     """
-    from fleetctl.cli.preview_render import render_policy_table
+    from fleetctl.cli.preview_render import render_guardrails_table
     from fleetctl.core.guardrails import report_to_json
     from fleetctl.core.preview_model import StackError
     from fleetctl.services import preview as svc
 
     ws = workspace(ctx)
     run = svc.run_preview(ws, svc.PreviewOptions(env=env, stacks=tuple(stack or ())))
-    report = run.result.policy
+    report = run.report.guardrails
     failed = run.result.failed
     for s in failed:
         err = s.error or StackError("failed")
@@ -82,6 +82,6 @@ def check(
     elif report is None:
         render.note(f"no policy pack in {ws.root}")
     else:
-        render_policy_table(run.result, render.out)
+        render_guardrails_table(report, render.out)
     if failed or (report is not None and report.blocking):
         raise typer.Exit(EXIT_JOB_FAILED)

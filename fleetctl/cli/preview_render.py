@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fleetctl.core.guardrails import Level, Violation
+from fleetctl.cli import cost_render
+from fleetctl.core.guardrails import GuardrailsReport, Level, Violation
 from fleetctl.core.preview_model import (
     MISSING,
     OP_SYMBOL,
@@ -26,8 +27,8 @@ from fleetctl.core.preview_model import (
     Secret,
     StackPreview,
     Status,
-    result_to_json,
 )
+from fleetctl.core.preview_report import PreviewReport, preview_to_json
 
 GITHUB_COMMENT_LIMIT = 65_536
 MARKER = "<!-- fleetctl-preview -->"
@@ -111,7 +112,8 @@ def _diff_lines(c: Change) -> list[str]:
 # --- table -----------------------------------------------------------------------------------
 
 
-def render_table(result: PreviewResult, console: Console, *, verbose: bool = False) -> None:
+def render_table(report: PreviewReport, console: Console, *, verbose: bool = False) -> None:
+    result = report.result
     t = Table(title=None, header_style="bold")
     for col, justify in (
         ("stack", "left"),
@@ -140,7 +142,7 @@ def render_table(result: PreviewResult, console: Console, *, verbose: bool = Fal
             "yes" if s.cached else "",
         )
     console.print(t)
-    render_policy_table(result, console)
+    render_guardrails_table(report.guardrails, console)
     losses = result.stateful_losses()
     if losses:
         console.print("[bold red]Data at risk[/] (stateful resources replaced or deleted):")
@@ -163,7 +165,7 @@ def render_table(result: PreviewResult, console: Console, *, verbose: bool = Fal
             console.print(f"  [{style}]{escape(_change_head(ch))}[/]", soft_wrap=True)
             for line in _diff_lines(ch):
                 console.print(escape(line), soft_wrap=True)
-    _cost_table(result, console)
+    _cost_table(report, console)
     console.print(f"\n{verdict(result).replace('**', '')}", soft_wrap=True)
 
 
@@ -226,19 +228,20 @@ def _stack_digest(s: StackPreview, base: str | None, max_names: int | None = Non
     )
 
 
-def render_markdown(result: PreviewResult, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+def render_markdown(report: PreviewReport, limit: int = GITHUB_COMMENT_LIMIT) -> str:
     """A PR comment: verdict, stateful callouts, summary table, details per stack.
 
     Never longer than `limit` characters: the largest stacks' details are
     summarised (per operation and type: names and replace reasons) until it fits,
     and it says so.
     """
+    result = report.result
     head = [MARKER, "### fleetctl preview", "", verdict(result), ""]
     if result.base:
         head.insert(3, f"Base: `{result.base}` · engine: {result.engine}")
         head.insert(4, "")
-    head.extend(_cost_headline(result))
-    head.extend(policy_markdown(result))
+    head.extend(_cost_headline(report))
+    head.extend(guardrails_markdown(report.guardrails))
     losses = result.stateful_losses()
     if losses:
         head.append("> [!CAUTION]")
@@ -263,7 +266,7 @@ def render_markdown(result: PreviewResult, limit: int = GITHUB_COMMENT_LIMIT) ->
         res = str(s.resources) if s.status is not Status.skipped else "-"
         cells = [s.stack, status, *(str(c[op.value]) for op in Op), res]
         table.append("| " + " | ".join(_md_cell(x) for x in cells) + " |")
-    table.extend(_cost_markdown(result))
+    table.extend(_cost_markdown(report))
     details = {s.stack: _stack_details(s) for s in result.stacks if s.changes or s.error}
     footer = f"\n<sub>fleetctl {result.fleetctl_version} · `fleetctl preview` </sub>\n"
 
@@ -299,25 +302,19 @@ def render_markdown(result: PreviewResult, limit: int = GITHUB_COMMENT_LIMIT) ->
 # --- cost (fleetctl.cli.cost_render) --------------------------------------------------------
 
 
-def _cost_table(result: PreviewResult, console: Console) -> None:
-    from fleetctl.cli import cost_render
-
-    if result.prices is not None:
+def _cost_table(report: PreviewReport, console: Console) -> None:
+    if report.prices is not None:
         console.print()
-        cost_render.render_table_section(result, console)
+        cost_render.render_table_section(report, console)
 
 
-def _cost_headline(result: PreviewResult) -> list[str]:
-    from fleetctl.cli import cost_render
-
-    line = cost_render.headline(result)
+def _cost_headline(report: PreviewReport) -> list[str]:
+    line = cost_render.headline(report)
     return [line, ""] if line else []
 
 
-def _cost_markdown(result: PreviewResult) -> list[str]:
-    from fleetctl.cli import cost_render
-
-    section = cost_render.markdown_section(result)
+def _cost_markdown(report: PreviewReport) -> list[str]:
+    section = cost_render.markdown_section(report)
     return ["", section] if section else []
 
 
@@ -331,9 +328,8 @@ def _violation_line(v: Violation, code: str = "`") -> str:
     return f"{code}{v.stack}{code}{where}: {v.message}"
 
 
-def policy_markdown(result: PreviewResult) -> list[str]:
+def guardrails_markdown(report: GuardrailsReport | None) -> list[str]:
     """The "Policy" section of the PR comment: mandatory violations first, then advisory."""
-    report = result.policy
     if report is None:
         return []
     counts = report.counts()
@@ -361,9 +357,8 @@ def policy_markdown(result: PreviewResult) -> list[str]:
     return lines
 
 
-def render_policy_table(result: PreviewResult, console: Console) -> None:
+def render_guardrails_table(report: GuardrailsReport | None, console: Console) -> None:
     """Policy findings for people, under the summary table."""
-    report = result.policy
     if report is None:
         return
     if not report.violations:
@@ -386,5 +381,5 @@ def render_policy_table(result: PreviewResult, console: Console) -> None:
 # --- json ------------------------------------------------------------------------------------
 
 
-def render_json(result: PreviewResult) -> str:
-    return json.dumps(result_to_json(result), indent=2, ensure_ascii=False) + "\n"
+def render_json(report: PreviewReport) -> str:
+    return json.dumps(preview_to_json(report), indent=2, ensure_ascii=False) + "\n"

@@ -1,7 +1,7 @@
 """Drift: what the spec says should exist in AWS vs. what does. Pure functions.
 
 `expected_resources(stack)` derives the resources a stack should have (names
-and tags from `fleetctl.core.naming`, values from the spec) in a normalised
+and tags from `fleetctl.spec.naming`, values from the spec) in a normalised
 form; the AWS reader produces the same form from describe calls, and
 `compare` reports each difference as missing, extra or changed with the
 expected and actual value.
@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from fleetctl.core import naming
+from fleetctl.spec import naming
 from fleetctl.spec.models import Bucket, Stack
 
 Kind = Literal["bucket", "asg", "launch_template", "queue"]

@@ -237,8 +237,8 @@ def sort_violations(vs: Iterable[Violation]) -> list[Violation]:
 
 
 @dataclass(frozen=True)
-class PolicyReport:
-    """What the policy pack found in one preview."""
+class GuardrailsReport:
+    """What the policy pack (the guardrails) found in one preview."""
 
     rules: tuple[str, ...]  # ids of the rules evaluated
     checked: tuple[str, ...]  # stacks evaluated (skipped/failed stacks are not)
@@ -271,7 +271,7 @@ def violation_to_json(v: Violation) -> dict[str, Any]:
     }
 
 
-def report_to_json(r: PolicyReport) -> dict[str, Any]:
+def report_to_json(r: GuardrailsReport) -> dict[str, Any]:
     return {
         "blocking": r.blocking,
         "summary": r.counts(),

@@ -15,14 +15,10 @@ JSON (see `result_to_json`) drops the fingerprint: ``{"$secret": true}``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # guardrails and cost import this module
-    from fleetctl.core.cost import CostDelta, CostTotal, PricesUsed
-    from fleetctl.core.guardrails import PolicyReport
+from typing import Any
 
 SCHEMA_VERSION = 1
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
@@ -166,7 +162,6 @@ class StackPreview:
     seconds: float = 0.0
     # Counts reported by the real engine (`--engine pulumi`), which gives no per-resource diff.
     engine_counts: Mapping[str, int] | None = None
-    cost: CostDelta | None = None  # monthly cost before/after (fleetctl.core.cost)
 
     def counts(self) -> dict[str, int]:
         out = {op.value: 0 for op in Op}
@@ -185,16 +180,6 @@ class PreviewResult:
     base: str | None = None
     engine: str = "mock"
     fleetctl_version: str = ""
-    prices: PricesUsed | None = None  # the price table behind the stacks' `cost` (None: no cost)
-    policy: PolicyReport | None = None  # the policy pack's findings (None: no pack ran)
-
-    def cost_total(self) -> CostTotal | None:
-        """The monthly cost of every stack summed (None when no cost was estimated)."""
-        if self.prices is None:
-            return None
-        from fleetctl.core.cost import total
-
-        return total({s.stack: s.cost for s in self.stacks})
 
     def counts(self) -> dict[str, int]:
         out = {op.value: 0 for op in Op}
@@ -365,18 +350,12 @@ def stack_to_json(s: StackPreview) -> dict[str, Any]:
         "summary": s.counts(),
         "error": err,
         "changes": [change_to_json(c) for c in s.changes],
-        "cost": _cost_json(s),
     }
 
 
-def _cost_json(s: StackPreview) -> dict[str, Any] | None:
-    from fleetctl.core.cost import delta_to_json
-
-    return delta_to_json(s.cost)
-
-
 def result_to_json(r: PreviewResult) -> dict[str, Any]:
-    """The documented, versioned output (docs/preview-schema.json). Key order is fixed."""
+    """The changes part of the documented output; `preview_report.report_to_json`
+    adds each stack's cost and the totals and policy (docs/preview-schema.json)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "fleetctl_version": r.fleetctl_version,
@@ -385,23 +364,4 @@ def result_to_json(r: PreviewResult) -> dict[str, Any]:
         "has_changes": r.has_changes,
         "summary": r.counts(),
         "stacks": [stack_to_json(s) for s in r.stacks],
-        "cost": _total_json(r),
-        "policy": _policy_json(r),
     }
-
-
-def _policy_json(r: PreviewResult) -> dict[str, Any] | None:
-    from fleetctl.core.guardrails import report_to_json
-
-    return None if r.policy is None else report_to_json(r.policy)
-
-
-def _total_json(r: PreviewResult) -> dict[str, Any] | None:
-    from fleetctl.core.cost import total_to_json
-
-    t = r.cost_total()
-    return None if t is None else total_to_json(t, r.prices)
-
-
-def sorted_unique(items: Sequence[str]) -> tuple[str, ...]:
-    return tuple(sorted(set(items)))

@@ -13,27 +13,22 @@ holds graphs, not specs).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from fleetctl.adapters import git
 from fleetctl.core import cost as model
-from fleetctl.core import naming
-from fleetctl.core.preview_model import PreviewResult, ResourceGraph, Status
+from fleetctl.core.preview_model import ResourceGraph, Status
 from fleetctl.errors import FleetctlError
 from fleetctl.services.workspace import Workspace
-from fleetctl.spec import BucketUsage, Fleet, Stack, parse_spec
+from fleetctl.spec import BucketUsage, Fleet, Stack, naming, parse_spec
+from fleetctl.spec.config import stack_config
 from fleetctl.spec.prices import DEFAULT_PRICES, PriceTable, load_prices
-
-if TYPE_CHECKING:
-    from fleetctl.services.preview import PreviewOptions, PreviewRun
-
 
 PRICES_CACHE = "cache/prices"
 
@@ -117,9 +112,6 @@ def _base_usage(
 ) -> tuple[dict[str, BucketUsage], list[str]]:
     """Usage estimates of `names` as the spec at git `ref` declares them, and the
     stacks that could be read there."""
-    from fleetctl.adapters import git
-    from fleetctl.spec.config import stack_config
-
     names = sorted(names)
     read: list[str] = []
     if not names:
@@ -164,128 +156,104 @@ def _estimate(
     return model.stack_cost(graph, region_of(graph.stack), table, usage)
 
 
-def with_costs(run: PreviewRun, ws: Workspace, fleet: Fleet, opts: PreviewOptions) -> PreviewResult:
-    """The run's result with each stack's monthly cost before/after.
+@dataclass(frozen=True)
+class PreviewCosts:
+    """A preview's stacks priced: before/after per stack, and each head's estimate."""
+
+    deltas: dict[str, model.CostDelta]
+    prices: model.PricesUsed
+    heads: dict[str, model.StackCost] = field(default_factory=dict)  # head estimates made
+    failures: dict[str, FleetctlError] = field(default_factory=dict)  # heads that could not be
+
+
+def preview_costs(
+    ws: Workspace,
+    fleet: Fleet,
+    statuses: Mapping[str, Status],
+    heads: Mapping[str, ResourceGraph],
+    bases: Mapping[str, ResourceGraph],
+    unchanged: Mapping[str, ResourceGraph],
+    *,
+    prices_path: Path | None,
+    git_base: str | None,
+    warnings: list[str],
+) -> PreviewCosts:
+    """Each stack's monthly cost before/after, from its graphs (`unchanged`: graphs of
+    stacks identical at the base that were not run) and the buckets' usage estimates.
 
     Never raises for a cost problem: a missing price or an unreadable table
     makes the cost unknown, with the reason, and the preview still shows the
-    changes.
+    changes. `git_base`: the git ref the base side comes from (None: no base,
+    or a snapshot, whose usage is the head's).
     """
-    result = run.result
     try:
-        table = prices(opts.prices, ws)
+        table = prices(prices_path, ws)
     except FleetctlError as exc:
-        shown = prices_file(opts.prices, ws.root)
-        err = _without_abs_path("; ".join([exc.message, *exc.details[:3]]), opts.prices, shown)
-        stacks = tuple(
-            dataclasses.replace(s, cost=model.CostDelta(error=err)) for s in result.stacks
+        shown = prices_file(prices_path, ws.root)
+        err = _without_abs_path("; ".join([exc.message, *exc.details[:3]]), prices_path, shown)
+        warnings.append(f"cost: {err}")
+        return PreviewCosts(
+            {name: model.CostDelta(error=err) for name in statuses},
+            model.PricesUsed("(unreadable)", "", "USD", shown),
         )
-        used = model.PricesUsed("(unreadable)", "", "USD", shown)
-        run.warnings.append(f"cost: {err}")
-        return dataclasses.replace(result, stacks=stacks, prices=used)
     head_usage = usage_of(fleet.stacks)
     base_usage = head_usage
-    from fleetctl.services.preview import is_snapshot
-
-    if opts.base is not None and not is_snapshot(opts.base):
+    if git_base is not None:
         try:
-            at_base, read = _base_usage(ws, opts.base, run.base_graphs, run.warnings)
+            at_base, read = _base_usage(ws, git_base, bases, warnings)
             prefixes = tuple(f"{naming.prefix(*n.split('-', 1))}-" for n in read)
             base_usage = {k: v for k, v in head_usage.items() if not k.startswith(prefixes)}
             base_usage.update(at_base)
         except FleetctlError as exc:
-            run.warnings.append(f"cost: base usage estimates unavailable ({exc.message})")
-    stacks = []
-    for s in result.stacks:
-        stacks.append(
-            dataclasses.replace(
-                s, cost=_stack_delta(s.stack, s.status, run, table, head_usage, base_usage)
-            )
+            warnings.append(f"cost: base usage estimates unavailable ({exc.message})")
+    out = PreviewCosts({}, model.prices_used(table, table.path))
+    for name, status in statuses.items():
+        out.deltas[name] = _stack_delta(
+            name, status, heads, bases, unchanged, table, head_usage, base_usage, out
         )
-    return dataclasses.replace(
-        result, stacks=tuple(stacks), prices=model.prices_used(table, table.path)
-    )
+    return out
 
 
 def _stack_delta(
     name: str,
     status: Status,
-    run: PreviewRun,
+    heads: Mapping[str, ResourceGraph],
+    bases: Mapping[str, ResourceGraph],
+    unchanged: Mapping[str, ResourceGraph],
     table: PriceTable,
     head_usage: Mapping[str, BucketUsage],
     base_usage: Mapping[str, BucketUsage],
+    out: PreviewCosts,
 ) -> model.CostDelta:
     if status is Status.failed:
         return model.CostDelta(error="the preview of this stack failed")
     try:
         if status is Status.skipped:
-            graph = run.unchanged_graphs.get(name)
+            graph = unchanged.get(name)
             if graph is None:
                 return model.CostDelta(notes=("unchanged and not run: delta 0, no estimate",))
-            return model.unchanged(model.stack_cost(graph, region_of(name), table, head_usage))
-        before = _estimate(run.base_graphs.get(name), table, base_usage)
-        after = _estimate(run.head_graphs.get(name), table, head_usage)
+            return model.unchanged(_head(out, name, graph, table, head_usage))
+        before = _estimate(bases.get(name), table, base_usage)
+        head = heads.get(name)
+        after = None if head is None else _head(out, name, head, table, head_usage)
         return model.cost_delta(before, after)
     except FleetctlError as exc:
         hint = f" ({exc.hint})" if exc.hint else ""
         return model.CostDelta(error=f"{exc.message}{hint}")
 
 
-# --- fleetctl cost -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FleetCost:
-    stacks: tuple[model.StackCost, ...]
-    prices: model.PricesUsed
-    failed: tuple[str, ...] = ()  # stacks whose program failed (not in the figures)
-    seconds: float = 0.0
-    cache_hits: int = 0
-
-    @property
-    def monthly(self) -> float:
-        return sum(s.monthly for s in self.stacks)
-
-    @property
-    def monthly_max(self) -> float:
-        return sum(s.monthly_max for s in self.stacks)
-
-
-def fleet_cost(
-    ws: Workspace,
-    env: str | None = None,
-    stacks: tuple[str, ...] = (),
-    prices_path: Path | None = None,
-    use_cache: bool = True,
-) -> FleetCost:
-    """The monthly estimate of what the working tree declares (graphs from the preview
-    machinery, so from the cache when it is warm). A missing price raises PriceMissing."""
-    from fleetctl.services import preview
-
-    table = prices(prices_path, ws)  # a bad table fails before any program runs
-    run = preview.run_preview(
-        ws,
-        preview.PreviewOptions(
-            env=env, stacks=stacks, use_cache=use_cache, prices=prices_path, policy=False
-        ),
-    )
-    fleet = ws_fleet(ws)
-    usage = usage_of(fleet.stacks)
-    out = [
-        model.stack_cost(run.head_graphs[s.stack], region_of(s.stack), table, usage)
-        for s in run.result.stacks
-        if s.stack in run.head_graphs
-    ]
-    return FleetCost(
-        stacks=tuple(out),
-        prices=model.prices_used(table, table.path),
-        failed=tuple(s.stack for s in run.result.failed),
-        seconds=run.seconds,
-        cache_hits=run.cache_hits,
-    )
-
-
-def ws_fleet(ws: Workspace) -> Fleet:
-    from fleetctl.spec import load_fleet
-
-    return load_fleet(ws.stacks_dir)
+def _head(
+    out: PreviewCosts,
+    name: str,
+    graph: ResourceGraph,
+    table: PriceTable,
+    usage: Mapping[str, BucketUsage],
+) -> model.StackCost:
+    """The head's estimate, kept (`fleetctl cost` reads it: no second pricing)."""
+    try:
+        cost = model.stack_cost(graph, region_of(name), table, usage)
+    except FleetctlError as exc:
+        out.failures[name] = exc
+        raise
+    out.heads[name] = cost
+    return cost

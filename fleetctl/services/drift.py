@@ -1,7 +1,7 @@
 """`fleetctl drift`: compare what the spec says should exist in AWS with what does.
 
 Expected state comes from the spec (`core.drift.expected_resources`, names and
-tags from `core.naming`); actual state from boto3 (`adapters.aws_read`), one
+tags from `spec.naming`); actual state from boto3 (`adapters.aws_read`), one
 stack's region at a time, stacks read in parallel threads.
 """
 
@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from fleetctl.adapters import aws_read
-from fleetctl.core import naming
 from fleetctl.core.drift import DriftReport, Resource, compare, expected_resources
 from fleetctl.errors import BadInput
 from fleetctl.services.workspace import Workspace
-from fleetctl.spec import Stack, load_fleet
+from fleetctl.spec import Stack, load_fleet, naming
 
 
 def select_stacks(ws: Workspace, env: str | None, names: Sequence[str]) -> list[Stack]:

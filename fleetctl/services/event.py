@@ -28,7 +28,7 @@ from fleetctl.services import capacity as capacity_service
 from fleetctl.services.workspace import Workspace
 
 if TYPE_CHECKING:
-    from fleetctl.core.preview_model import PreviewResult
+    from fleetctl.core.preview_report import PreviewReport
 
 CERTIFICATES = "not tracked"  # fleetctl does not manage edge certificates (yet)
 
@@ -118,7 +118,7 @@ class EventPlan:
     params: Params
     regions: list[RegionEvent]
     patches: list[StackPatch]
-    preview: PreviewResult | None  # None: --no-preview, or nothing to pre-scale
+    preview: PreviewReport | None  # None: --no-preview, or nothing to pre-scale
     cost: EventCost | None
     freeze: FreezePlan
     readiness: Readiness
@@ -194,7 +194,7 @@ def _patch_configs(root: Path, patches: list[StackPatch]) -> None:
             yaml.dump(doc, fh)
 
 
-def preview_prescale(ws: Workspace, env: str, patches: list[StackPatch]) -> PreviewResult:
+def preview_prescale(ws: Workspace, env: str, patches: list[StackPatch]) -> PreviewReport:
     """`preview` of the pre-scale: a scratch copy of the project committed as it is,
     the patches written on top, previewed against that commit (cost and policy
     included), the copy removed."""
@@ -219,7 +219,7 @@ def preview_prescale(ws: Workspace, env: str, patches: list[StackPatch]) -> Prev
                 env=env, stacks=tuple(p.stack for p in patches), base=base, use_cache=False
             ),
         )
-    return run.result
+    return run.report
 
 
 def plan(
@@ -264,7 +264,7 @@ def plan(
         for r in planned
         if r.changes
     ]
-    result: PreviewResult | None = None
+    result: PreviewReport | None = None
     cost: EventCost | None = None
     if patches and req.preview:
         result = preview_prescale(ws, req.env, patches)
@@ -306,7 +306,7 @@ def plan(
 
 def plan_json(p: EventPlan) -> dict[str, Any]:
     """The stable JSON document of `fleetctl event plan --format json`."""
-    from fleetctl.core.preview_model import result_to_json
+    from fleetctl.core.preview_report import preview_to_json
 
     w = p.request.window
     return {
@@ -350,7 +350,7 @@ def plan_json(p: EventPlan) -> dict[str, Any]:
         "spec_changes": [
             {"stack": s.stack, "file": s.file, "changes": s.changes} for s in p.patches
         ],
-        "preview": None if p.preview is None else result_to_json(p.preview),
+        "preview": None if p.preview is None else preview_to_json(p.preview),
         "cost": None
         if p.cost is None
         else {

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from fleetctl.core.guardrails import PolicyReport, Rule, StackContext, evaluate
+from fleetctl.core.guardrails import GuardrailsReport, Rule, StackContext, evaluate
 from fleetctl.core.preview_model import PreviewResult, ResourceGraph, Status
 from fleetctl.errors import JobFailed
 from fleetctl.services.workspace import Workspace
@@ -138,8 +138,8 @@ def contexts(
     return out
 
 
-def check(rules: Sequence[Rule], ctxs: Sequence[StackContext]) -> PolicyReport:
-    return PolicyReport(
+def check(rules: Sequence[Rule], ctxs: Sequence[StackContext]) -> GuardrailsReport:
+    return GuardrailsReport(
         rules=tuple(r.id for r in rules),
         checked=tuple(c.stack for c in ctxs),
         violations=tuple(evaluate(rules, ctxs)),

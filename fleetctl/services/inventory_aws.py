@@ -1,7 +1,7 @@
 """The Ansible inventory from what runs in EC2 (`fleetctl inventory --source aws`).
 
 Instances are found by the tags the Pulumi program puts on them (names and
-keys in `fleetctl.core.naming`): `env` selects the environment, `role`
+keys in `fleetctl.spec.naming`): `env` selects the environment, `role`
 (edge|transcode), `region`, `pop` and `fleet:stack` describe the host. Every
 region of the env's stacks is read (in parallel, each paginated). The output
 is the spec-derived inventory's (`fleetctl.services.inventory`: the same
@@ -19,11 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from fleetctl.adapters import aws_ec2
-from fleetctl.core import naming
 from fleetctl.errors import BadInput
 from fleetctl.services.inventory import HostRecord, ansible_inventory, host_vars
 from fleetctl.services.workspace import Workspace
-from fleetctl.spec import Stack, load_fleet
+from fleetctl.spec import Stack, load_fleet, naming
 
 __all__ = ["HostRecord", "host_vars", "hosts_from_aws", "inventory"]
 

@@ -3,11 +3,13 @@
 The head side is the working tree; the base side (with `--base REF`) is the
 same program and configs at REF. A stack runs only when its *input key*
 differs between the two sides: a hash of every program file (stacks/**/*.py,
-stacks/Pulumi.yaml, fleetctl/spec/**, fleetctl/core/**, fleetctl/errors.py), the stack's config
+stacks/Pulumi.yaml and the fleetctl files the program imports, transitively,
+as its source says: `fleetctl.core.program_imports`), the stack's config
 file, the fleetctl/worker/pulumi versions and the fingerprint key id. That one
 key is both the "did this stack change?" test (a change to stacks/__main__.py,
 components/ or fleetctl/spec/ changes every key; a change to one stack config
-changes one) and the cache key. Base keys come from `git ls-tree` blob ids, so
+changes one; a change to a fleetctl module the program does not import changes
+none) and the cache key. Base keys come from `git ls-tree` blob ids, so
 a base that is fully cached never even gets checked out.
 """
 
@@ -18,7 +20,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -26,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from fleetctl import __version__
-from fleetctl.adapters import git
+from fleetctl.adapters import git, pulumi_auto
 from fleetctl.adapters import pulumi_preview as engine
+from fleetctl.core import program_imports, shards
+from fleetctl.core.cost import StackCost
 from fleetctl.core.diff import diff_graphs, resource_count
-from fleetctl.core.guardrails import Rule
+from fleetctl.core.guardrails import GuardrailsReport, Rule
 from fleetctl.core.preview_model import (
     PreviewResult,
     ResourceGraph,
@@ -40,7 +44,8 @@ from fleetctl.core.preview_model import (
     graph_from_json,
     graph_to_json,
 )
-from fleetctl.errors import BadInput
+from fleetctl.core.preview_report import PreviewReport
+from fleetctl.errors import BadInput, FleetctlError
 from fleetctl.services import cost as cost_service
 from fleetctl.services import guardrails
 from fleetctl.services.workspace import Workspace
@@ -49,8 +54,10 @@ from fleetctl.spec.config import stack_config
 from fleetctl.spec.loader import STACK_FILE
 
 CACHE_DIR = "cache/preview"
+SPEC_CACHE = "cache/spec.json"  # parsed stack files (fleetctl.spec.parse_cache)
 KEY_FILE = "fingerprint.key"
 PRELOAD_FILE = "preload.json"  # library modules programs imported last time
+WARM_FILE = "warm.json"  # SDK classes whose type hints programs resolved
 PRELOAD_MAX = 5000
 CACHE_MAX_ENTRIES = 2000  # oldest graphs beyond this are pruned after a run
 
@@ -64,14 +71,31 @@ class PreviewOptions:
     use_cache: bool = True
     timeout: float = 300.0
     prices: Path | None = None  # price table for the cost estimate (default: the shipped one)
-    policy: bool = True  # check the workspace's policy pack (policies/) on the heads
+    guardrails: bool = True  # check the workspace's policy pack (policies/) on the heads
+    # `--shard K/N`: run only this shard's share of the stacks that need running.
+    shard: tuple[int, int] | None = None
+    # `preview merge`: graphs and errors the shards produced, by input key; nothing runs.
+    supplied: Mapping[str, Entry] | None = None
+    key_id: str | None = None  # the shards' fingerprint key id (merge)
+    plan_only: bool = False  # `--plan`: say which stacks would run, run nothing
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What one stack side's input key resolved to: a graph or an error, and
+    whether it was run (and how long) or came from the cache."""
+
+    graph: ResourceGraph | None = None
+    error: StackError | None = None
+    ran: bool = False
+    seconds: float = 0.0
 
 
 @dataclass
 class PreviewRun:
-    """The result plus what people may want to know about how it was made."""
+    """The report (changes, cost, guardrails) plus how it was made."""
 
-    result: PreviewResult
+    report: PreviewReport
     logs: dict[str, str] = field(default_factory=dict)  # "<stack> (head|base)" -> worker log
     ran: list[str] = field(default_factory=list)  # "<stack> (head|base)" actually executed
     cache_hits: int = 0
@@ -83,6 +107,16 @@ class PreviewRun:
     base_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
     # Skipped stacks (identical at the base) whose graph the cache holds: their cost.
     unchanged_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
+    head_costs: dict[str, StackCost] = field(default_factory=dict)  # priced heads (`cost` reads)
+    cost_failures: dict[str, FleetctlError] = field(default_factory=dict)  # heads not priced
+    entries: dict[str, Entry] = field(default_factory=dict)  # input key -> what it gave
+    shard_stacks: list[str] = field(default_factory=list)  # --shard: the stacks of this shard
+    to_run: list[str] = field(default_factory=list)  # stacks with a side to run (not cached)
+
+    @property
+    def result(self) -> PreviewResult:
+        """The changes alone."""
+        return self.report.result
 
 
 Progress = Callable[[str, int, int], None]  # (message, done, total)
@@ -98,34 +132,63 @@ def default_jobs() -> int:
 # --- input keys ----------------------------------------------------------------------------
 
 
-def is_program_file(rel: str) -> bool:
-    """Files (relative to the project root) whose content changes what the program does."""
+def _is_stack_config(rel: str) -> bool:
+    return rel.startswith("stacks/Pulumi.") and rel.count("/") == 1 and rel != "stacks/Pulumi.yaml"
+
+
+def _is_candidate(rel: str) -> bool:
+    """Files that may be part of a program: stacks/ and the fleetctl package's sources."""
+    if "__pycache__" in rel:
+        return False
     if rel.startswith("stacks/"):
-        if "__pycache__" in rel:
-            return False
-        return rel.endswith(".py") or rel == "stacks/Pulumi.yaml"
-    if rel.startswith(("fleetctl/spec/", "fleetctl/core/")):
-        # The program may import the pure layers (spec, core: e.g. core.naming); never
-        # adapters, services or cli (import-linter keeps those out of core/spec).
-        return rel.endswith(".py") and "__pycache__" not in rel
-    return rel in ("fleetctl/errors.py", "fleetctl/__init__.py")
+        return rel.endswith(".py") or rel.startswith("stacks/Pulumi.")
+    return rel.startswith("fleetctl/") and rel.endswith(".py")
 
 
-def _head_blobs(root: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    candidates = [*root.glob("stacks/**/*.py"), root / "stacks" / "Pulumi.yaml"]
-    candidates += [*root.glob("fleetctl/spec/**/*.py"), *root.glob("fleetctl/core/**/*.py")]
-    candidates.append(root / "fleetctl" / "errors.py")
-    candidates.append(root / "fleetctl" / "__init__.py")
-    for path in candidates:
-        if path.is_file():
-            rel = path.relative_to(root).as_posix()
-            if is_program_file(rel):
-                out[rel] = git.blob_sha(path)
-    for path in root.glob("stacks/Pulumi.*.y*ml"):
-        if path.name != "Pulumi.yaml":
-            out[path.relative_to(root).as_posix()] = git.blob_sha(path)
-    return out
+@dataclass(frozen=True)
+class ProgramFiles:
+    """One side's program: {file: blob sha} of what a stack's key covers (stacks/**/*.py,
+    Pulumi.yaml, the fleetctl files the program imports) plus every stack config, and
+    the fleetctl modules the program imports (warmed in the worker)."""
+
+    blobs: dict[str, str]
+    modules: tuple[str, ...]
+
+
+def program_files(candidates: dict[str, str], read: program_imports.Read) -> ProgramFiles:
+    """`candidates`: {file: blob sha} of one side; `read` gives a file's text."""
+    entries = sorted(p for p in candidates if p.startswith("stacks/") and p.endswith(".py"))
+    closure = program_imports.import_closure(
+        entries, lambda rel: read(rel) if rel in candidates else None
+    )
+    keep = set(entries) | closure | {"stacks/Pulumi.yaml"}
+    blobs = {p: b for p, b in candidates.items() if p in keep or _is_stack_config(p)}
+    modules = sorted(
+        p.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for p in closure
+    )
+    return ProgramFiles(blobs, tuple(modules))
+
+
+def _head_program(root: Path) -> ProgramFiles:
+    paths = [*root.glob("stacks/**/*.py"), *root.glob("stacks/Pulumi.*y*ml")]
+    paths += root.glob("fleetctl/**/*.py")
+    rels = {p.relative_to(root).as_posix(): p for p in paths if p.is_file()}
+    rels = {r: p for r, p in rels.items() if _is_candidate(r)}
+
+    def read(rel: str) -> str | None:
+        try:
+            return rels[rel].read_text(encoding="utf-8", errors="replace")
+        except (KeyError, OSError):
+            return None
+
+    found = program_files(dict.fromkeys(rels, ""), read)
+    return ProgramFiles({r: git.blob_sha(rels[r]) for r in found.blobs}, found.modules)
+
+
+def _base_program(repo: Path, blobs: dict[str, str]) -> ProgramFiles:
+    candidates = {p: b for p, b in blobs.items() if _is_candidate(p)}
+    texts = git.cat_blobs(repo, (b for p, b in candidates.items() if p.endswith(".py")))
+    return program_files(candidates, lambda rel: texts.get(candidates.get(rel, "")))
 
 
 @cache
@@ -153,7 +216,7 @@ def stack_key(blobs: dict[str, str], stack: str, key_id: str) -> str | None:
     )
     if cfg is None:
         return None
-    program = sorted((p, b) for p, b in blobs.items() if is_program_file(p))
+    program = sorted((p, b) for p, b in blobs.items() if not _is_stack_config(p))
     blob = json.dumps([_engine_tag(), key_id, program, cfg], separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -203,7 +266,7 @@ def _no_cache(where: Path, exc: OSError) -> str:
 
 def _prune_cache(ws: Workspace) -> None:
     entries = list((ws.state_dir / CACHE_DIR).glob("*.json"))
-    entries = [p for p in entries if p.name != PRELOAD_FILE]
+    entries = [p for p in entries if p.name not in (PRELOAD_FILE, WARM_FILE)]
     if len(entries) <= CACHE_MAX_ENTRIES:
         return
     entries.sort(key=lambda p: p.stat().st_mtime)
@@ -225,6 +288,27 @@ def _preload_put(ws: Workspace, names: set[str]) -> None:
     tmp = d / f".{PRELOAD_FILE}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(sorted(names)[:PRELOAD_MAX]))
     os.replace(tmp, d / PRELOAD_FILE)
+
+
+def _warm_get(ws: Workspace) -> list[str]:
+    """SDK classes ("module:Class") whose type hints the worker resolves before forking."""
+    try:
+        doc = json.loads((ws.state_dir / CACHE_DIR / WARM_FILE).read_text())
+        return [str(n) for n in doc["hints"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def _warm_put(ws: Workspace, hints: set[str]) -> None:
+    d = ws.state_dir / CACHE_DIR
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / f".{WARM_FILE}.{os.getpid()}.tmp"
+        doc = {"hints": sorted(hints)[:PRELOAD_MAX]}
+        tmp.write_text(json.dumps(doc))
+        os.replace(tmp, d / WARM_FILE)
+    except OSError:  # only a speed-up: a read-only cache still previews
+        return
 
 
 def _cache_get(ws: Workspace, key: str) -> ResourceGraph | None:
@@ -285,13 +369,16 @@ def run_preview(
     ws: Workspace, opts: PreviewOptions, progress: Progress | None = None
 ) -> PreviewRun:
     started = time.monotonic()
-    fleet = load_fleet(ws.stacks_dir)  # SpecError (exit 2, file:line) for a broken head
+    # SpecError (exit 2, file:line) for a broken head; unchanged files come parsed.
+    fleet = load_fleet(ws.stacks_dir, parse_cache=ws.state_dir / SPEC_CACHE)
     project = fleet.project.name
-    rules = _policy_rules(ws, opts)  # a broken pack fails before any program runs
+    rules = _guardrail_rules(ws, opts)  # a broken pack fails before any program runs
     cache_warnings: list[str] = []
     key = fingerprint_key(ws, cache_warnings)
-    key_id = hashlib.sha256(key).hexdigest()[:16]
-    head_blobs = _head_blobs(ws.root)
+    key_id = opts.key_id or hashlib.sha256(key).hexdigest()[:16]
+    head = _head_program(ws.root)
+    head_blobs = head.blobs
+    base_modules: tuple[str, ...] = ()
     head_names = [s.name for s in fleet.stacks]
 
     base_commit: str | None = None
@@ -319,22 +406,30 @@ def run_preview(
         cut = len(prefix) + 1 if prefix else 0
         base_blobs = {p[cut:]: b for p, b in raw.items()}
         pack_changed = rules is not None and _pack_changed(ws, base_blobs)
-        base_blobs = {
-            p: b for p, b in base_blobs.items() if is_program_file(p) or p.startswith("stacks/")
-        }
+        base = _base_program(repo, base_blobs)
+        base_blobs, base_modules = base.blobs, base.modules
     if snapshot is not None:
         base_names = sorted(snapshot)
     else:
         base_names = _stacks_in(base_blobs) if opts.base is not None else []
     chosen = _select(head_names, base_names, opts.env, opts.stacks)
 
-    run = PreviewRun(PreviewResult(()), warnings=warnings, key_id=key_id)
+    run = PreviewRun(PreviewReport(PreviewResult(())), warnings=warnings, key_id=key_id)
     graphs: dict[tuple[str, str], ResourceGraph] = {}
     errors: dict[tuple[str, str], StackError] = {}
     keys: dict[tuple[str, str], str] = {}
     skipped: set[str] = set()
     misses: list[tuple[str, str]] = []
+    ran_elsewhere: set[tuple[str, str]] = set()  # merge: run by a shard
     seconds: dict[str, float] = {}
+
+    def lookup(k: str) -> Entry | None:
+        if opts.supplied is not None and k in opts.supplied:
+            return opts.supplied[k]
+        hit = _cache_get(ws, k) if opts.use_cache else None
+        return None if hit is None else Entry(graph=hit)
+
+    pairs: dict[str, tuple[str | None, str | None]] = {}
     for name in chosen:
         hk = stack_key(head_blobs, name, key_id) if name in head_names else None
         bk = None
@@ -343,11 +438,23 @@ def run_preview(
                 graphs[(name, "base")] = snapshot[name]
         elif opts.base is not None:
             bk = stack_key(base_blobs, name, key_id)
+        pairs[name] = (hk, bk)
+    need = [n for n, (hk, bk) in pairs.items() if not (bk is not None and hk == bk)]
+    if pack_changed:  # unchanged stacks too: the new pack must see their heads
+        need = list(pairs)
+    others: set[str] = set()
+    if opts.shard is not None:
+        run.shard_stacks = shards.share(need, fleet, *opts.shard)
+        others = set(need) - set(run.shard_stacks)
+    for name, (hk, bk) in pairs.items():
+        if name in others:
+            continue
         if bk is not None and hk == bk:
             skipped.add(name)
-            cached = _cache_get(ws, hk) if opts.use_cache and hk is not None else None
-            if cached is not None:
-                run.unchanged_graphs[name] = cached
+            entry = lookup(hk) if hk is not None else None
+            if entry is not None and entry.graph is not None:
+                run.unchanged_graphs[name] = entry.graph
+                run.entries[hk] = replace(entry, ran=False, seconds=0.0)
             if not pack_changed:
                 continue
             bk = None  # unchanged, but the new pack must see its head (cache or run)
@@ -355,13 +462,31 @@ def run_preview(
             if k is None:
                 continue
             keys[(name, side)] = k
-            hit = _cache_get(ws, k) if opts.use_cache else None
-            if hit is not None:
-                graphs[(name, side)] = hit
-                run.cache_hits += 1
-            else:
+            entry = lookup(k)
+            if entry is None:
                 misses.append((name, side))
+                continue
+            run.entries[k] = entry
+            if entry.error is not None:
+                errors[(name, side)] = entry.error
+            elif entry.graph is not None:
+                graphs[(name, side)] = entry.graph
+            if entry.ran:
+                ran_elsewhere.add((name, side))
+                seconds[name] = seconds.get(name, 0.0) + entry.seconds
+            else:
+                run.cache_hits += 1
+    if opts.supplied is not None and misses:
+        missing = ", ".join(f"{n} ({side})" for n, side in misses)
+        raise BadInput(
+            f"the shard outputs do not cover {missing}",
+            hint="merge the outputs of every shard 1..N of one run (same commit, same flags)",
+        )
 
+    run.to_run = sorted({name for name, _ in misses})
+    if opts.plan_only:
+        run.seconds = time.monotonic() - started
+        return run
     total = len(misses)
     if progress is not None:
         progress(f"{len(chosen)} stack(s), {total} to run", 0, total)
@@ -383,10 +508,12 @@ def run_preview(
                     stack=name,
                     project=project,
                     config=stack_config(root / "stacks", name),
+                    warm=head.modules if side == "head" else base_modules,
                 )
             )
         done = 0
         preload = _preload_get(ws) if jobs else []
+        hints = _warm_get(ws) if jobs else []
 
         def _done(res: engine.JobResult) -> None:
             nonlocal done
@@ -403,6 +530,7 @@ def run_preview(
             on_done=_done,
             stats=run.stats,
             preload=preload,
+            hints=hints,
         )
     for (name, side), res_key in ((m, keys[m]) for m in misses):
         res = results[f"{name} ({side})"]
@@ -412,13 +540,14 @@ def run_preview(
         raw_error = res.error
         if raw_error is not None:
             errors[(name, side)] = error_from_json({**raw_error, "log": res.log})
+            run.entries[res_key] = Entry(error=errors[(name, side)], ran=True)
             continue
         assert res.data is not None
         run.stats["program_s"] = run.stats.get("program_s", 0.0) + float(
             res.data.get("seconds", 0.0)
         )
         seconds[name] = seconds.get(name, 0.0) + float(res.data.get("seconds", 0.0))
-        outside = [p for p in res.data.get("imports", ()) if not is_program_file(p)]
+        outside = [p for p in res.data.get("imports", ()) if p not in head_blobs]
         if outside and side == "head":
             run.warnings.append(
                 f"{name}: the program imports {', '.join(outside)}, which the preview cache "
@@ -426,17 +555,27 @@ def run_preview(
             )
         graph = graph_from_json({"stack": name, "project": project, **res.data})
         graphs[(name, side)] = graph
+        run.entries[res_key] = Entry(
+            graph=graph, ran=True, seconds=round(float(res.data.get("seconds", 0.0)), 4)
+        )
         if opts.use_cache:
             _cache_write(run.warnings, _cache_put, ws, res_key, graph)
 
     learned = {m for r in results.values() if r.data for m in r.data.get("new_modules", ()) if m}
     if learned - set(preload):
         _cache_write(run.warnings, _preload_put, ws, set(preload) | learned)
+    new_hints = {h for r in results.values() if r.data for h in r.data.get("hints", ())}
+    if new_hints - set(hints):
+        _warm_put(ws, set(hints) | new_hints)
     if misses and opts.use_cache:
         _cache_write(run.warnings, _prune_cache, ws)
 
+    ran_keys = set(misses) | ran_elsewhere
+    run.ran += [f"{n} ({side})" for n, side in sorted(ran_elsewhere)]
     previews: list[StackPreview] = []
     for name in chosen:
+        if name in others:
+            continue
         if name in skipped:
             previews.append(StackPreview(name, Status.skipped))
             if (name, "head") in graphs:  # only when the policy pack changed
@@ -468,24 +607,40 @@ def run_preview(
                 resources=resource_count(head),
                 seconds=round(seconds.get(name, 0.0), 3),
                 cached=all(
-                    (name, side) not in misses for side in ("head", "base") if (name, side) in keys
+                    (name, side) not in ran_keys
+                    for side in ("head", "base")
+                    if (name, side) in keys
                 ),
             )
         )
-    run.result = PreviewResult(
+    result = PreviewResult(
         tuple(previews), base=opts.base, engine="mock", fleetctl_version=__version__
     )
-    run.result = cost_service.with_costs(run, ws, fleet, opts)
+    costs = cost_service.preview_costs(
+        ws,
+        fleet,
+        {s.stack: s.status for s in result.stacks},
+        run.head_graphs,
+        run.base_graphs,
+        run.unchanged_graphs,
+        prices_path=opts.prices,
+        git_base=opts.base if opts.base is not None and snapshot is None else None,
+        warnings=run.warnings,
+    )
+    run.head_costs = costs.heads
+    run.cost_failures = costs.failures
+    found = None
     if rules is not None:
         bases = {n: g for (n, side), g in graphs.items() if side == "base"}
-        run.result = _with_policy(run.result, rules, run.head_graphs, bases, fleet, project)
+        found = _check_guardrails(result, rules, run.head_graphs, bases, fleet, project)
+    run.report = PreviewReport(result, costs.deltas, costs.prices, found)
     run.seconds = time.monotonic() - started
     return run
 
 
-def _policy_rules(ws: Workspace, opts: PreviewOptions) -> list[Rule] | None:
-    """The pack's rules; None when policy is off or the workspace has no pack."""
-    if not opts.policy or not guardrails.pack_dir(ws).is_dir():
+def _guardrail_rules(ws: Workspace, opts: PreviewOptions) -> list[Rule] | None:
+    """The pack's rules; None when the guardrails are off or the workspace has no pack."""
+    if not opts.guardrails or not guardrails.pack_dir(ws).is_dir():
         return None
     return guardrails.load_rules(ws)
 
@@ -501,17 +656,17 @@ def _pack_changed(ws: Workspace, base_blobs: dict[str, str]) -> bool:
     return base != head
 
 
-def _with_policy(
+def _check_guardrails(
     result: PreviewResult,
     rules: list[Rule],
     heads: dict[str, ResourceGraph],
     bases: dict[str, ResourceGraph],
     fleet: Fleet,
     project: str,
-) -> PreviewResult:
+) -> GuardrailsReport:
     specs = {s.name: s.spec for s in fleet.stacks}
     ctxs = guardrails.contexts(result, heads, bases, specs, project)
-    return replace(result, policy=guardrails.check(rules, ctxs))
+    return guardrails.check(rules, ctxs)
 
 
 SNAPSHOT_KIND = "fleetctl-preview-snapshot"
@@ -562,8 +717,6 @@ def run_engine_preview(
     ws: Workspace, opts: PreviewOptions, progress: Progress | None = None
 ) -> PreviewRun:
     """`--engine pulumi`: the real `pulumi preview` per stack through the Automation API."""
-    from fleetctl.adapters import pulumi_auto
-    from fleetctl.errors import FleetctlError
 
     pulumi_auto.find_cli()  # exit 3 with an install hint before anything else
     if opts.base is not None:
@@ -576,7 +729,7 @@ def run_engine_preview(
     chosen = _select([s.name for s in fleet.stacks], [], opts.env, opts.stacks)
     workspace = pulumi_auto.open_workspace(ws.stacks_dir)
     previews: list[StackPreview] = []
-    run = PreviewRun(PreviewResult(()))
+    run = PreviewRun(PreviewReport(PreviewResult(())))
     for i, name in enumerate(chosen):
         t0 = time.monotonic()
         try:
@@ -601,8 +754,8 @@ def run_engine_preview(
                 engine_counts=ep.counts,
             )
         )
-    run.result = PreviewResult(
-        tuple(previews), base=None, engine="pulumi", fleetctl_version=__version__
+    run.report = PreviewReport(
+        PreviewResult(tuple(previews), base=None, engine="pulumi", fleetctl_version=__version__)
     )
     run.seconds = time.monotonic() - started
     return run

@@ -34,6 +34,11 @@ ALLOW_FLAG = "--allow-plain-secrets"
 # Whole words of a var name that mark it secret; the longer ones also inside a word.
 _WORDS = frozenset({"pass", "pwd", "key", "keys", "secrets", "tokens", "creds"})
 _INSIDE = ("password", "passwd", "passphrase", "secret", "token", "apikey", "credential")
+# A key that names a lookup, not a credential (`edge_cache_key`, `ssh_public_key`).
+_PLAIN_KEY_KINDS = frozenset(
+    {"cache", "public", "pub", "sort", "partition", "primary", "foreign", "lookup"}
+    | {"routing", "idempotency", "hash", "map"}
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,11 @@ def looks_secret(name: str) -> bool:
     """Does a var name look like it holds a secret (db_password, apiKey, vault_token)?"""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
     words = [w for w in re.split(r"[^a-z0-9]+", spaced) if w]
-    return any(w in _WORDS for w in words) or any(s in spaced for s in _INSIDE)
+    marked = any(
+        w in _WORDS and not (w in ("key", "keys") and i > 0 and words[i - 1] in _PLAIN_KEY_KINDS)
+        for i, w in enumerate(words)
+    )
+    return marked or any(s in spaced for s in _INSIDE)
 
 
 def refuse_plain(extravars: Mapping[str, Any], *, allow: bool) -> None:

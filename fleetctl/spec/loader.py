@@ -20,6 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from fleetctl.errors import SpecError
 from fleetctl.spec.checks import cross_stack_problems, stack_problems
 from fleetctl.spec.models import FleetSpec, Stack, StackId
+from fleetctl.spec.parse_cache import ParseCache, commented, file_key
 from fleetctl.spec.regions import KNOWN_REGIONS
 from fleetctl.spec.safe_yaml import YamlLimitError, load_yaml_text, read_text
 
@@ -95,6 +96,7 @@ class Fleet:
 class _Loaded:
     stack: Stack
     sources: list[_Source] = field(default_factory=list)
+    doc: Any = None  # the whole file as read
 
 
 def _read_yaml(path: Path, problems: list[Problem]) -> Any:
@@ -189,7 +191,9 @@ def parse_spec(
         raise SpecError(f"invalid {where}", details=lines) from None
 
 
-def load_project(stacks_dir: Path) -> tuple[Project, list[Problem]]:
+def load_project(
+    stacks_dir: Path, cache: ParseCache | None = None
+) -> tuple[Project, list[Problem]]:
     problems: list[Problem] = []
     path = stacks_dir / "Pulumi.yaml"
     if not path.is_file():
@@ -197,7 +201,10 @@ def load_project(stacks_dir: Path) -> tuple[Project, list[Problem]]:
             f"no Pulumi project at {stacks_dir}",
             hint="run fleetctl from the repository root or pass --stacks-dir",
         )
-    doc = _read_yaml(path, problems)
+    cached = cache.get(file_key(path)) if cache is not None else None
+    doc = commented(cached) if cached is not None else _read_yaml(path, problems)
+    if cache is not None and cached is None and doc is not None:
+        cache.put(file_key(path), _plain(doc))
     name = "fleet"
     defaults: dict[str, Any] = {}
     source = None
@@ -227,7 +234,10 @@ def load_project(stacks_dir: Path) -> tuple[Project, list[Problem]]:
     return Project(name, stacks_dir, defaults, source), problems
 
 
-def _load_stack(path: Path, project: Project, problems: list[Problem]) -> _Loaded | None:
+def _load_stack(
+    path: Path, project: Project, problems: list[Problem], doc: Any = None
+) -> _Loaded | None:
+    """One stack file, checked; `doc` = its data already parsed (else read round-trip)."""
     file = str(path)
     match = STACK_FILE.match(path.name)
     if not match:
@@ -241,7 +251,8 @@ def _load_stack(path: Path, project: Project, problems: list[Problem]) -> _Loade
             )
         )
         return None
-    doc = _read_yaml(path, problems)
+    if doc is None:
+        doc = _read_yaml(path, problems)
     if doc is None:
         return None
     if not isinstance(doc, CommentedMap):
@@ -318,7 +329,20 @@ def _load_stack(path: Path, project: Project, problems: list[Problem]) -> _Loade
     for loc, message in stack_problems(stack):
         where, line, prefix = _locate(sources, loc)
         problems.append(Problem(where, line, f"{prefix}.{_key_path(loc)}", message))
-    return _Loaded(stack, sources)
+    return _Loaded(stack, sources, doc)
+
+
+def _load_stack_cached(path: Path, project: Project, cache: ParseCache) -> _Loaded | None:
+    """The stack from the parse cache when its file has no problem at all; else None."""
+    data = cache.get(file_key(path))
+    if data is None:
+        return None
+    scratch: list[Problem] = []
+    try:
+        item = _load_stack(path, project, scratch, doc=commented(data))
+    except (TypeError, AttributeError, KeyError):  # a check that wanted a line mark
+        return None
+    return item if item is not None and not scratch else None
 
 
 MAX_PROBLEMS_SHOWN = 100  # a file of 50,000 unknown keys should not print 50,000 lines
@@ -335,14 +359,28 @@ def stack_files(stacks_dir: Path) -> list[Path]:
     return sorted(p for p in stacks_dir.glob("Pulumi.*.y*ml") if p.name != "Pulumi.yaml")
 
 
-def load_fleet(stacks_dir: Path, paths: Sequence[Path] = ()) -> Fleet:
+def load_fleet(
+    stacks_dir: Path, paths: Sequence[Path] = (), *, parse_cache: Path | None = None
+) -> Fleet:
     """Load every stack config (or just `paths`) and validate them together.
 
     Cross-stack checks always see the whole project, so validating one file
     still checks its replication targets against the other regions.
-    Raises SpecError listing every problem.
+    `parse_cache`: a file keeping the parsed data of unchanged files (see
+    parse_cache.py); when anything has a problem, everything is read again
+    round-trip, so every problem keeps its line. Raises SpecError listing
+    every problem.
     """
-    project, problems = load_project(stacks_dir)
+    if parse_cache is not None:
+        try:
+            return _load_fleet(stacks_dir, paths, ParseCache(parse_cache))
+        except SpecError:
+            pass
+    return _load_fleet(stacks_dir, paths, None)
+
+
+def _load_fleet(stacks_dir: Path, paths: Sequence[Path], cache: ParseCache | None) -> Fleet:
+    project, problems = load_project(stacks_dir, cache)
     all_files = stack_files(stacks_dir)
     wanted = {p.resolve() for p in paths}
     for p in paths:
@@ -353,7 +391,11 @@ def load_fleet(stacks_dir: Path, paths: Sequence[Path] = ()) -> Fleet:
     ]
     loaded: list[_Loaded] = []
     for path in files:
-        item = _load_stack(path, project, problems)
+        item = _load_stack_cached(path, project, cache) if cache is not None else None
+        if item is None:
+            item = _load_stack(path, project, problems)
+            if item is not None and cache is not None:
+                cache.put(file_key(path), _plain(item.doc))
         if item is not None:
             loaded.append(item)
     by_name = {item.stack.name: item for item in loaded}
@@ -366,6 +408,8 @@ def load_fleet(stacks_dir: Path, paths: Sequence[Path] = ()) -> Fleet:
         item = by_name[name]
         where, line, prefix = _locate(item.sources, loc)
         problems.append(Problem(where, line, f"{prefix}.{_key_path(loc)}", message))
+    if cache is not None and not problems:
+        cache.save()
     if wanted:
         problems = [
             p

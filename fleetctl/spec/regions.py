@@ -29,6 +29,17 @@ _REGIONS: Final[dict[str, tuple[str, str]]] = {
     "ap-south-1": ("asia-pacific", "abc"),
     "me-south-1": ("middle-east", "abc"),
     "af-south-1": ("africa", "abc"),
+    "ca-west-1": ("north-america", "abc"),
+    "mx-central-1": ("north-america", "abc"),
+    "eu-central-2": ("europe", "abc"),
+    "eu-south-2": ("europe", "abc"),
+    "ap-east-1": ("asia-pacific", "abc"),
+    "ap-northeast-3": ("asia-pacific", "abc"),
+    "ap-south-2": ("asia-pacific", "abc"),
+    "ap-southeast-3": ("asia-pacific", "abc"),
+    "ap-southeast-4": ("asia-pacific", "abc"),
+    "il-central-1": ("middle-east", "abc"),
+    "me-central-1": ("middle-east", "abc"),
 }
 
 KNOWN_REGIONS: Final[frozenset[str]] = frozenset(_REGIONS)

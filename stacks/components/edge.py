@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from fleetctl.core import naming
+from fleetctl.spec import naming
 
 # Debian 12 from AWS's public SSM parameter: resolved by EC2 at launch, so
 # no AMI lookup (and no cloud call) is needed to plan the template.

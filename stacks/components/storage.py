@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from fleetctl.core import naming
-from fleetctl.spec import Bucket
+from fleetctl.spec import Bucket, naming
 
 
 @dataclass

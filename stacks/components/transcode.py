@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.edge import DEBIAN_AMI
-from fleetctl.core import naming
+from fleetctl.spec import naming
 
 USER_DATA = """#cloud-config
 package_update: true

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from fleetctl.cli.main import app
 from fleetctl.cli.preview_render import render_markdown
-from fleetctl.core.preview_model import Status, result_to_json
+from fleetctl.core.preview_model import Status
+from fleetctl.core.preview_report import preview_to_json
 from fleetctl.services.preview import PreviewOptions, run_preview
 from fleetctl.services.workspace import Workspace
 from fleetctl.spec.prices import DEFAULT_PRICES
@@ -44,7 +45,7 @@ def test_doubling_an_edge_pool_shows_the_right_delta(project_copy: Path, tmp_pat
     cfg.write_text(text.replace("nodes_per_zone: 1\n", "nodes_per_zone: 2\n"))
 
     run = run_preview(ws, PreviewOptions(stacks=(STACK,), base="HEAD", jobs=2))
-    data = result_to_json(run.result)
+    data = preview_to_json(run.report)
     jsonschema.validate(data, SCHEMA)
     stack = data["stacks"][0]
     assert stack["status"] == "changed"
@@ -71,9 +72,10 @@ def test_doubling_an_edge_pool_shows_the_right_delta(project_copy: Path, tmp_pat
     cfg.write_text(text.replace("STANDARD: 2000,", "STANDARD: 4000,"))
     run = run_preview(ws, PreviewOptions(stacks=(STACK,), base="HEAD", jobs=2))
     (s,) = run.result.stacks
-    assert s.status is Status.unchanged and s.cost is not None
-    assert s.cost.delta == pytest.approx(2000 * 0.023)  # 2,000 GB more S3 STANDARD in us-east-2
-    assert [(d.item, d.quantity_before, d.quantity_after) for d in s.cost.lines] == [
+    cost = run.report.cost_of(s.stack)
+    assert s.status is Status.unchanged and cost is not None
+    assert cost.delta == pytest.approx(2000 * 0.023)  # 2,000 GB more S3 STANDARD in us-east-2
+    assert [(d.item, d.quantity_before, d.quantity_after) for d in cost.lines] == [
         ("S3 STANDARD storage", 2000, 4000)
     ]
     cfg.write_text(text.replace("nodes_per_zone: 1\n", "nodes_per_zone: 2\n"))
@@ -84,20 +86,21 @@ def test_doubling_an_edge_pool_shows_the_right_delta(project_copy: Path, tmp_pat
     run = run_preview(ws, PreviewOptions(stacks=(STACK,), base="HEAD", jobs=2, prices=pruned))
     assert run.ran == []  # both sides from the cache: cost needs no program run
     (s,) = run.result.stacks
+    cost = run.report.cost_of(s.stack)
     assert s.status is Status.changed and s.changes
-    assert s.cost is not None and s.cost.error is not None and "c6in.2xlarge" in s.cost.error
-    total = run.result.cost_total()
+    assert cost is not None and cost.error is not None and "c6in.2xlarge" in cost.error
+    total = run.report.cost_total()
     assert total is not None and total.unknown == (STACK,)
     # Named from the repo root, never by the runner's absolute path: it lands in a PR comment.
-    assert "no price for instance type 'c6in.2xlarge' in prices.yaml" in s.cost.error
-    md = render_markdown(run.result)
+    assert "no price for instance type 'c6in.2xlarge' in prices.yaml" in cost.error
+    md = render_markdown(run.report)
     assert "**Monthly cost:** unknown" in md
     assert "no price for instance type 'c6in.2xlarge' in prices.yaml" in md
     assert str(tmp_path) not in md and str(DEFAULT_PRICES.parent) not in md
     broken = tmp_path / "broken-prices.yaml"
     broken.write_text("source: s\nas_of: '2026'\ninstances: {c6i.large: -1}\n")
     run = run_preview(ws, PreviewOptions(stacks=(STACK,), base="HEAD", jobs=2, prices=broken))
-    md = render_markdown(run.result)
+    md = render_markdown(run.report)
     assert "broken-prices.yaml:3" in md and str(tmp_path) not in md
 
 
@@ -152,3 +155,23 @@ def test_the_parsed_price_table_is_cached_by_content(tmp_path: Path) -> None:
     assert load(table, cache_dir).instances["c6i.large"] == 0.5  # proof it came from the cache
     table.write_text(table.read_text().replace("c6i.large: 0.085", "c6i.large: 0.09"))
     assert load(table, cache_dir).instances["c6i.large"] == 0.09  # a changed file is re-read
+
+
+def test_fleet_cost_prices_each_stack_once(
+    project_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fleetctl cost` reads the head estimates the preview made: no second pricing."""
+    from fleetctl.core import cost as model
+    from fleetctl.services.fleet_cost import fleet_cost
+
+    priced: list[str] = []
+    real = model.stack_cost
+
+    def counting(graph, *args, **kwargs):  # type: ignore[no-untyped-def]
+        priced.append(graph.stack)
+        return real(graph, *args, **kwargs)
+
+    monkeypatch.setattr(model, "stack_cost", counting)
+    fc = fleet_cost(Workspace(project_copy), stacks=(STACK,))
+    assert [s.stack for s in fc.stacks] == [STACK]
+    assert priced == [STACK]

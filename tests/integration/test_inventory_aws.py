@@ -13,11 +13,10 @@ import pytest
 from aws_fixture import MotoServer, aws, moto_server  # noqa: F401
 from aws_world import AMI, build_stack
 
-from fleetctl.core import naming
 from fleetctl.services import inventory_aws
 from fleetctl.services.inventory import ansible_inventory
 from fleetctl.services.workspace import Workspace
-from fleetctl.spec import load_fleet
+from fleetctl.spec import load_fleet, naming
 
 pytestmark = pytest.mark.integration
 

@@ -24,6 +24,7 @@ from fleetctl.core.preview_model import (
     StackPreview,
     Status,
 )
+from fleetctl.core.preview_report import PreviewReport
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +66,7 @@ class _Html(HTMLParser):
             self.summaries[-1] += data
 
 
-def _result() -> PreviewResult:
+def _result() -> PreviewReport:
     s = "prod-us-east-1"
     vpc = Change(
         f"urn:pulumi:{s}::fleet::aws:ec2/vpc:Vpc::network-vpc",
@@ -96,9 +97,10 @@ def _result() -> PreviewResult:
     stacks = (
         StackPreview(s, Status.changed, changes=(vpc, *groups), resources=401),
         StackPreview("prod-eu-west-1", Status.changed, changes=(small,), resources=12),
-        *base.stacks[1:],
+        *base.result.stacks[1:],
     )
-    return PreviewResult(stacks, base="origin/main", prices=base.prices)
+    costs = {x.stack: base.costs[x.stack] for x in base.result.stacks[1:]}
+    return PreviewReport(PreviewResult(stacks, base="origin/main"), costs, prices=base.prices)
 
 
 @pytest.mark.skipif(CMARK is None, reason="cmark-gfm not installed (apt-get install cmark-gfm)")

@@ -138,7 +138,7 @@ def test_bucket_renamed_is_a_replace_and_called_out(ws: Workspace) -> None:
         assert changes["media-origin-versioning"].op is Op.replace
         assert set(changes) == {"media-origin", "media-origin-versioning"}
     assert [c.name for _, c in run.result.stateful_losses()] == ["media-origin", "media-origin"]
-    assert render_markdown(run.result).index("Data at risk") < render_markdown(run.result).index(
+    assert render_markdown(run.report).index("Data at risk") < render_markdown(run.report).index(
         "<details"
     )
 
@@ -171,11 +171,11 @@ def test_changed_secret_is_an_update_and_plaintext_appears_nowhere(ws: Workspace
     assert isinstance(d.old, Secret) and isinstance(d.new, Secret) and d.old != d.new
 
     buf = io.StringIO()
-    render_table(run.result, Console(file=buf, width=200, no_color=True))
+    render_table(run.report, Console(file=buf, width=200, no_color=True))
     outputs = {
         "table": buf.getvalue(),
-        "markdown": render_markdown(run.result),
-        "json": render_json(run.result),
+        "markdown": render_markdown(run.report),
+        "json": render_json(run.report),
         "logs": "\n".join(run.logs.values()),
     }
     for cache_file in (ws.state_dir / "cache" / "preview").glob("*.json"):

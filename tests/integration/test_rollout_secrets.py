@@ -25,8 +25,8 @@ from fleetctl.adapters.state.sqlite import SqliteStore
 from fleetctl.cli.main import app
 from fleetctl.core.policy import Policy
 from fleetctl.errors import BadInput
-from fleetctl.services.rollout import adapters as rollout_service
 from fleetctl.services.rollout import Engine, Status
+from fleetctl.services.rollout import adapters as rollout_service
 from fleetctl.services.secrets import SecretVar
 
 pytestmark = pytest.mark.integration

@@ -26,8 +26,8 @@ from fleetctl.adapters import procs
 from fleetctl.adapters.state import LockHeld, StateStore, open_store
 from fleetctl.core.policy import Policy
 from fleetctl.errors import BadInput, FleetctlError
-from fleetctl.services.rollout import lease as rollout
 from fleetctl.services.rollout import Engine, LiveHolder, Status, lock_name
+from fleetctl.services.rollout import lease as rollout
 
 pytestmark = pytest.mark.integration
 

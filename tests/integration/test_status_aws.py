@@ -12,10 +12,9 @@ from aws_fixture import MotoServer, aws, moto_server  # noqa: F401
 from aws_world import AMI
 
 from fleetctl.core import fleet_status as fs
-from fleetctl.core import naming
 from fleetctl.services import status as svc
 from fleetctl.services.workspace import Workspace
-from fleetctl.spec import load_fleet
+from fleetctl.spec import load_fleet, naming
 
 pytestmark = pytest.mark.integration
 

@@ -24,6 +24,7 @@ from fleetctl.core.preview_model import (
     StackPreview,
     Status,
 )
+from fleetctl.core.preview_report import PreviewReport
 from fleetctl.spec.models import Bucket, BucketUsage
 from fleetctl.spec.prices import PriceMissing, load_prices
 
@@ -218,21 +219,24 @@ def test_usd() -> None:
     assert cost.usd(-0.001, sign=True) == "+$0.00"
 
 
-def _result() -> PreviewResult:
+def _result() -> PreviewReport:
     table = load_prices()
     before = cost.stack_cost(graph(3), "eu-west-1", table, USAGE)
     after = cost.stack_cost(graph(6), "eu-west-1", table, USAGE)
-    return PreviewResult(
+    result = PreviewResult(
         (
-            StackPreview(STACK, Status.changed, resources=12, cost=cost.cost_delta(before, after)),
-            StackPreview("prod-us-east-1", Status.skipped, cost=cost.unchanged(before)),
-            StackPreview(
-                "prod-sa-east-1", Status.unchanged, cost=cost.CostDelta(error="no price for x")
-            ),
+            StackPreview(STACK, Status.changed, resources=12),
+            StackPreview("prod-us-east-1", Status.skipped),
+            StackPreview("prod-sa-east-1", Status.unchanged),
         ),
         base="origin/main",
-        prices=cost.prices_used(table),
     )
+    costs = {
+        STACK: cost.cost_delta(before, after),
+        "prod-us-east-1": cost.unchanged(before),
+        "prod-sa-east-1": cost.CostDelta(error="no price for x"),
+    }
+    return PreviewReport(result, costs, prices=cost.prices_used(table))
 
 
 def test_preview_json_carries_cost_per_stack_and_in_total() -> None:
@@ -274,8 +278,9 @@ def test_table_has_the_cost_section() -> None:
 def test_headline_when_everything_is_known() -> None:
     table = load_prices()
     c = cost.stack_cost(graph(3), "eu-west-1", table, USAGE)
-    result = PreviewResult(
-        (StackPreview(STACK, Status.unchanged, cost=cost.unchanged(c)),),
+    result = PreviewReport(
+        PreviewResult((StackPreview(STACK, Status.unchanged),)),
+        {STACK: cost.unchanged(c)},
         prices=cost.prices_used(table),
     )
     line = cost_render.headline(result)
@@ -287,11 +292,14 @@ def test_headline_says_unknown_when_the_changed_stacks_cost_is_unknown() -> None
     """A changed stack whose family has no price: not "+$0.00" from the others."""
     table = load_prices()
     c = cost.stack_cost(graph(3), "eu-west-1", table, USAGE)
-    result = PreviewResult(
-        (
-            StackPreview(STACK, Status.changed, cost=cost.CostDelta(error="no price for c6a.2x")),
-            StackPreview("prod-us-east-1", Status.unchanged, cost=cost.unchanged(c)),
+    result = PreviewReport(
+        PreviewResult(
+            (
+                StackPreview(STACK, Status.changed),
+                StackPreview("prod-us-east-1", Status.unchanged),
+            )
         ),
+        {STACK: cost.CostDelta(error="no price for c6a.2x"), "prod-us-east-1": cost.unchanged(c)},
         prices=cost.prices_used(table),
     )
     line = cost_render.headline(result)

@@ -14,8 +14,8 @@ import pytest
 
 from fleetctl.core.guardrails import (
     Finding,
+    GuardrailsReport,
     Level,
-    PolicyReport,
     Rule,
     StackContext,
     Violation,
@@ -390,7 +390,7 @@ def test_evaluate_orders_mandatory_first_and_reports_a_raising_rule() -> None:
     err = vs[1]
     assert err.error and not err.blocking and err.level is Level.advisory
     assert f"rule t.boom failed at {source}:" in err.message and "KeyError" in err.message
-    report = PolicyReport(("a",), (STACK,), tuple(vs))
+    report = GuardrailsReport(("a",), (STACK,), tuple(vs))
     assert report.blocking and report.counts() == {"mandatory": 1, "advisory": 1}
 
 
@@ -482,7 +482,7 @@ def test_violation_json_shape() -> None:
     from fleetctl.core.guardrails import ResourceRef, report_to_json
 
     v = Violation("a.b", Level.mandatory, STACK, ResourceRef("u", "n", "t"), "m", "f")
-    doc = report_to_json(PolicyReport(("a.b",), (STACK,), (v,)))
+    doc = report_to_json(GuardrailsReport(("a.b",), (STACK,), (v,)))
     assert doc["blocking"] is True and doc["summary"] == {"mandatory": 1, "advisory": 0}
     assert doc["violations"][0] == {
         "rule": "a.b",

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetctl.core import naming
-from fleetctl.spec import load_fleet
+from fleetctl.spec import load_fleet, naming
 
 pytestmark = pytest.mark.unit
 

@@ -12,8 +12,9 @@ import pytest
 from rich.console import Console
 
 from fleetctl.cli.preview_render import render_json, render_markdown, render_table
-from fleetctl.core.guardrails import Level, PolicyReport, ResourceRef, Violation
+from fleetctl.core.guardrails import GuardrailsReport, Level, ResourceRef, Violation
 from fleetctl.core.preview_model import PreviewResult, StackPreview, Status
+from fleetctl.core.preview_report import PreviewReport
 
 pytestmark = pytest.mark.unit
 
@@ -23,9 +24,10 @@ SCHEMA = json.loads(
 S = "prod-eu-west-1"
 
 
-def result(*violations: Violation) -> PreviewResult:
-    report = PolicyReport(("a.b", "c.d"), (S,), violations)
-    return PreviewResult((StackPreview(S, Status.unchanged, resources=3),), policy=report)
+def result(*violations: Violation) -> PreviewReport:
+    report = GuardrailsReport(("a.b", "c.d"), (S,), violations)
+    stacks = (StackPreview(S, Status.unchanged, resources=3),)
+    return PreviewReport(PreviewResult(stacks), guardrails=report)
 
 
 MANDATORY = Violation(
@@ -53,7 +55,7 @@ def test_markdown_has_a_policy_section_before_the_table_mandatory_first() -> Non
 def test_markdown_advisory_only_and_clean() -> None:
     assert "⚠️ 1 advisory finding(s) (not blocking)" in render_markdown(result(ADVISORY))
     assert "**Policy:** ✅ 2 rule(s) pass on 1 stack(s)." in render_markdown(result())
-    assert "Policy" not in render_markdown(PreviewResult(()))
+    assert "Policy" not in render_markdown(PreviewReport(PreviewResult(())))
 
 
 def test_table_and_json_show_violations() -> None:
@@ -69,6 +71,6 @@ def test_table_and_json_show_violations() -> None:
         "storage.bucket-versioned",
         "transcode.scaling-policy",
     ]
-    none = json.loads(render_json(PreviewResult(())))
+    none = json.loads(render_json(PreviewReport(PreviewResult(()))))
     jsonschema.validate(none, SCHEMA)
     assert none["policy"] is None

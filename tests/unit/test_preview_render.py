@@ -30,6 +30,7 @@ from fleetctl.core.preview_model import (
     StackPreview,
     Status,
 )
+from fleetctl.core.preview_report import PreviewReport
 
 pytestmark = pytest.mark.unit
 
@@ -42,7 +43,7 @@ def urn(stack: str, type_: str, name: str) -> str:
     return f"urn:pulumi:{stack}::fleet::{type_}::{name}"
 
 
-def sample() -> PreviewResult:
+def sample() -> PreviewReport:
     s1 = "prod-eu-west-1"
     changes = (
         Change(
@@ -79,19 +80,21 @@ def sample() -> PreviewResult:
             stateful=True,
         ),
     )
-    return PreviewResult(
-        (
-            StackPreview(s1, Status.changed, changes=changes, resources=40),
-            StackPreview("prod-us-east-1", Status.skipped),
-            StackPreview("prod-sa-east-1", Status.unchanged, resources=37),
-            StackPreview(
-                "prod-ap-south-1",
-                Status.failed,
-                error=StackError("ZeroDivisionError: division by zero", "stacks/x.py", 3),
+    return PreviewReport(
+        PreviewResult(
+            (
+                StackPreview(s1, Status.changed, changes=changes, resources=40),
+                StackPreview("prod-us-east-1", Status.skipped),
+                StackPreview("prod-sa-east-1", Status.unchanged, resources=37),
+                StackPreview(
+                    "prod-ap-south-1",
+                    Status.failed,
+                    error=StackError("ZeroDivisionError: division by zero", "stacks/x.py", 3),
+                ),
             ),
-        ),
-        base="origin/main",
-        fleetctl_version="0.1.0",
+            base="origin/main",
+            fleetctl_version="0.1.0",
+        )
     )
 
 
@@ -130,10 +133,12 @@ def test_markdown_never_exceeds_the_github_limit() -> None:
             diffs=(PropertyDiff("tags.x", "1", "2"),),
         ),
     )
-    result = PreviewResult(
-        (
-            StackPreview(s, Status.changed, changes=big, resources=3000),
-            StackPreview("prod-eu-west-1", Status.changed, changes=small, resources=1),
+    result = PreviewReport(
+        PreviewResult(
+            (
+                StackPreview(s, Status.changed, changes=big, resources=3000),
+                StackPreview("prod-eu-west-1", Status.changed, changes=small, resources=1),
+            )
         )
     )
     text = render_markdown(result)
@@ -198,9 +203,11 @@ def test_a_summarised_stack_keeps_names_and_replace_reasons() -> None:
         )
         for i in range(400)
     )
-    result = PreviewResult(
-        (StackPreview(s, Status.changed, changes=(vpc, *groups), resources=401),),
-        base="origin/main",
+    result = PreviewReport(
+        PreviewResult(
+            (StackPreview(s, Status.changed, changes=(vpc, *groups), resources=401),),
+            base="origin/main",
+        )
     )
     text = render_markdown(result, limit=20_000)
     assert len(text) <= 20_000 and "summarised" in text

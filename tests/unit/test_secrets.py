@@ -16,7 +16,8 @@ pytestmark = pytest.mark.unit
 @pytest.mark.parametrize(
     "name",
     ["db_password", "DB_PASSWD", "apiKey", "api_key", "vault_token", "tls_private_key",
-     "client_secret", "smtp_pass", "aws_credentials", "passphrase"],
+     "client_secret", "smtp_pass", "aws_credentials", "passphrase",
+     "cache_signing_key", "key"],
 )  # fmt: skip
 def test_secret_looking_names(name: str) -> None:
     assert secrets.looks_secret(name)
@@ -25,7 +26,8 @@ def test_secret_looking_names(name: str) -> None:
 @pytest.mark.parametrize(
     "name",
     ["fleet_release", "edge_response_delay_ms", "edge_broken_paths", "fail_hosts", "v",
-     "monkey_count", "keyframe_interval", "passive_mode", "edge_drain"],
+     "monkey_count", "keyframe_interval", "passive_mode", "edge_drain",
+     "edge_cache_key", "ssh_public_key", "sort_key"],
 )  # fmt: skip
 def test_plain_names(name: str) -> None:
     assert not secrets.looks_secret(name)

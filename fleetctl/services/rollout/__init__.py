@@ -4,6 +4,7 @@ The public face the CLI and the other services use. Where things are:
 
 - `commands.py`  start / resume / promote / abort / rollback (`Engine`)
 - `engine.py`    the step loop: step, bake, pause, complete (`Runner`)
+- `outcome.py`   how a command ended, and that end as the CLI's error
 - `activities.py` the side effects, data in / data out (also run by Temporal)
 - `gating.py`    run a step's gates and combine them (`video_gates.py`: the video ones)
 - `rollback.py`  re-apply the last known-good and prove it
@@ -18,9 +19,9 @@ The record and event schema: `fleetctl/core/rollout/record.py` and `events.py`.
 
 from fleetctl.core.rollout.record import FINAL, PauseKind, RolloutRecord, Status
 from fleetctl.services.rollout.adapters import Executor, Prober, ansible_executor, http_prober
-from fleetctl.services.rollout.commands import Engine, RolloutPaused, new_id, raise_for
-from fleetctl.services.rollout.engine import Outcome
+from fleetctl.services.rollout.commands import Engine, new_id
 from fleetctl.services.rollout.lease import TAG, LiveHolder, lock_name
+from fleetctl.services.rollout.outcome import Outcome, RolloutPaused, raise_for
 from fleetctl.services.rollout.queries import (
     journal,
     last_known_good,

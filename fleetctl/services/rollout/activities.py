@@ -19,8 +19,9 @@ Contract (the local engine and the Temporal engine call these same functions):
 - Retries: `apply_batch` and `roll_back_hosts` change hosts. They are safe
   to retry because playbooks are idempotent (a re-run converges to the same
   state) and because the request carries the fencing generation, checked
-  against the env lock right before Ansible starts and about once a second
-  while it runs (a superseded caller changes nothing more). `run_step_gates`
+  against the env lock right before Ansible starts, and while it runs the
+  caller's `cancelled` polls it (the local engine: about once a second), so
+  a superseded caller changes nothing more. `run_step_gates`
   and `prove_rollback` only read (probes, `--check --diff`) and may be
   retried freely; `prove_rollback` is fenced too so a superseded caller's
   proof is never taken for the new holder's.
@@ -232,6 +233,7 @@ def _run(
     """The one executor call of every activity: the release's snapshot, its
     extra vars with this command's secret values, fenced, tagged with the
     rollout id (so a later takeover finds and ends its processes)."""
+    _check_fence(ctx, req.fence)  # first, before unpacking anything
     rel = release_service.get(ctx.store, req.release)
     restored = _restore(ctx, rel)
     playbook = restored.playbooks_dir / req.playbook

@@ -8,36 +8,30 @@ to the step loop (`engine.Runner`) or to the rollback.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fleetctl.core.planner import Plan
 from fleetctl.core.policy import Policy
 from fleetctl.core.rollout import events
 from fleetctl.core.rollout.record import FINAL, PauseKind, RolloutRecord, Status
-from fleetctl.errors import BadInput, FleetctlError, JobFailed
+from fleetctl.errors import BadInput, JobFailed
 from fleetctl.services import drain as drain_service
 from fleetctl.services import freeze as freeze_service
 from fleetctl.services import release as release_service
 from fleetctl.services import secrets as secrets_service
 from fleetctl.services.release import Release
 from fleetctl.services.rollout import lease, queries
-from fleetctl.services.rollout.engine import Outcome, Runner
+from fleetctl.services.rollout.engine import Runner
 from fleetctl.services.rollout.lease import lock_name
+from fleetctl.services.rollout.outcome import Outcome
 from fleetctl.services.rollout.targets import group_of, plan_for
 
 
-class RolloutPaused(FleetctlError):
-    """The rollout stopped and waits for `promote`, `resume` or `abort`."""
-
-    exit_code = 1
-
-
 def new_id() -> str:
-    import secrets
-    from datetime import UTC, datetime
-
     return f"r-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
@@ -333,20 +327,4 @@ def _superseded_error(rec: RolloutRecord) -> BadInput:
         "one",
         hint=f"`fleetctl rollout why {rec.id}` shows who took over; to apply this release "
         "again, start a new rollout",
-    )
-
-
-def raise_for(outcome: Outcome) -> Outcome:
-    """Turn a non-completed outcome into the CLI's error (exit 1)."""
-    if outcome.status is Status.completed:
-        return outcome
-    if outcome.status is Status.paused:
-        raise RolloutPaused(
-            f"rollout {outcome.id} {outcome.message}",
-            hint=f"fleetctl rollout why {outcome.id}  |  fleetctl rollout promote {outcome.id} "
-            f"--reason ...  |  fleetctl rollout abort {outcome.id}",
-        )
-    raise JobFailed(
-        f"rollout {outcome.id} {outcome.status.value}: {outcome.message}",
-        hint=f"fleetctl rollout why {outcome.id}",
     )

@@ -19,7 +19,6 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,15 +44,8 @@ from fleetctl.services.rollout import activities, gating, lease, queries, rollba
 from fleetctl.services.rollout.adapters import Executor, Prober
 from fleetctl.services.rollout.journal import Journal
 from fleetctl.services.rollout.lease import Lease, lock_name
+from fleetctl.services.rollout.outcome import Outcome
 from fleetctl.services.secrets import SecretVar
-
-
-@dataclass
-class Outcome:
-    id: str
-    status: Status
-    message: str
-    doc: dict[str, Any] = field(default_factory=dict)  # the rollout record, as stored
 
 
 class Runner:
@@ -158,10 +150,9 @@ class Runner:
         except LockLost as lost:
             # Who took over: the record (closed by the taker) says so even when
             # the taker has already finished and released the lock.
-            stored = self.store.get("rollout", rec.id)
-            by = (
-                stored.get("superseded_by") if stored and stored["status"] == "superseded" else None
-            )
+            doc = self.store.get("rollout", rec.id)
+            stored = RolloutRecord.from_dict(doc) if doc is not None else rec
+            by = stored.superseded_by if stored.status is Status.superseded else None
             if by is None and lost.info is not None and lost.info.holder != rec.id:
                 by = lost.info.holder
             if by is not None:
@@ -171,7 +162,7 @@ class Runner:
                     f"superseded by {by}, which took over {lock_name(rec.env)} (this process "
                     f"held lock generation {lost.lost_generation}); this process stopped before "
                     "its next change",
-                    stored or rec.to_dict(),
+                    stored.to_dict(),
                 )
             raise FleetctlError(
                 f"rollout {rec.id} was taken over by another process ({lost.message}); "

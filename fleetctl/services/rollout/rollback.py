@@ -8,7 +8,8 @@ journal what the activities did and end the rollout on the proof.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
 from fleetctl.adapters.state.base import LockLost, StateStore
 from fleetctl.core.policy import Policy
@@ -16,10 +17,21 @@ from fleetctl.core.rollout import events
 from fleetctl.core.rollout.record import LkgRecord, RollbackProof, RolloutRecord, Status
 from fleetctl.errors import FleetctlError
 from fleetctl.services.rollout import activities, queries
-from fleetctl.services.rollout.lease import proof_event
+from fleetctl.services.rollout.journal import Journal
+from fleetctl.services.rollout.lease import Lease, proof_event
+from fleetctl.services.rollout.outcome import Outcome
 
-if TYPE_CHECKING:
-    from fleetctl.services.rollout.engine import Outcome, Runner
+
+class Runner(Protocol):
+    """What rolling back needs of the engine's runner."""
+
+    store: StateStore
+    journal: Journal
+    lease: Lease
+    clock: Callable[[], float]
+
+    def activity_context(self, rec: RolloutRecord) -> activities.ActivityContext: ...
+    def fence_of(self, rec: RolloutRecord) -> activities.Fence: ...
 
 
 def mark_known_good(store: StateStore, lkg: LkgRecord) -> None:
@@ -29,8 +41,6 @@ def mark_known_good(store: StateStore, lkg: LkgRecord) -> None:
 
 def roll_back(run: Runner, rec: RolloutRecord, *, reason: str) -> Outcome:
     """Re-apply the last known-good release to every touched host, then prove it."""
-    from fleetctl.services.rollout.engine import Outcome
-
     rec.status = Status.rolling_back
     rec.message = reason
     run.journal.save(rec)
@@ -133,8 +143,6 @@ def _reapply_and_prove(
 def end_rollback(
     run: Runner, rec: RolloutRecord, status: Status, message: str, proof: RollbackProof
 ) -> Outcome:
-    from fleetctl.services.rollout.engine import Outcome
-
     # The last known-good first, then the final status: a kill -9 in between
     # leaves a rollout that resumes to the same end; after it, only journal
     # events can be missing, and `resume` adds them (`Lease.close_out`).
