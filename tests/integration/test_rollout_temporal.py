@@ -5,6 +5,7 @@ test_rollout_engine; the lab e2e test runs the real playbooks)."""
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -204,3 +205,36 @@ def test_approval_pauses_promote_records_who_and_why_then_replays(
         return len(histories)
 
     assert asyncio.run(replay()) == 5  # the coordinator, a child per unit (canary, a, b, c)
+
+
+def test_server_stopped_mid_bake_and_restarted_from_its_database(
+    fleet: FakeFleet, tmp_path: Path
+) -> None:
+    """The dev server is stopped during a bake and started again from its SQLite
+    file on the same port: the durable timer and the rollout survive, it completes."""
+    from tests.temporal_fixture import fresh_server
+
+    server = fresh_server(tmp_path).start()
+    s = temporal.settings(server.address, environ={})
+    state = tmp_path / "state.db"
+    store = SqliteStore(state)
+    try:
+        with WorkerThread(
+            s, "lab", ["a", "b", "c"], state_url=str(state), root=fleet.root,
+            executor=fleet.executor,
+        ):  # fmt: skip
+            out = start(fleet, store, s, pol=policy(bake_s=4), wait=False)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and "bake" not in types(store, out.id):
+                time.sleep(0.1)
+            assert "bake" in types(store, out.id)
+            server.stop()
+            time.sleep(1)
+            server.start()  # same port, same database file
+            done = service.follow(store, s, out.id, timeout_s=180)
+        assert done.status is Status.completed, done.message
+        assert set(fleet.releases().values()) == {done.doc["release_id"]}
+        assert types(store, out.id).count("step_finished") == done.doc["plan_steps"]
+    finally:
+        store.close()
+        server.stop()
