@@ -93,13 +93,13 @@ def workspace(root: Path, hosts: int, regions: int) -> list[str]:
     inv = root / "inventories" / "sim"
     inv.mkdir(parents=True)
     names = [f"r{r:02d}" for r in range(regions)]
-    lines = ["all:", "  children:", "    edge:", "      hosts:"]
-    for i in range(hosts):
-        r = i % regions
-        lines.append(
-            f"        e{i:05d}: {{region: {names[r]}, fleet_role: edge, traffic_weight: {0.1 + r}}}"
-        )
-    (inv / "hosts.yml").write_text("\n".join(lines) + "\n")
+    for r, name in enumerate(names):  # a file per region: input files are size-limited
+        lines = ["all:", "  children:", "    edge:", "      hosts:"]
+        for i in range(r, hosts, regions):
+            lines.append(
+                f"        e{i:05d}: {{region: {name}, fleet_role: edge, traffic_weight: {0.1 + r}}}"
+            )
+        (inv / f"{name}.yml").write_text("\n".join(lines) + "\n")
     return names
 
 
