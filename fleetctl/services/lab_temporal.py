@@ -55,8 +55,9 @@ def write_config(lab: Any, *, root: Path, state_url: str) -> None:
         "ui": f"http://127.0.0.1:{ui_port}",
         "ui_port": ui_port,
         "db": str(d / "temporal.db"),
-        "root": str(root),
-        "state": state_url,
+        "root": str(Path(root).resolve()),
+        # the workers run elsewhere (supervisord's cwd): a relative path must not move
+        "state": state_url if "://" in state_url else str(Path(state_url).resolve()),
     }
     (d / "temporal.json").write_text(json.dumps(cfg, indent=2) + "\n")
 
