@@ -5,10 +5,11 @@ UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY := .venv/bin/python
 FLEETCTL := .venv/bin/fleetctl
 
-.PHONY: help bootstrap install system-deps demo test test-fast lint format typecheck bench clean
+.PHONY: help bootstrap install system-deps demo demo-temporal test test-fast lint format typecheck bench clean
 
 help:
 	@echo "make demo   - the main job on the embedded default fleet"
+	@echo "make demo-temporal - a rollout on Temporal: regional workers, one killed mid-batch"
 	@echo "make test   - install, lint and run the whole test suite"
 	@echo "make lint   - ruff, mypy (strict on core/spec), import-linter, ansible-lint"
 	@echo "make bench  - benchmarks (ratios measured in one run)"
@@ -25,6 +26,9 @@ system-deps:
 
 demo: system-deps install
 	@bash scripts/demo.sh
+
+demo-temporal: system-deps install
+	@bash scripts/demo_temporal.sh
 
 lint: install
 	$(PY) -m ruff check fleetctl stacks policies tests benchmarks

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 # The session-scoped `lab` fixture (a real lab fleet, brought up once, always torn down).
-pytest_plugins = ["tests.lab_fixture"]
+pytest_plugins = ["tests.lab_fixture", "tests.temporal_fixture"]
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -354,7 +354,10 @@ def _run_once(
         procs.kill(procs.with_environ("FLEETCTL_RUN_ID", run_id))
         return True
 
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # ansible-runner installs its handlers only in the main thread (a Temporal
+    # worker runs playbooks in activity threads): restore only what it may change
+    main = threading.current_thread() is threading.main_thread()
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
     stdout_tail: tuple[str, ...] = ()
     try:
         if extravars:

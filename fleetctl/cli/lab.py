@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import options, render
-from fleetctl.cli.state import workspace
+from fleetctl.cli.state import state_url, workspace
 
 app = typer.Typer(
     help="A real fleet on this machine: one sshd and nginx per loopback address.",
@@ -61,6 +61,14 @@ def up(
             help="Also run Prometheus and an mtail exporter per edge (for the slo_burn gate).",
         ),
     ] = False,
+    temporal: Annotated[
+        bool,
+        typer.Option(
+            "--temporal",
+            help="Also run a Temporal dev server and the rollout workers (a coordinator and "
+            "one per region) for `rollout start --engine temporal`.",
+        ),
+    ] = False,
     fmt: options.Fmt = render.Format.table,
 ) -> None:
     """Start the lab (or reconcile it) and configure it with site.yml. Idempotent.
@@ -68,6 +76,8 @@ def up(
     Example:  fleetctl lab up --hosts 6
 
     With monitoring (Prometheus on <subnet>.1:9090):  fleetctl lab up --prometheus
+
+    With Temporal (a dev server, a worker per region):  fleetctl lab up --temporal
     """
     import time
 
@@ -97,6 +107,7 @@ def up(
         on_event=progress.on_event,
         progress=render.note,
         prometheus=prometheus,
+        temporal={"root": ws.root, "state_url": state_url(ctx)} if temporal else None,
     )
     progress.close()
     if fmt is render.Format.json:
@@ -112,6 +123,12 @@ def up(
 
     if lab_monitoring.enabled(Path(lab.dir)):
         render.note(f"prometheus: {lab_monitoring.url(lab)} (mtail on every edge)")
+    from fleetctl.services import lab_temporal
+
+    if lab_temporal.enabled(Path(lab.dir)):
+        cfg = lab_temporal.config(Path(lab.dir))
+        render.note(f"temporal: {cfg['address']} (UI {cfg['ui']}); workers for "
+                    f"{', '.join(lab_temporal.regions(lab))}")  # fmt: skip
     render.note("next: fleetctl lab status")
 
 

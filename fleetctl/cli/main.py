@@ -40,6 +40,7 @@ from fleetctl.cli import event as event_cli
 from fleetctl.cli import policy as policy_cli
 from fleetctl.cli import preview as preview_cli
 from fleetctl.cli import report as report_cli
+from fleetctl.cli import temporal as temporal_cli
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
 
@@ -130,6 +131,9 @@ rollout.app.command("report", short_help="A rollout as one HTML page: timeline, 
 app.add_typer(rollout.app, name="rollout", short_help="Safe rollouts: canary, waves, gates.")
 app.add_typer(
     approvals.app, name="approvals", short_help="Approve paused rollouts by signed HTTP request."
+)
+app.command("worker", short_help="A regional executor for rollouts on Temporal.")(
+    temporal_cli.worker
 )
 app.command("freeze", short_help="Stop new rollout steps in an env (emergency).")(freeze.freeze)
 app.command("drain", short_help="Move a region's viewers to the others.")(traffic.region_drain)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fleetctl.cli import options, render
+from fleetctl.cli import temporal as tcli
 from fleetctl.cli.options import Env, HostsEnv
 from fleetctl.cli.state import open_state, state_url, workspace
 from fleetctl.errors import BadInput
@@ -133,6 +134,30 @@ def _running(
         yield engine
     finally:
         notifier.close()
+
+
+def _on_temporal(store: Any, rollout_id: str, signal: str, reason: str, fmt: render.Format) -> bool:
+    """A rollout run by `--engine temporal` is driven by signals to its coordinator
+    (who and why recorded); then this command follows its journal. False: a local one."""
+    from fleetctl.services import rollout as local
+    from fleetctl.services.rollout_temporal import service as on_temporal
+
+    doc = local.load(store, rollout_id)
+    if doc.get("engine") != "temporal":
+        return False
+    since = on_temporal.signal(store, doc["id"], signal, reason)
+    render.note(f"{signal} sent to the coordinator of {doc['id']} on Temporal")
+    outcome = on_temporal.follow(
+        store, on_temporal.settings_for(doc, None), doc["id"], timeout_s=5.0, since=since
+    )
+    if outcome.status in (local.Status.running, local.Status.rolling_back):
+        if fmt is render.Format.json:
+            render.emit_json(
+                {"id": outcome.id, "status": outcome.status.value, "message": f"{signal} sent"}
+            )
+        return True
+    _finish(outcome, fmt)
+    return True
 
 
 def _finish(outcome: Any, fmt: render.Format) -> None:
@@ -252,6 +277,13 @@ def start(
     notify: NotifyOpt = None,
     notify_format: NotifyFormatOpt = "json",
     fmt: FormatOpt = render.Format.table,
+    engine_name: tcli.EngineOpt = tcli.EngineName.local,
+    temporal: tcli.AddressOpt = None,
+    temporal_ns: tcli.NamespaceOpt = None,
+    tls_ca: tcli.TlsCaOpt = None,
+    tls_cert: tcli.TlsCertOpt = None,
+    tls_key: tcli.TlsKeyOpt = None,
+    max_parallel_regions: tcli.ParallelOpt = 1,
 ) -> None:
     """Snapshot the release and run the plan: canary, waves, gates, rollback on failure.
 
@@ -264,6 +296,9 @@ def start(
 
     Example:  FLEETCTL_SECRET_DB_PASSWORD=... fleetctl rollout start edge.yml --env lab
     --secret-var db_password --yes
+
+    Example:  fleetctl rollout start edge.yml --env lab --engine temporal
+    --max-parallel-regions 2 --yes   (needs `fleetctl lab up --temporal`)
     """
     from fleetctl.cli.rollout_render import plan_table
     from fleetctl.services.notify import resolve
@@ -272,6 +307,16 @@ def start(
     pol = load_policy(policy)
     # Fail before anything starts when a policy target's URL cannot be read.
     resolve(pol.notify, workspace(ctx).root)
+    if engine_name is tcli.EngineName.temporal:
+        if secret_var:
+            raise BadInput("--secret-var is not supported with --engine temporal yet")
+        if notify or pol.notify:
+            raise BadInput(
+                "notifications (--notify, the policy's notify:) are not supported with "
+                "--engine temporal yet",
+                hint="use the local engine, or drop the notify targets",
+            )
+        conn = tcli.settings(temporal, temporal_ns, tls_ca, tls_cert, tls_key, ctx=ctx, env=env)
     store = _store(ctx)
     try:
         engine, notifier = _engine(
@@ -290,6 +335,31 @@ def start(
         render.err.print(plan_table(p.to_dict(), f"release {rel.id}: {p.host_count} hosts"))
         return typer.confirm(f"Roll out release {rel.id} to {p.host_count} hosts on {env}?")
 
+    if engine_name is tcli.EngineName.temporal:
+        from fleetctl.cli.rollout_render import print_event
+        from fleetctl.services.rollout_temporal import service as on_temporal
+
+        try:
+            _finish(
+                on_temporal.start(
+                    store,
+                    workspace(ctx).root,
+                    env,
+                    playbook,
+                    pol,
+                    settings=conn,
+                    extravars=_extravars(extra or []),
+                    policy_file=str(policy) if policy else None,
+                    max_parallel_regions=max_parallel_regions,
+                    confirm=confirm,
+                    on_event=print_event if fmt is not render.Format.json else None,
+                ),
+                fmt,
+            )
+        finally:
+            notifier.close()
+            store.close()
+        return
     try:
         outcome = engine.start(
             env,
@@ -342,6 +412,8 @@ def resume(
 
     store = _store(ctx)
     try:
+        if _on_temporal(store, rollout_id, "resume", "resume", fmt):
+            return
         with _running(ctx, store, notify or [], notify_format, secret_vars=secret_var) as engine:
             full_id = load(store, rollout_id)["id"]
             while True:
@@ -402,6 +474,8 @@ def promote(
     """
     store = _store(ctx)
     try:
+        if _on_temporal(store, rollout_id, "promote", reason, fmt):
+            return
         with _running(ctx, store, notify or [], notify_format, secret_vars=secret_var) as engine:
             outcome = engine.promote(rollout_id, reason)
         _finish(outcome, fmt)
@@ -425,6 +499,8 @@ def abort(
 
     store = _store(ctx)
     try:
+        if _on_temporal(store, rollout_id, "abort", reason, fmt):
+            return
         with _running(ctx, store, secret_vars=secret_var) as engine:
             outcome = engine.abort(rollout_id, reason)
         if outcome.status in (Status.running, Status.rolling_back):

@@ -38,7 +38,7 @@ from fleetctl.adapters.supervisor import Program, Supervisor, render_config, sup
 from fleetctl.core.host_vars import HostVars
 from fleetctl.core.traffic import integer_weights, server_weights
 from fleetctl.errors import BadInput, JobFailed, OutsideError
-from fleetctl.services import lab_monitoring
+from fleetctl.services import lab_monitoring, lab_temporal
 
 LAB_ENV = "lab"  # the env name of the lab (fleetctl.services.target decides envs)
 DEFAULT_DIR = ".fleetctl/lab"
@@ -366,7 +366,7 @@ def programs(lab: Lab) -> list[Program]:
         if "worker" in h.programs:
             out.append(lab_programs.worker(h.program("worker"), root, lab.python))
     out.append(lab_programs.delay(lab.python, f"{lab.subnet}.1", DELAY_PORT))
-    return out + lab_monitoring.programs(lab)
+    return out + lab_monitoring.programs(lab) + lab_temporal.programs(lab)
 
 
 # -- set-up ----------------------------------------------------------------------
@@ -410,6 +410,7 @@ def lab_up(
     on_event: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[str], None] | None = None,
     prometheus: bool = False,
+    temporal: dict[str, Any] | None = None,
 ) -> Lab:
     """Start (or reconcile) the lab and configure it with site.yml. Idempotent.
     `prometheus` adds monitoring (services.lab_monitoring); it stays on for re-ups."""
@@ -468,6 +469,8 @@ def lab_up(
         tls.provision_edge(lab_dir / TLS_DIR, h.name, h.address, Path(h.lab_root) / "nginx/tls")
     if prometheus:
         lab_monitoring.write_config(lab)
+    if temporal is not None:  # {"root": workspace, "state_url": ...}
+        lab_temporal.write_config(lab, **temporal)
     sv = Supervisor(lab_dir)
     sv.conf.write_text(render_config(lab_dir, programs(lab)))
     _write_inventory(lab, traffic_state.read(lab_dir))
@@ -483,6 +486,9 @@ def lab_up(
     else:
         say(f"starting supervisord with {len(hosts)} sshd")
         sv.start()
+    if lab_temporal.enabled(lab_dir):
+        say("starting the Temporal dev server and the rollout workers")
+        lab_temporal.start(lab, sv)
     for h in hosts:
         if not net.wait_port(h.address, h.ssh_port, 15):
             log = lab_dir / "logs" / (h.program("sshd") + ".log")

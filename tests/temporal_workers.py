@@ -1,0 +1,79 @@
+"""Regional and coordinator workers in a background thread, for tests and benchmarks
+(the CLI's `fleetctl worker` runs the same `service.serve`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from pathlib import Path
+from typing import Any
+
+from fleetctl.adapters import temporal
+from fleetctl.services.rollout_temporal import service
+
+
+class WorkerThread:
+    def __init__(
+        self,
+        settings: temporal.Settings,
+        env: str,
+        regions: list[str],
+        *,
+        state_url: str,
+        root: Path,
+        coordinator: bool = True,
+        executor: Any = None,
+        prober: Any = None,
+    ) -> None:
+        self.kw = dict(
+            regions=regions,
+            coordinator=coordinator,
+            state_url=state_url,
+            root=root,
+            executor=executor,
+            prober=prober,
+        )
+        self.settings, self.env = settings, env
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop: asyncio.Event | None = None
+        self.thread = threading.Thread(target=self._main, daemon=True)
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            self.stop = asyncio.Event()
+            await service.serve(
+                self.settings, self.env, ready=self.ready.set, stop=self.stop, **self.kw
+            )
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            self.error = exc
+            self.ready.set()
+
+    def __enter__(self) -> WorkerThread:
+        self.thread.start()
+        assert self.ready.wait(60), "workers did not start"
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.loop is not None and self.stop is not None:
+            self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(60)
+
+
+def terminate(settings: temporal.Settings, workflow_id: str) -> None:
+    """End a workflow a failed test left running (bounded; ignores a closed one)."""
+
+    async def go() -> None:
+        client = await temporal.connect(settings)
+        with contextlib.suppress(Exception):
+            await client.get_workflow_handle(workflow_id).terminate("test teardown")
+
+    asyncio.run(go())
