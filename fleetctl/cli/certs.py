@@ -133,8 +133,8 @@ def rotate(
         last_known_good,
         raise_for,
     )
-    from fleetctl.services.target import resolve_playbook
     from fleetctl.services.rollout_policy import load_policy
+    from fleetctl.services.target import resolve_playbook
 
     ws = workspace(ctx)
     new = svc.read_pair(cert, key)
