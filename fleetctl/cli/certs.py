@@ -132,9 +132,9 @@ def rotate(
         group_of,
         last_known_good,
         raise_for,
-        resolve_playbook,
     )
     from fleetctl.services.rollout_policy import load_policy
+    from fleetctl.services.target import resolve_playbook
 
     ws = workspace(ctx)
     new = svc.read_pair(cert, key)
@@ -151,7 +151,7 @@ def rotate(
 
     store = open_state(ctx, write=True)
     try:
-        group = group_of(env, resolve_playbook(ws.root, svc.PLAYBOOK))
+        group = group_of(env, resolve_playbook(ws, svc.PLAYBOOK, release=True))
         if last_known_good(store, group) is None:
             render.note(
                 f"{group} has no last known-good release: first recording the edges' "

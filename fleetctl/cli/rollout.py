@@ -7,7 +7,6 @@ a crash.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -19,8 +18,9 @@ import typer
 
 from fleetctl.cli import options, render
 from fleetctl.cli import temporal as tcli
-from fleetctl.cli.options import Env, HostsEnv
-from fleetctl.cli.state import open_state, state_url, workspace
+from fleetctl.cli.application import Application
+from fleetctl.cli.options import Env, Fmt, HostsEnv
+from fleetctl.cli.state import workspace
 from fleetctl.errors import BadInput
 
 if TYPE_CHECKING:
@@ -33,12 +33,10 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-EnvOpt = Env
 PolicyOpt = Annotated[
     Path | None,
     typer.Option("--policy", "-p", help="Rollout policy YAML (default: built-in defaults)."),
 ]
-FormatOpt = Annotated[render.Format, typer.Option("--format", help="Output format.")]
 ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the journal).")]
 ForceOpt = Annotated[
     int,
@@ -77,10 +75,6 @@ NotifyFormatOpt = Annotated[
         help="Payload for --notify: slack (incoming-webhook blocks) or json (the event).",
     ),
 ]
-
-
-def _store(ctx: typer.Context, *, write: bool = True) -> Any:
-    return open_state(ctx, write=write)
 
 
 def _engine(
@@ -171,25 +165,6 @@ def _finish(outcome: Any, fmt: render.Format) -> None:
     render.ok(f"rollout {outcome.id} completed: {outcome.message}")
 
 
-def _extravars(pairs: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        if pair.startswith("@"):
-            raise BadInput("extra vars from files are not supported; use KEY=VALUE")
-        if "=" not in pair:
-            raise BadInput(f"extra var {pair!r} is not KEY=VALUE")
-        key, value = pair.split("=", 1)
-        if len(value) > 64 * 1024:
-            raise BadInput(f"extra var --extra-vars {key} is larger than 64 KiB")
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
-        except RecursionError:
-            raise BadInput(f"extra var --extra-vars {key}: nested too deeply") from None
-    return out
-
-
 def _region_windows(pol: Policy, regions: list[str]) -> dict[str, Availability]:
     """When each region's steps may start, seen from now (deploy windows in local time)."""
     from datetime import UTC, datetime
@@ -204,9 +179,9 @@ def _region_windows(pol: Policy, regions: list[str]) -> dict[str, Availability]:
 def plan(
     ctx: typer.Context,
     playbook: Annotated[str, typer.Argument(help="Playbook under playbooks/, e.g. edge.yml.")],
-    env: EnvOpt,
+    env: Env,
     policy: PolicyOpt = None,
-    fmt: FormatOpt = render.Format.table,
+    fmt: Fmt = render.Format.table,
 ) -> None:
     """Show the steps of a rollout (hosts, bake, gates) without touching anything.
 
@@ -222,15 +197,12 @@ def plan(
     from fleetctl.services.rollout_policy import load_policy
 
     pol = load_policy(policy)
-    url = state_url(ctx)
     drained: frozenset[str] = frozenset()
-    # Planning touches nothing: read drains only from state that already exists.
-    if url.startswith("s3://") or Path(url.removeprefix("sqlite://")).exists():
-        store = _store(ctx, write=False)
-        try:
-            drained = drained_hosts(store, env)
-        finally:
-            store.close()
+    with Application(ctx) as app:
+        url = app.state_url
+        # Planning touches nothing: read drains only from state that already exists.
+        if url.startswith("s3://") or Path(url.removeprefix("sqlite://")).exists():
+            drained = drained_hosts(app.store(write=False), env)
     _path, p = plan_for(workspace(ctx).root, env, playbook, pol, exclude=drained)
     if drained:
         render.note(f"drained, left out of the plan: {', '.join(sorted(drained))}")
@@ -263,7 +235,7 @@ def plan(
 def start(
     ctx: typer.Context,
     playbook: Annotated[str, typer.Argument(help="Playbook under playbooks/, e.g. edge.yml.")],
-    env: EnvOpt,
+    env: Env,
     policy: PolicyOpt = None,
     extra: Annotated[
         list[str] | None,
@@ -276,7 +248,7 @@ def start(
     force_live: ForceLiveOpt = False,
     notify: NotifyOpt = None,
     notify_format: NotifyFormatOpt = "json",
-    fmt: FormatOpt = render.Format.table,
+    fmt: Fmt = render.Format.table,
     engine_name: tcli.EngineOpt = tcli.EngineName.local,
     temporal: tcli.AddressOpt = None,
     temporal_ns: tcli.NamespaceOpt = None,
@@ -301,6 +273,7 @@ def start(
     --max-parallel-regions 2 --yes   (needs `fleetctl lab up --temporal`)
     """
     from fleetctl.cli.rollout_render import plan_table
+    from fleetctl.services.extra_vars import parse_extra_vars
     from fleetctl.services.notify import resolve
     from fleetctl.services.rollout_policy import load_policy
 
@@ -317,13 +290,14 @@ def start(
                 hint="use the local engine, or drop the notify targets",
             )
         conn = tcli.settings(temporal, temporal_ns, tls_ca, tls_cert, tls_key, ctx=ctx, env=env)
-    store = _store(ctx)
+    app = Application(ctx)
+    store = app.store(write=True)
     try:
         engine, notifier = _engine(
             ctx, store, secret_vars=secret_var, notify=notify or [], notify_format=notify_format
         )
     except BaseException:
-        store.close()
+        app.close()
         raise
 
     def confirm(p: Any, rel: Any) -> bool:
@@ -348,7 +322,7 @@ def start(
                     playbook,
                     pol,
                     settings=conn,
-                    extravars=_extravars(extra or []),
+                    extravars=parse_extra_vars(extra or []),
                     policy_file=str(policy) if policy else None,
                     max_parallel_regions=max_parallel_regions,
                     confirm=confirm,
@@ -358,14 +332,14 @@ def start(
             )
         finally:
             notifier.close()
-            store.close()
+            app.close()
         return
     try:
         outcome = engine.start(
             env,
             playbook,
             pol,
-            extravars=_extravars(extra or []),
+            extravars=parse_extra_vars(extra or []),
             force=force >= 1,
             force_live=force_live or force >= 2,
             allow_plain_secrets=allow_plain_secrets,
@@ -375,7 +349,7 @@ def start(
         _finish(outcome, fmt)
     finally:
         notifier.close()  # deliver (or journal as failed) what is queued, then let go
-        store.close()
+        app.close()
 
 
 @app.command("resume")
@@ -395,7 +369,7 @@ def resume(
             "(again for each region's window); Ctrl-C leaves it paused.",
         ),
     ] = False,
-    fmt: FormatOpt = render.Format.table,
+    fmt: Fmt = render.Format.table,
 ) -> None:
     """Continue a rollout after a crash or a pause, from its first unfinished step.
 
@@ -410,8 +384,8 @@ def resume(
     """
     from fleetctl.services.rollout import load
 
-    store = _store(ctx)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=True)
         if _on_temporal(store, rollout_id, "resume", "resume", fmt):
             return
         with _running(ctx, store, notify or [], notify_format, secret_vars=secret_var) as engine:
@@ -425,8 +399,6 @@ def resume(
                 if not (wait and _paused_for_window(outcome)):
                     break
         _finish(outcome, fmt)
-    finally:
-        store.close()
 
 
 def _paused_for_window(outcome: Any) -> bool:
@@ -466,21 +438,19 @@ def promote(
     secret_var: SecretOpt = None,
     notify: NotifyOpt = None,
     notify_format: NotifyFormatOpt = "json",
-    fmt: FormatOpt = render.Format.table,
+    fmt: Fmt = render.Format.table,
 ) -> None:
     """Pass a paused step (manual approval, inconclusive gate) and continue; records who and why.
 
     Example:  fleetctl rollout promote r-20260101-120000-ab12 --reason "checked by hand"
     """
-    store = _store(ctx)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=True)
         if _on_temporal(store, rollout_id, "promote", reason, fmt):
             return
         with _running(ctx, store, notify or [], notify_format, secret_vars=secret_var) as engine:
             outcome = engine.promote(rollout_id, reason)
         _finish(outcome, fmt)
-    finally:
-        store.close()
 
 
 @app.command("abort")
@@ -489,7 +459,7 @@ def abort(
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt = "aborted by hand",
     secret_var: SecretOpt = None,
-    fmt: FormatOpt = render.Format.table,
+    fmt: Fmt = render.Format.table,
 ) -> None:
     """Stop a rollout after its running batch and roll back to the last known-good release.
 
@@ -497,8 +467,8 @@ def abort(
     """
     from fleetctl.services.rollout import Status
 
-    store = _store(ctx)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=True)
         if _on_temporal(store, rollout_id, "abort", reason, fmt):
             return
         with _running(ctx, store, secret_vars=secret_var) as engine:
@@ -511,8 +481,6 @@ def abort(
             render.note(outcome.message)
             return
         _finish(outcome, fmt)
-    finally:
-        store.close()
 
 
 @app.command("rollback")
@@ -521,14 +489,14 @@ def rollback(
     rollout_id: Annotated[str, typer.Argument(help="Rollout id.")],
     reason: ReasonOpt = "rollback by hand",
     secret_var: SecretOpt = None,
-    fmt: FormatOpt = render.Format.table,
+    fmt: Fmt = render.Format.table,
 ) -> None:
     """Re-apply the release before this rollout to every host it touched, and prove it.
 
     Example:  fleetctl rollout rollback r-20260101-120000-ab12 --reason "bad metrics"
     """
-    store = _store(ctx)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=True)
         with _running(ctx, store, secret_vars=secret_var) as engine:
             outcome = engine.rollback(rollout_id, reason)
         if fmt is render.Format.json:
@@ -542,8 +510,6 @@ def rollback(
 
             raise JobFailed(outcome.message, hint=f"fleetctl rollout why {outcome.id}")
         render.ok(outcome.message)
-    finally:
-        store.close()
 
 
 def _pick(store: Any, rollout_id: str | None, env: str | None) -> RolloutRecord:
@@ -563,7 +529,7 @@ def status(
     rollout_id: Annotated[str | None, typer.Argument(help="Rollout id (default: latest).")] = None,
     env: HostsEnv = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow it live.")] = False,
-    fmt: FormatOpt = render.Format.table,
+    fmt: Fmt = render.Format.table,
 ) -> None:
     """Steps, hosts and gate verdicts of a rollout (the latest by default), and any freeze.
 
@@ -574,8 +540,8 @@ def status(
     from fleetctl.services import rollout as svc
     from fleetctl.services.rollout import Status
 
-    store = _store(ctx, write=False)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=False)
         rec = _pick(store, rollout_id, env)
         if fmt is render.Format.json:
             fr = freeze_svc.current(store, rec.env)
@@ -611,15 +577,13 @@ def status(
         render.err.print()
         if rec.message:
             render.note(rec.message)
-    finally:
-        store.close()
 
 
 @app.command("list")
 def list_rollouts(
     ctx: typer.Context,
     env: HostsEnv = None,
-    fmt: FormatOpt = render.Format.table,
+    fmt: Fmt = render.Format.table,
 ) -> None:
     """Every rollout, newest first.
 
@@ -628,8 +592,8 @@ def list_rollouts(
     from fleetctl.cli.rollout_render import list_table
     from fleetctl.services import rollout as svc
 
-    store = _store(ctx, write=False)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=False)
         recs = sorted(svc.records(store, env), key=lambda r: r.created_at, reverse=True)
         if fmt is render.Format.json:
             render.emit_json(
@@ -654,15 +618,13 @@ def list_rollouts(
             )
             return
         render.out.print(list_table(recs))
-    finally:
-        store.close()
 
 
 @app.command("history")
 def history(
     ctx: typer.Context,
-    env: EnvOpt,
-    fmt: FormatOpt = render.Format.table,
+    env: Env,
+    fmt: Fmt = render.Format.table,
 ) -> None:
     """Releases rolled out to an env, and the last known-good release per group.
 
@@ -671,8 +633,8 @@ def history(
     from fleetctl.core.rollout.record import LkgRecord
     from fleetctl.services import rollout as svc
 
-    store = _store(ctx, write=False)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=False)
         lkg = {
             r.group: r
             for r in (LkgRecord.from_dict(d) for d in store.list("lkg"))
@@ -725,15 +687,13 @@ def history(
         )
         for g, v in sorted(lkg.items()):
             render.note(f"last known-good of {g}: {v.release_id} (from {v.rollout})")
-    finally:
-        store.close()
 
 
 @app.command("why")
 def why(
     ctx: typer.Context,
     rollout_id: Annotated[str | None, typer.Argument(help="Rollout id (default: latest).")] = None,
-    fmt: FormatOpt = render.Format.table,
+    fmt: Fmt = render.Format.table,
 ) -> None:
     """Every decision of a rollout in order, with its evidence (samples, p-values, limits).
 
@@ -742,8 +702,8 @@ def why(
     from fleetctl.cli.rollout_render import why_lines
     from fleetctl.services import rollout as svc
 
-    store = _store(ctx, write=False)
-    try:
+    with Application(ctx) as app:
+        store = app.store(write=False)
         rec = _pick(store, rollout_id, None)
         journal = svc.journal(store, rec.id)
         if fmt is render.Format.json:
@@ -757,5 +717,3 @@ def why(
             return
         for line in why_lines(rec, journal):
             render.out.print(line, markup=True, highlight=False, soft_wrap=True)
-    finally:
-        store.close()

@@ -29,7 +29,10 @@ def parse_extra_vars(pairs: Sequence[str]) -> dict[str, Any]:
         if len(value.encode()) > MAX_BYTES:
             raise BadInput(f"extra var {key!r} is larger than {MAX_BYTES // 1024} KiB")
         try:
-            out[key] = load_yaml_text(value, f"-x {key}", typ="safe") if value else ""
+            parsed = load_yaml_text(value, f"-x {key}", typ="safe") if value else ""
+            # YAML's dates and timestamps are not JSON (the release manifest and
+            # journal are): such a value stays the text it was given as.
+            out[key] = parsed if _is_json(parsed) else value
         except YamlLimitError as exc:
             if not exc.syntax:  # depth, alias bomb, control characters: refuse
                 raise BadInput(
@@ -37,3 +40,14 @@ def parse_extra_vars(pairs: Sequence[str]) -> dict[str, Any]:
                 ) from None
             out[key] = value  # not YAML: the text itself
     return out
+
+
+def _is_json(x: Any) -> bool:
+    """True when `x` is plain JSON data (str, number, bool, null, lists, str-keyed maps)."""
+    if x is None or isinstance(x, str | int | float | bool):
+        return True
+    if isinstance(x, list):
+        return all(map(_is_json, x))
+    if isinstance(x, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in x.items())
+    return False

@@ -24,6 +24,7 @@ from typing import Any
 
 from fleetctl.adapters.state.base import StateStore
 from fleetctl.errors import BadInput, FleetctlError
+from fleetctl.services.workspace import Workspace
 
 MANIFEST = "fleetctl-release.json"
 _SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache"}
@@ -100,8 +101,9 @@ def build(
     `secret_vars`: name -> keyed fingerprint of each secret var (a changed
     secret is a new release; the value itself is never in the snapshot).
     """
-    playbooks = root / "playbooks"
-    inventory = root / "inventories" / env
+    ws = Workspace(root)
+    playbooks = ws.playbooks_dir
+    inventory = ws.inventories_dir / env
     if not playbooks.is_dir():
         raise BadInput(f"no playbooks/ in {root}", hint="run fleetctl in the repository root")
     if not inventory.exists():

@@ -106,3 +106,27 @@ def test_one_extra_vars_parser_yaml_and_json() -> None:
             parse_extra_vars([bad])
     with pytest.raises(BadInput, match="nested"):
         parse_extra_vars(["v=" + "[" * 5000 + "]" * 5000])
+
+
+def test_rollout_targets_go_through_the_shared_pieces(tmp_path: Path) -> None:
+    from fleetctl.services.rollout import hosts_from_vars, plan_for
+    from fleetctl.services.rollout_policy import load_policy
+
+    pol = load_policy(None)
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "edge.yml").write_text("- hosts: all\n  tasks: []\n")
+    with pytest.raises(BadInput, match="no inventory for env 'lab'") as exc:
+        plan_for(tmp_path, "lab", "edge.yml", pol)
+    assert "fleetctl lab up" in exc.value.hint
+    (tmp_path / "inventories" / "qa").mkdir(parents=True)
+    with pytest.raises(BadInput, match="no inventory for env 'qa'"):
+        plan_for(tmp_path, "qa", "edge.yml", pol)
+    (tmp_path / "other.yml").write_text("- hosts: all\n  tasks: []\n")
+    with pytest.raises(BadInput, match="is not under"):
+        plan_for(tmp_path, "qa", "other.yml", pol)
+    # The policy's port_var gives the probe port; odd values get HostVars' defaults.
+    (h,) = hosts_from_vars(
+        {"e1": {"region": None, "fleet_role": "edge", "traffic_weight": "x", "http_port": "81"}},
+        pol,
+    )
+    assert (h.region, h.role, h.traffic_weight, h.port) == ("default", "edge", 0.0, 81)

@@ -139,6 +139,13 @@ def test_extravars_are_yaml_values() -> None:
         parse_extravars(["novalue"])
 
 
+def test_extravars_that_yaml_makes_dates_stay_text() -> None:
+    # A release manifest is JSON: a date object there would be a traceback.
+    ev = parse_extravars(["day=2024-01-01", "at=2024-01-01 10:00:00", "m={d: 2024-01-01}"])
+    assert ev == {"day": "2024-01-01", "at": "2024-01-01 10:00:00", "m": "{d: 2024-01-01}"}
+    assert parse_extravars(['j={"a": [1, true, null]}']) == {"j": {"a": [1, True, None]}}
+
+
 def test_lab_router_vars_weight_regions_and_follow_the_traffic_file(tmp_path: Path) -> None:
     hosts = lab_service.plan_hosts(6, "127.0.10", tmp_path)
     lab = lab_service.Lab(

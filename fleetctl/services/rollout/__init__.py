@@ -33,7 +33,7 @@ from fleetctl.services.rollout.queries import (
     plan_of,
     records,
 )
-from fleetctl.services.rollout.targets import group_of, hosts_from_vars, plan_for, resolve_playbook
+from fleetctl.services.rollout.targets import group_of, hosts_from_vars, plan_for
 
 __all__ = [
     "FINAL",
@@ -64,5 +64,4 @@ __all__ = [
     "plan_of",
     "raise_for",
     "records",
-    "resolve_playbook",
 ]

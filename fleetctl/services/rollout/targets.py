@@ -3,47 +3,65 @@ in `inventories/<env>/`, and the plan made from them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.host_vars import HostVars, int_var
 from fleetctl.core.planner import Host, Plan, PlanError, make_plan
 from fleetctl.core.policy import Policy
 from fleetctl.errors import BadInput
+from fleetctl.services import target as env_target
+from fleetctl.services.workspace import Workspace
+
+_LAB_HINT = (
+    "for the lab run `fleetctl lab up` first (rollouts use the lab at its "
+    "default place, which writes inventories/lab/hosts.yml)"
+)
 
 
-def resolve_playbook(root: Path, playbook: str) -> Path:
-    """`edge.yml`, `playbooks/edge.yml` or a path: must live under playbooks/."""
-    candidates = [Path(playbook), root / playbook, root / "playbooks" / playbook]
-    for c in candidates:
-        if c.is_file():
-            path = c.resolve()
-            try:
-                path.relative_to((root / "playbooks").resolve())
-            except ValueError:
-                raise BadInput(
-                    f"{playbook} is not under {root / 'playbooks'}",
-                    hint="a release snapshots playbooks/; keep the playbook there",
-                ) from None
-            return path
-    raise BadInput(f"no playbook {playbook!r} in {root / 'playbooks'}")
-
-
-def hosts_from_vars(hostvars: dict[str, dict[str, Any]], policy: Policy) -> list[Host]:
+def hosts_from_vars(hostvars: Mapping[str, Mapping[str, Any]], policy: Policy) -> list[Host]:
+    """The planner's hosts from inventory vars; the HTTP port is the policy's `port_var`."""
     port_var = policy.gates.http.port_var
     hosts = []
     for name, v in hostvars.items():
-        port = v.get(port_var) if port_var else None
+        hv = HostVars.from_vars(name, v)
         hosts.append(
             Host(
-                name=name,
-                region=str(v.get("region", "default")),
-                role=str(v.get("fleet_role", v.get("role", ""))),
-                traffic_weight=float(v.get("traffic_weight", 0.0) or 0.0),
-                address=str(v.get("ansible_host", "")),
-                port=int(port) if isinstance(port, int | str) and str(port).isdigit() else None,
+                name=hv.name,
+                region=hv.region,
+                role=hv.role,
+                traffic_weight=hv.traffic_weight,
+                address=hv.address,
+                port=int_var(v, port_var),
             )
         )
     return hosts
+
+
+def _inventory(ws: Workspace, env: str) -> Path:
+    """inventories/<env>/ with at least one inventory source in it.
+
+    The rollout reads the inventory directory (the lab writes inventories/lab/),
+    not the running lab's state: so no `target.resolve` (which loads lab.json).
+    """
+    try:
+        inventory = env_target.EnvTarget(ws, env).env_inventory()
+    except BadInput as exc:
+        if not env_target.is_lab(env):
+            raise
+        raise BadInput(exc.message, hint=_LAB_HINT) from None
+    sources = (
+        [p for p in inventory.iterdir() if not p.name.endswith(".md") and p.name[0] != "."]
+        if inventory.is_dir()
+        else [inventory]
+    )
+    if not sources:
+        raise BadInput(
+            f"no inventory for env {env!r} ({inventory})",
+            hint=_LAB_HINT if env_target.is_lab(env) else "",
+        )
+    return inventory
 
 
 def plan_for(
@@ -60,21 +78,9 @@ def plan_for(
     """
     from fleetctl.adapters.ansible_hosts import target_hosts
 
-    path = resolve_playbook(root, playbook)
-    inventory = root / "inventories" / env
-    sources = (
-        [p for p in inventory.iterdir() if not p.name.endswith(".md") and p.name[0] != "."]
-        if inventory.is_dir()
-        else [inventory]
-        if inventory.exists()
-        else []
-    )
-    if not sources:
-        raise BadInput(
-            f"no inventory for env {env!r} ({inventory})",
-            hint="for the lab run `fleetctl lab up` first (rollouts use the lab at its "
-            "default place, which writes inventories/lab/hosts.yml)",
-        )
+    ws = Workspace(root)
+    path = env_target.resolve_playbook(ws, playbook, release=True)
+    inventory = _inventory(ws, env)
     hostvars = {h: v for h, v in target_hosts(inventory, path).items() if h not in exclude}
     try:
         return path, make_plan(hosts_from_vars(hostvars, policy), policy)

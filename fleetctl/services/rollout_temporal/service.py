@@ -21,8 +21,8 @@ from fleetctl.adapters import temporal
 from fleetctl.adapters.state.base import LockHeld, StateStore
 from fleetctl.core.policy import Policy
 from fleetctl.errors import BadInput, FleetctlError, JobFailed, OutsideError
-from fleetctl.services import host_drain as drain_service
 from fleetctl.services import freeze as freeze_service
+from fleetctl.services import host_drain as drain_service
 from fleetctl.services import release as release_service
 from fleetctl.services import rollout as local
 from fleetctl.services.rollout_temporal.model import (
