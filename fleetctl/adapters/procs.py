@@ -149,20 +149,29 @@ def sweep_dead_temp_dirs(*kinds: str) -> list[str]:
             if len(parts) == 5:
                 if owner_alive(f"{parts[2]}-{parts[3]}"):
                     continue
-            elif len(parts) != 4 or not parts[2].isdigit() or _pid_alive(int(parts[2])):
+            elif len(parts) != 4 or not parts[2].isdigit() or pid_alive(int(parts[2])):
                 continue
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path.name)
     return sorted(removed)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Is process `pid` running? A zombie (killed, not yet reaped) is not; a
+    process of another user that we may not signal is."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:  # it exited in between
+        return False
     return True
 
 

@@ -130,7 +130,7 @@ class Supervisor:
             pid = int((self.lab_dir / "supervisord.pid").read_text().strip())
         except (OSError, ValueError):
             return None
-        if not _alive(pid):
+        if not procs.pid_alive(pid):
             return None
         # a stale pid file may name a recycled pid: it must be our supervisord
         try:
@@ -200,9 +200,9 @@ class Supervisor:
         except Exception:
             os.kill(pid, 15)
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and procs.pid_alive(pid):
             time.sleep(0.1)
-        if _alive(pid):
+        if procs.pid_alive(pid):
             os.kill(pid, 9)
 
     def owned_processes(self, endpoints: Iterable[tuple[str, int]] = ()) -> list[procs.Proc]:
@@ -251,18 +251,3 @@ class Supervisor:
 
         transport = SupervisorTransport(None, None, f"unix://{self.sock}")
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie still answers kill(0); treat it as gone
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False

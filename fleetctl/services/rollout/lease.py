@@ -15,6 +15,7 @@ import os
 import socket
 import time
 
+from fleetctl.adapters import procs
 from fleetctl.adapters.state.base import LockHeld, LockInfo, LockLost, StateStore
 from fleetctl.core.rollout import events
 from fleetctl.core.rollout.record import FINAL, RolloutRecord, Status
@@ -63,23 +64,9 @@ def alive(rec: RolloutRecord) -> bool:
     """Is the process that last ran this rollout still alive (same machine)?"""
     if rec.hostname != socket.gethostname():
         return True  # cannot tell: assume it is
-    pid = rec.pid
-    if pid == os.getpid():
+    if rec.pid == os.getpid():
         return rec.id in ACTIVE
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie (killed child not yet reaped) is not running anything
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
+    return procs.pid_alive(rec.pid)
 
 
 def running(
@@ -123,8 +110,6 @@ def check_fence(store: StateStore, rollout_id: str, env: str, generation: int | 
 def sweep_dead_workdirs() -> list[str]:
     """Remove the temp dirs of fleetctl processes that died (kill -9): release
     snapshots and Ansible private data dirs. Returns the names removed."""
-    from fleetctl.adapters import procs
-
     return procs.sweep_dead_temp_dirs("rollout", "ansible")
 
 
@@ -135,8 +120,6 @@ def kill_orphans(rec: RolloutRecord) -> list[int]:
     """Ansible runs live in their own sessions: a `kill -9` of fleetctl
     leaves them running. End every process still tagged with the rollout's
     id on this machine (never two runs at once); returns their pids."""
-    from fleetctl.adapters import procs
-
     if rec.hostname != socket.gethostname():
         return []
     orphans = [p for p in procs.with_environ(TAG, rec.id) if p.pid != os.getpid()]
