@@ -24,6 +24,18 @@ class PreviewFormat(StrEnum):
     json = "json"
 
 
+# Options `preview` and `preview merge` share: a merged report is a single run's.
+FormatOpt = Annotated[PreviewFormat, typer.Option("--format", "-f", help="Output format.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write the output to this file.")]
+DetailedExitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--detailed-exitcode",
+        help="Exit 0 for no changes, 2 for changes, 1 for errors (like terraform plan).",
+    ),
+]
+
+
 class PreviewEngine(StrEnum):
     mock = "mock"
     pulumi = "pulumi"
@@ -47,19 +59,9 @@ def preview(
             "only stacks that differ are run), or against a saved snapshot (FILE.json).",
         ),
     ] = None,
-    fmt: Annotated[
-        PreviewFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = PreviewFormat.table,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the output to this file.")
-    ] = None,
-    detailed_exitcode: Annotated[
-        bool,
-        typer.Option(
-            "--detailed-exitcode",
-            help="Exit 0 for no changes, 2 for changes, 1 for errors (like terraform plan).",
-        ),
-    ] = False,
+    fmt: FormatOpt = PreviewFormat.table,
+    out: OutOpt = None,
+    detailed_exitcode: DetailedExitOpt = False,
     jobs: Annotated[
         int | None, typer.Option("--jobs", "-j", min=1, help="Stacks run at once (default: cores).")
     ] = None,
@@ -180,19 +182,9 @@ def merge(
         list[Path],
         typer.Argument(exists=True, dir_okay=False, help="The outputs of every shard."),
     ],
-    fmt: Annotated[
-        PreviewFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = PreviewFormat.table,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the output to this file.")
-    ] = None,
-    detailed_exitcode: Annotated[
-        bool,
-        typer.Option(
-            "--detailed-exitcode",
-            help="Exit 0 for no changes, 2 for changes, 1 for errors (like terraform plan).",
-        ),
-    ] = False,
+    fmt: FormatOpt = PreviewFormat.table,
+    out: OutOpt = None,
+    detailed_exitcode: DetailedExitOpt = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show the programs' own output.")
     ] = False,
