@@ -1,9 +1,12 @@
-"""`fleetctl event plan`: get the fleet ready for a peak event (a match, a launch)."""
+"""`fleetctl event plan|start|end|list`: get the fleet ready for a peak event
+(a match, a launch), freeze it for the event and scale it back afterwards."""
 
 from __future__ import annotations
 
 import math
 import re
+import shlex
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -12,13 +15,17 @@ import typer
 
 from fleetctl.cli import render
 from fleetctl.cli.application import Application
-from fleetctl.cli.options import Env, Fmt
+from fleetctl.cli.options import Env, Fmt, OnlyEnv
 from fleetctl.cli.state import workspace
 
 if TYPE_CHECKING:
     from fleetctl.services.event import EventPlan
+    from fleetctl.services.event_lifecycle import Transition
 
-app = typer.Typer(no_args_is_help=True, help="Plan for peak events: capacity, pre-scale, freeze.")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Peak events: plan (capacity, pre-scale, freeze), start, end, list.",
+)
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
 
@@ -101,7 +108,8 @@ def plan(
     for the peak with N+1 per zone (the capacity model), the spec change that
     pre-scales them previewed with its cost for the event's duration, the
     freeze to set, and a readiness report (capacity, certificates, running
-    rollouts, drains). Changes nothing.
+    rollouts, drains). Changes nothing in the fleet; records the event so that
+    `fleetctl event start NAME` can apply it.
 
     Example:  fleetctl event plan --env prod --name cup-final
     --start 2026-12-20T18:00:00Z --end 2026-12-20T21:00:00Z --peak-gbps 900
@@ -110,6 +118,7 @@ def plan(
     from fleetctl.core.capacity.event import EventWindow
     from fleetctl.errors import BadInput
     from fleetctl.services import event as svc
+    from fleetctl.services import event_lifecycle as lifecycle
 
     t_start = parse_time(start, "--start")
     t_end = parse_time(end, "--end")
@@ -117,8 +126,10 @@ def plan(
         raise typer.BadParameter(f"{end} is not after --start {start}", param_hint="--end")
     if not math.isfinite(peak_gbps) or peak_gbps <= 0:
         raise typer.BadParameter("must be > 0", param_hint="--peak-gbps")
-    if not name.strip():
-        raise typer.BadParameter("must not be empty", param_hint="--name")
+    try:
+        name = lifecycle.check_name(name)
+    except BadInput as exc:
+        raise typer.BadParameter(f"{exc.message} ({exc.hint})", param_hint="--name") from None
     if demand is not None and not demand.is_file():
         raise BadInput(f"no demand file {demand}", hint="see examples/demand-prod.yaml")
     window = EventWindow(
@@ -136,7 +147,9 @@ def plan(
     with Application(ctx) as app:
         if req.preview and fmt is render.Format.table:
             render.note("previewing the pre-scale (the Pulumi program under mocks)...")
-        result = svc.plan(ws, app.readonly_store(), req)
+        store = app.store(write=True)
+        result = svc.plan(ws, store, req)
+        lifecycle.record_plan(store, result)
     if fmt is render.Format.json:
         render.emit_json(svc.plan_json(result))
     else:
@@ -206,12 +219,18 @@ def _show(p: EventPlan) -> None:
             f"event's {p.cost.hours:g} h: [bold]{usd(p.cost.event_usd, sign=True)}[/]"
         )
     f = p.freeze
+    quoted = shlex.quote(w.name)
+    con.print(f"\n[bold]freeze[/] {f.start.isoformat()} to {f.end.isoformat()}")
     con.print(
-        f"\n[bold]freeze[/] {f.start.isoformat()} to {f.end.isoformat()} "
-        "(fleetctl has no scheduled freeze: run these)"
+        f"  at {f.start.isoformat()}:  fleetctl event start {escape(quoted)}"
+        "   (freezes, prints the pre-scale patch to merge)",
+        soft_wrap=True,
     )
-    con.print(f"  at {f.start.isoformat()}:  {escape(f.on)}", soft_wrap=True)
-    con.print(f"  after {f.end.isoformat()}:  {escape(f.off)}", soft_wrap=True)
+    con.print(
+        f"  after {f.end.isoformat()}:  fleetctl event end {escape(quoted)}"
+        "   (lifts the freeze, prints the scale-down patch)",
+        soft_wrap=True,
+    )
     rd = p.readiness
     con.print("\n[bold]readiness[/]")
     for region, verdict in rd.capacity.items():
@@ -225,3 +244,102 @@ def _show(p: EventPlan) -> None:
     con.print("  drained hosts: " + (", ".join(rd.drained_hosts) or "none"))
     for n in p.notes:
         render.note(n)
+
+
+Name = Annotated[str, typer.Argument(help="The event's name, as given to `event plan --name`.")]
+PatchOut = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="Also write the patch to this file.", dir_okay=False),
+]
+
+
+@app.command("start")
+def start(
+    ctx: typer.Context, name: Name, out: PatchOut = None, fmt: Fmt = render.Format.table
+) -> None:
+    """Start an event: freeze its env (no rollout step starts until `event end`)
+    and print the pre-scale patch to merge (a unified diff of the stack configs;
+    already-merged keys are skipped). Run it again to see the patch again.
+
+    Example:  fleetctl event start cup-final > prescale.patch && git apply prescale.patch
+    """
+    from fleetctl.services import event_lifecycle as lifecycle
+
+    with Application(ctx) as app:
+        t = lifecycle.start(app.ws, app.store(write=True), name)
+    _transition(t, out, fmt, "pre-scale")
+
+
+@app.command("end")
+def end(
+    ctx: typer.Context, name: Name, out: PatchOut = None, fmt: Fmt = render.Format.table
+) -> None:
+    """End an event: lift the freeze it set (never anyone else's) and print the
+    scale-down patch (each pre-scaled key back to its value before the event;
+    keys changed since are left alone and named).
+
+    Example:  fleetctl event end cup-final --out scaledown.patch
+    """
+    from fleetctl.services import event_lifecycle as lifecycle
+
+    with Application(ctx) as app:
+        t = lifecycle.end(app.ws, app.store(write=True), name)
+    _transition(t, out, fmt, "scale-down")
+
+
+@app.command("list")
+def list_(ctx: typer.Context, env: OnlyEnv = None, fmt: Fmt = render.Format.table) -> None:
+    """Planned, running and ended events.
+
+    Example:  fleetctl event list --env prod
+    """
+    from fleetctl.services import event_lifecycle as lifecycle
+
+    with Application(ctx) as app:
+        events = lifecycle.records(app.readonly_store(), env)
+    if fmt is render.Format.json:
+        render.emit_json([lifecycle.record_json(r) for r in events])
+        return
+    if not events:
+        render.note("no events: plan one with `fleetctl event plan`")
+        return
+    rows = [
+        (r.name, r.env, r.phase.value, r.start.isoformat(), r.end.isoformat(), len(r.changes))
+        for r in events
+    ]
+    render.err.print(
+        render.table(None, ["event", "env", "phase", "start", "end", "keys pre-scaled"], rows)
+    )
+
+
+def _transition(t: Transition, out: Path | None, fmt: render.Format, what: str) -> None:
+
+    if out is not None:
+        try:
+            out.write_text(t.patch.diff, encoding="utf-8")
+        except OSError as exc:
+            raise typer.BadParameter(
+                f"cannot write {out}: {exc.strerror}", param_hint="--out"
+            ) from None
+    if fmt is render.Format.json:
+        from fleetctl.services import event_lifecycle as lifecycle
+
+        render.emit_json(lifecycle.transition_json(t))
+        return
+    r = t.record
+    state = "already " + r.phase.value if t.again else r.phase.value
+    render.ok(f"event {r.name} ({r.env}) {state}: {t.freeze}")
+    for n in (*t.notes, *t.patch.notes):
+        render.note(n)
+    if not t.patch.diff:
+        render.note(f"no {what} to merge")
+        return
+    files = ", ".join(t.patch.files)
+    hint = f" (written to {out})" if out is not None else ""
+    render.note(f"the {what} to merge{hint}, touching {files}:")
+    # the patch itself on stdout, so `> file.patch` captures exactly it
+    sys.stdout.write(t.patch.diff)
+    sys.stdout.flush()
+    render.err.print(
+        "[dim]merge it like any spec change: git apply, PR (preview), then `fleetctl up`[/]"
+    )

@@ -6,8 +6,8 @@ Changes nothing. The sizing is the capacity model (`fleetctl.core.capacity`,
 the same throughput model as `capacity` and `drain`); the preview is the real
 `preview` (offline Pulumi program under mocks, cost and policy) run on a
 scratch copy of the project whose stack configs carry the pre-scale, against
-the same copy as it is. Freezes have no schedule in fleetctl: the plan prints
-the `fleetctl freeze` commands to run and when.
+the same copy as it is. The plan is recorded (`event_lifecycle`) so that
+`fleetctl event start NAME` can set its freeze and give its pre-scale patch.
 """
 
 from __future__ import annotations
@@ -178,20 +178,14 @@ def readiness(
 
 
 def _patch_configs(root: Path, patches: list[StackPatch]) -> None:
-    """Write the pre-scale into the scratch copy's stack configs (comments kept)."""
-    from ruamel.yaml import YAML
+    """Write the pre-scale into the scratch copy's stack configs (only those lines)."""
+    from fleetctl.spec.config_edit import set_ints
 
-    yaml = YAML()  # round-trip
-    yaml.preserve_quotes = True
     for p in patches:
         path = root / p.file
-        doc = yaml.load(path.read_text(encoding="utf-8"))
-        spec = doc["config"]["fleet:spec"]
-        for c in p.region.changes:
-            section, key = c.key.split(".", 1)
-            spec.setdefault(section, {})[key] = c.after
-        with path.open("w", encoding="utf-8") as fh:
-            yaml.dump(doc, fh)
+        text = path.read_text(encoding="utf-8")
+        values = {c.key: c.after for c in p.region.changes}
+        path.write_text(set_ints(text, values, p.file), encoding="utf-8")
 
 
 def preview_prescale(ws: Workspace, env: str, patches: list[StackPatch]) -> PreviewReport:
