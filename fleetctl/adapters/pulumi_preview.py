@@ -80,6 +80,137 @@ def worker_env(pycache: Path | None) -> dict[str, str]:
     return env
 
 
+class Worker:
+    """The worker process, started before the jobs are known.
+
+    Its first second is importing pulumi and pulumi-aws; starting it while
+    the caller still reads stack configs (or checks out the base) lets both
+    happen at once. `run` hands it the jobs; `close` (also on error) ends a
+    worker that never got any: it reads end-of-input and exits.
+    """
+
+    def __init__(
+        self,
+        *,
+        pycache: Path | None = None,
+        python: str | None = None,
+        preload: Sequence[str] = (),
+        hints: Sequence[str] = (),
+    ) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="fleetctl-preview-")
+        self.tmpdir = Path(self._tmp.name)
+        self.started = time.monotonic()
+        self._ran = False
+        try:
+            self.proc = subprocess.Popen(
+                [python or sys.executable, str(WORKER)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=worker_env(pycache),
+                cwd=str(self.tmpdir),
+            )
+        except OSError as exc:
+            self._tmp.cleanup()
+            raise OutsideError(f"cannot start the preview worker: {exc}") from None
+        assert self.proc.stdin is not None
+        # Line 1: what to import before any job is known.
+        with contextlib.suppress(OSError):
+            self.proc.stdin.write(json.dumps({"preload": list(preload), "hints": list(hints)}))
+            self.proc.stdin.write("\n")
+            self.proc.stdin.flush()
+
+    def run(
+        self,
+        jobs: Sequence[Job],
+        *,
+        key: bytes,
+        parallel: int,
+        timeout: float = 300.0,
+        on_done: Callable[[JobResult], None] | None = None,
+        stats: dict[str, float] | None = None,
+    ) -> dict[str, JobResult]:
+        """Run every job (at most `parallel` at once); one fresh process per job."""
+        proc = self.proc
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        self._ran = True
+        results: dict[str, JobResult] = {}
+        by_id: dict[str, dict[str, Any]] = {}
+        for i, job in enumerate(jobs):
+            by_id[job.id] = {
+                "id": job.id,
+                "root": str(job.root),
+                "stacks_dir": str(job.stacks_dir),
+                "program": job.program,
+                "project": job.project,
+                "stack": job.stack,
+                "config": job.config,
+                "out": str(self.tmpdir / f"{i}.json"),
+                "log": str(self.tmpdir / f"{i}.log"),
+                "warm": list(job.warm),
+            }
+        request = {
+            "jobs": list(by_id.values()),
+            "parallel": parallel,
+            "key": key.hex(),
+            "timeout": timeout,
+        }
+        with contextlib.suppress(OSError):  # a dead worker: reported below from its exit
+            proc.stdin.write(json.dumps(request))
+            proc.stdin.close()
+        for line in proc.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if "ready" in event and stats is not None:
+                stats["preload_s"] = float(event["ready"])
+            spec = by_id.get(str(event.get("id")))
+            if spec is None:
+                continue
+            res = _collect(spec, int(event.get("rc", 1)), time.monotonic() - self.started)
+            results[spec["id"]] = res
+            if on_done is not None:
+                on_done(res)
+        stderr = proc.stderr.read()
+        rc = proc.wait()
+        missing = [j for j in by_id if j not in results]
+        if missing and rc != 0:
+            raise OutsideError(
+                f"the preview worker failed (exit {rc})",
+                hint="run with --verbose for the worker's output",
+                details=stderr.strip().splitlines()[-15:],
+            )
+        for job_id in missing:
+            results[job_id] = _collect(by_id[job_id], 1, time.monotonic() - self.started)
+        return results
+
+    def close(self) -> None:
+        proc = self.proc
+        if proc.poll() is None and not self._ran:
+            proc.kill()  # never got its jobs (the caller failed first): nothing forked yet
+        if proc.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                assert proc.stdin is not None
+                proc.stdin.close()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def run_jobs(
     jobs: Sequence[Job],
     *,
@@ -102,73 +233,10 @@ def run_jobs(
     """
     if not jobs:
         return {}
-    results: dict[str, JobResult] = {}
-    with tempfile.TemporaryDirectory(prefix="fleetctl-preview-") as tmp:
-        tmpdir = Path(tmp)
-        by_id: dict[str, dict[str, Any]] = {}
-        for i, job in enumerate(jobs):
-            by_id[job.id] = {
-                "id": job.id,
-                "root": str(job.root),
-                "stacks_dir": str(job.stacks_dir),
-                "program": job.program,
-                "project": job.project,
-                "stack": job.stack,
-                "config": job.config,
-                "out": str(tmpdir / f"{i}.json"),
-                "log": str(tmpdir / f"{i}.log"),
-                "warm": list(job.warm),
-            }
-        request = {
-            "jobs": list(by_id.values()),
-            "parallel": parallel,
-            "key": key.hex(),
-            "timeout": timeout,
-            "preload": list(preload),
-            "hints": list(hints),
-        }
-        started = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                [python or sys.executable, str(WORKER)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=worker_env(pycache),
-                cwd=str(tmpdir),
-            )
-        except OSError as exc:
-            raise OutsideError(f"cannot start the preview worker: {exc}") from None
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        proc.stdin.write(json.dumps(request))
-        proc.stdin.close()
-        for line in proc.stdout:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if "ready" in event and stats is not None:
-                stats["preload_s"] = float(event["ready"])
-            spec = by_id.get(str(event.get("id")))
-            if spec is None:
-                continue
-            res = _collect(spec, int(event.get("rc", 1)), time.monotonic() - started)
-            results[spec["id"]] = res
-            if on_done is not None:
-                on_done(res)
-        stderr = proc.stderr.read()
-        rc = proc.wait()
-        missing = [j for j in by_id if j not in results]
-        if missing and rc != 0:
-            raise OutsideError(
-                f"the preview worker failed (exit {rc})",
-                hint="run with --verbose for the worker's output",
-                details=stderr.strip().splitlines()[-15:],
-            )
-        for job_id in missing:
-            results[job_id] = _collect(by_id[job_id], 1, time.monotonic() - started)
-    return results
+    with Worker(pycache=pycache, python=python, preload=preload, hints=hints) as worker:
+        return worker.run(
+            jobs, key=key, parallel=parallel, timeout=timeout, on_done=on_done, stats=stats
+        )
 
 
 def _collect(spec: dict[str, Any], rc: int, seconds: float) -> JobResult:

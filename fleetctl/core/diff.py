@@ -216,7 +216,8 @@ def diff_graphs(base: ResourceGraph | None, head: ResourceGraph) -> list[Change]
 
 def _tree_order(graph: ResourceGraph, changes: list[Change]) -> list[Change]:
     """Changes in the order `pulumi preview` lists them: depth first down the
-    parent tree, siblings in registration order."""
+    parent tree, siblings in registration order (the graph's order: the worker
+    records resources in the order the program created them)."""
     children: dict[str | None, list[str]] = {}
     urns = graph.by_urn()
     for r in graph.resources:

@@ -50,7 +50,7 @@ from fleetctl.services import cost as cost_service
 from fleetctl.services import guardrails
 from fleetctl.services.workspace import Workspace
 from fleetctl.spec import Fleet, load_fleet
-from fleetctl.spec.config import stack_config
+from fleetctl.spec.config import stack_configs
 from fleetctl.spec.loader import STACK_FILE
 
 CACHE_DIR = "cache/preview"
@@ -490,16 +490,30 @@ def run_preview(
     total = len(misses)
     if progress is not None:
         progress(f"{len(chosen)} stack(s), {total} to run", 0, total)
+    preload = _preload_get(ws) if misses else []
+    hints = _warm_get(ws) if misses else []
+    results: dict[str, engine.JobResult] = {}
     with ExitStack() as stack:
+        worker: engine.Worker | None = None
+        if misses:  # first: its second of imports overlaps the checkout and configs below
+            worker = stack.enter_context(
+                engine.Worker(
+                    pycache=ws.state_dir / "cache" / "pycache", preload=preload, hints=hints
+                )
+            )
         base_dir: Path | None = None
         if any(side == "base" for _, side in misses):
             assert repo is not None and base_commit is not None
             checkout = stack.enter_context(git.worktree(repo, base_commit))
             base_dir = checkout / prefix if prefix else checkout
         jobs = []
+        configs: dict[Path, dict[str, dict[str, Any]]] = {}
         for name, side in misses:
             root = ws.root if side == "head" else base_dir
             assert root is not None
+            if root not in configs:
+                sides = [n for n, s in misses if s == side]
+                configs[root] = stack_configs(root / "stacks", sides)
             jobs.append(
                 engine.Job(
                     id=f"{name} ({side})",
@@ -507,13 +521,14 @@ def run_preview(
                     stacks_dir=root / "stacks",
                     stack=name,
                     project=project,
-                    config=stack_config(root / "stacks", name),
+                    config=configs[root][name],
                     warm=head.modules if side == "head" else base_modules,
                 )
             )
+        # Largest programs first: the last ones to finish are small, so neither core
+        # idles long at the end (longest processing time first).
+        jobs.sort(key=lambda j: -shards.weight(j.stack, fleet))
         done = 0
-        preload = _preload_get(ws) if jobs else []
-        hints = _warm_get(ws) if jobs else []
 
         def _done(res: engine.JobResult) -> None:
             nonlocal done
@@ -521,17 +536,15 @@ def run_preview(
             if progress is not None:
                 progress(res.id, done, total)
 
-        results = engine.run_jobs(
-            jobs,
-            key=key,
-            parallel=opts.jobs or default_jobs(),
-            pycache=ws.state_dir / "cache" / "pycache",
-            timeout=opts.timeout,
-            on_done=_done,
-            stats=run.stats,
-            preload=preload,
-            hints=hints,
-        )
+        if worker is not None:
+            results = worker.run(
+                jobs,
+                key=key,
+                parallel=opts.jobs or default_jobs(),
+                timeout=opts.timeout,
+                on_done=_done,
+                stats=run.stats,
+            )
     for (name, side), res_key in ((m, keys[m]) for m in misses):
         res = results[f"{name} ({side})"]
         run.ran.append(res.id)

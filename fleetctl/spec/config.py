@@ -10,6 +10,7 @@ may come from an older schema, and the program validates it itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,19 @@ def project_config(stacks_dir: Path) -> dict[str, Any]:
 
 def stack_config(stacks_dir: Path, stack: str) -> dict[str, Any]:
     """Project config overlaid by `Pulumi.<stack>.yaml`'s `config:`."""
-    path = stacks_dir / f"Pulumi.{stack}.yaml"
-    doc = _load(path)
+    return _overlay(project_config(stacks_dir), stacks_dir, stack)
+
+
+def stack_configs(stacks_dir: Path, stacks: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """`stack_config` of many stacks, reading Pulumi.yaml once."""
+    project = project_config(stacks_dir)
+    return {stack: _overlay(project, stacks_dir, stack) for stack in stacks}
+
+
+def _overlay(project: dict[str, Any], stacks_dir: Path, stack: str) -> dict[str, Any]:
+    doc = _load(stacks_dir / f"Pulumi.{stack}.yaml")
     config = doc.get("config") if isinstance(doc, dict) else None
-    merged = project_config(stacks_dir)
+    merged = dict(project)
     if isinstance(config, dict):
         merged.update(config)
     return merged

@@ -100,6 +100,21 @@ def test_without_base_every_resource_is_created(ws: Workspace) -> None:
     assert template.new["id"] is UNKNOWN
 
 
+def test_changes_come_in_creation_order_and_the_same_bytes_every_run(ws: Workspace) -> None:
+    # Monitor calls arrive in an order that depends on timing; the listed order
+    # must be the program's own (vpc, its subnets, storage, api-token, edge).
+    runs = [preview(ws, base=None, use_cache=False) for _ in range(2)]
+    top = [c.name for c in stack(runs[0], DEV).changes if c.urn.count("$") == 0]
+    assert top[: top.index("api-token") + 1] == [
+        "vpc",
+        *(n for n in top if n.startswith("subnet-")),
+        "storage",
+        "api-token",
+    ]
+    assert top[-1] == "edge"
+    assert render_json(runs[0].report) == render_json(runs[1].report)
+
+
 def test_new_bucket_is_a_create_and_only_that_region_runs(ws: Workspace) -> None:
     edit(
         ws,
