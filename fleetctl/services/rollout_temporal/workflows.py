@@ -22,7 +22,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from fleetctl.services.rollout_temporal.model import (
@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         region_queue,
     )
 
+SECRET_MISSING = "SecretMissing"  # activities.SECRET_MISSING: refused before Ansible ran
 _QUICK = timedelta(seconds=60)  # journal and admission: small store writes/reads
 _RETRY = RetryPolicy(maximum_attempts=5, non_retryable_error_types=["BadInput", "LockHeld"])
 _FREEZE_POLL_S = 30.0
@@ -261,7 +262,8 @@ class Coordinator:
             try:
                 await child
             except Exception as exc:  # the region's executor failed for good
-                if f"{current.index}:applied" not in self.reports:
+                applied = f"{current.index}:applied" in self.reports
+                if not applied and _error_type(exc) != SECRET_MISSING:
                     self.touched |= set(current.hosts)  # maybe changed: roll them back too
                 await self._fail(current, f"region {region} failed at {current.label}: "
                                  f"{_cause(exc)}")  # fmt: skip
@@ -556,9 +558,10 @@ class Coordinator:
         by_region: dict[str, list[str]] = {}
         for h in touched:
             by_region.setdefault(self.host_region.get(h, ""), []).append(h)
-        results = await asyncio.gather(
-            *(
-                workflow.execute_activity(
+
+        async def one(region: str, hosts: list[str]) -> RollbackResult:
+            try:
+                return await workflow.execute_activity(
                     "rollback_region",
                     RollbackRequest(
                         self.rid,
@@ -573,8 +576,12 @@ class Coordinator:
                     heartbeat_timeout=timedelta(seconds=HEARTBEAT_S * 3),
                     retry_policy=RetryPolicy(maximum_attempts=3),
                 )
-                for region, hosts in sorted(by_region.items())
-            )
+            except ActivityError as exc:  # its worker failed for good: not proven, say why
+                error = f"region {region}: {_cause(exc)}"
+                return RollbackResult(region, False, {"ok": False, "error": error})
+
+        results = await asyncio.gather(
+            *(one(region, hosts) for region, hosts in sorted(by_region.items()))
         )
         evidence = [ev for r in results for ev in r.evidence]
         if evidence:
@@ -642,6 +649,16 @@ def _merge_proofs(results: list[RollbackResult], hosts: int) -> dict[str, Any]:
         "gate_verdict": "pass" if all(v == "pass" for v in verdicts) else "fail",
         "regions": {r.region: r.proof for r in results},
     }
+
+
+def _error_type(exc: BaseException) -> str:
+    """The type of the innermost ApplicationError under `exc` ("" if none)."""
+    found = ""
+    while exc is not None:
+        if isinstance(exc, ApplicationError):
+            found = exc.type or found
+        exc = getattr(exc, "cause", None) or exc.__cause__  # type: ignore[assignment]
+    return found
 
 
 def _cause(exc: BaseException) -> str:
