@@ -69,9 +69,7 @@ def workers(
     )
 
 
-def start(
-    fleet: FakeFleet, store: SqliteStore, settings: temporal.Settings, **kw: Any
-) -> Any:
+def start(fleet: FakeFleet, store: SqliteStore, settings: temporal.Settings, **kw: Any) -> Any:
     pol = Policy.model_validate({**POLICY, **kw.pop("policy", {})})
     out = service.start(store, fleet.root, "lab", "edge.yml", pol, settings=settings, **kw)
     return out
@@ -109,8 +107,7 @@ def histories(settings: temporal.Settings, rollout_id: str) -> list[str]:
         async for wf in client.list_workflows(f"WorkflowId STARTS_WITH 'env/lab/{rollout_id}/'"):
             ids.append(wf.id)
         return [
-            _readable((await client.get_workflow_handle(i).fetch_history()).to_json())
-            for i in ids
+            _readable((await client.get_workflow_handle(i).fetch_history()).to_json()) for i in ids
         ]
 
     return asyncio.run(go())
@@ -140,7 +137,9 @@ def test_secret_var_comes_from_the_regional_worker_and_is_never_in_history(
         terminate(temporal_settings, workflow_id("lab"))
     assert out.status is Status.completed, out.message
     applied = [c for c in fleet.calls if not c.check]
-    assert applied and all(c.extravars["db_password"] == value for c in applied)  # the playbook saw it
+    assert applied and all(
+        c.extravars["db_password"] == value for c in applied
+    )  # the playbook saw it
     assert set(fleet.releases().values()) == {out.doc["release_id"]}
     created = next(e for e in store.events(out.id) if e["type"] == "created")
     assert created["secret_vars"] == fingerprint(fleet, value)  # name and fingerprint only

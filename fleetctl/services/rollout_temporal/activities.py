@@ -38,7 +38,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ from fleetctl.errors import BadInput
 from fleetctl.services import secrets as secrets_service
 from fleetctl.services.rollout_temporal.model import (
     Admission,
+    AdmissionRequest,
     BatchRequest,
     BatchResult,
     Ending,
@@ -187,24 +188,28 @@ class Activities:
             self._notify(store, w.rollout_id, written)
 
     @activity.defn(name="admission")
-    def admission(self, rollout_id: str) -> Admission:
+    def admission(self, req: AdmissionRequest) -> Admission:
+        """The env's freeze, and the deploy window of the step's region: how long
+        until it opens, to the second (the workflow waits that on a durable timer)."""
+        from fleetctl.core import windows
         from fleetctl.core.policy import Policy
         from fleetctl.services import freeze as freeze_service
 
         with self._store() as store:
-            doc = store.get("rollout", rollout_id) or {}
+            doc = store.get("rollout", req.rollout_id) or {}
             frozen = freeze_service.current(store, doc["env"])
         if frozen is not None:
             return Admission(frozen=f"{frozen.by}: {frozen.reason}")
-        window = Policy.model_validate(doc["policy"]).deploy_window
-        if window is None:
+        policy = Policy.model_validate(doc["policy"])
+        now = datetime.now(UTC)
+        closed = policy.window_closed(req.region, now)
+        w = policy.window_for(req.region)
+        if closed is None or w is None:
             return Admission()
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
-        for minute in range(8 * 24 * 60):  # the next minute inside the window
-            if window.contains(now + timedelta(minutes=minute)):
-                break
-        text = f"{','.join(window.days)} {window.start}-{window.end}, UTC{window.utc_offset_h:+g}"
-        return Admission(window_wait_s=60.0 * minute, window=text)
+        opens = windows.next_open(w, now)
+        if opens is None:  # never opens: look again in a day (the policy may be fixed)
+            return Admission(window_wait_s=86400.0, window=closed)
+        return Admission(window_wait_s=max(1.0, (opens - now).total_seconds()), window=closed)
 
     @activity.defn(name="finish")
     def finish(self, e: Ending) -> str:

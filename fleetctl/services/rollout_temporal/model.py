@@ -72,6 +72,12 @@ class Admission:
 
 
 @dataclass(frozen=True)
+class AdmissionRequest:
+    rollout_id: str
+    region: str  # its deploy window (policy deploy_windows) decides
+
+
+@dataclass(frozen=True)
 class BatchRequest:
     rollout_id: str
     step: StepRef

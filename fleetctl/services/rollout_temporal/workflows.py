@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         HEARTBEAT_S,
         REGION_WORKFLOW,
         Admission,
+        AdmissionRequest,
         BatchRequest,
         BatchResult,
         Decision,
@@ -413,10 +414,10 @@ class Coordinator:
 
     # -- freeze, window, pauses ------------------------------------------------------
 
-    async def _admission(self) -> Admission:
+    async def _admission(self, step: StepRef) -> Admission:
         return await workflow.execute_local_activity(
             "admission",
-            self.rid,
+            AdmissionRequest(self.rid, step.region),
             result_type=Admission,
             start_to_close_timeout=_QUICK,
             retry_policy=_RETRY,
@@ -425,12 +426,12 @@ class Coordinator:
     async def _admit(self, step: StepRef) -> bool:
         """Wait (durably) while the env is frozen or outside its deploy window."""
         while not self.stop_reason:
-            a = await self._admission()
+            a = await self._admission(step)
             if a.frozen:
                 reason = f"env frozen by {a.frozen}"
                 wait = _FREEZE_POLL_S
             elif a.window_wait_s > 0:
-                reason = f"outside the deploy window ({a.window})"
+                reason = a.window  # "outside b's deploy window (...); opens ..."
                 wait = a.window_wait_s
             else:
                 if self.pause is not None:
