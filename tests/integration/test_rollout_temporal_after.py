@@ -138,3 +138,53 @@ def test_a_regions_deploy_window_is_waited_out_on_a_durable_timer_then_replayed(
         await Replayer(workflows=[Coordinator, RegionWorkflow]).replay_workflow(history)
 
     asyncio.run(replay())
+
+
+def test_a_region_child_continues_as_new_and_the_rollout_completes_with_its_journal(
+    fleet: FakeFleet,
+    world: SqliteStore,
+    temporal_settings: temporal.Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the region child's history limit set low, region a's child goes on in a
+    fresh run after every step (continue-as-new): every step still runs once, in
+    order, and the journal is the one a single run writes."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.worker import Replayer
+
+    from fleetctl.services.rollout_temporal import model
+    from fleetctl.services.rollout_temporal.workflows import Coordinator, RegionWorkflow
+
+    store = world
+    monkeypatch.setattr(model, "REGION_HISTORY_EVENTS", 5)  # any step is more than that
+    pol = {"canary": {"region": "b"}, "waves": [1, 2]}  # region a: 2 steps, after the canary
+    out = start(fleet, store, temporal_settings, policy=pol)
+    assert out.status is Status.completed, out.message
+    plan = store.get("rollout_plan", out.id)
+    assert plan is not None
+    events = store.events(out.id)
+    finished = [e["step"] for e in events if e["type"] == "step_finished"]
+    assert finished == list(range(len(plan["steps"])))  # each once, in order
+    assert [e["step"] for e in events if e["type"] == "step_started"] == finished
+    applied = [c.limit for c in fleet.calls if not c.check]
+    assert len(applied) == len(plan["steps"])  # no batch ran twice
+    assert set(fleet.releases().values()) == {out.doc["release_id"]}
+
+    async def runs() -> dict[str, list[Any]]:
+        client = await temporal.connect(temporal_settings)
+        found: dict[str, list[Any]] = {}
+        async for wf in client.list_workflows(f"WorkflowId STARTS_WITH 'env/lab/{out.id}/'"):
+            found.setdefault(wf.id, []).append(wf)
+        replayer = Replayer(workflows=[Coordinator, RegionWorkflow])
+        for wfs in found.values():
+            for wf in wfs:
+                h = await client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history()
+                await replayer.replay_workflow(h)
+        return found
+
+    found = asyncio.run(runs())
+    region_a = next(v for k, v in found.items() if k.endswith("-a"))
+    statuses = sorted(str(r.status) for r in region_a)
+    assert len(region_a) >= 2, statuses  # it did continue as new
+    assert sum(r.status == WorkflowExecutionStatus.CONTINUED_AS_NEW for r in region_a) >= 1
+    assert sum(r.status == WorkflowExecutionStatus.COMPLETED for r in region_a) == 1

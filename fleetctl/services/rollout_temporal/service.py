@@ -25,6 +25,7 @@ from fleetctl.services import freeze as freeze_service
 from fleetctl.services import host_drain as drain_service
 from fleetctl.services import release as release_service
 from fleetctl.services import rollout as local
+from fleetctl.services.rollout_temporal import model
 from fleetctl.services.rollout_temporal.model import (
     COORDINATOR_WORKFLOW,
     Decision,
@@ -164,7 +165,12 @@ def build_input(
         )
         for s in plan.steps
     ]
-    limits = Limits(policy.max_failed_hosts, policy.max_unreachable_hosts, max_parallel_regions)
+    limits = Limits(
+        policy.max_failed_hosts,
+        policy.max_unreachable_hosts,
+        max_parallel_regions,
+        model.REGION_HISTORY_EVENTS,  # read at call time: a test lowers it
+    )
     return StartInput(rid, env, doc, created, steps, limits), plan, rel
 
 

@@ -77,12 +77,38 @@ class RegionWorkflow:
     def stopped(self) -> bool:
         return self.stop
 
+    def _long(self, inp: RegionInput) -> bool:
+        """Is this run's history long enough to go on in a fresh one?"""
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or (
+            0 < inp.history_events <= info.get_current_history_length()
+        )
+
     @workflow.run
     async def run(self, inp: RegionInput) -> list[int]:
         parent = workflow.get_external_workflow_handle(inp.parent_id)
         queue = workflow.info().task_queue
-        judged: list[int] = []
-        for step in inp.steps:
+        self.stop = self.stop or inp.stop
+        for o in inp.orders:
+            self.orders[f"{o.step}:{o.phase}"] = o
+        judged: list[int] = list(inp.judged)
+        for n, step in enumerate(inp.steps):
+            if n > 0 and not self.stop and self._long(inp):
+                # Between steps nothing is in flight: go on in a fresh run with the
+                # rest, carrying what was ordered and judged. Its workflow ID stays,
+                # so the coordinator's signals (by ID) and its wait reach the new run.
+                workflow.continue_as_new(
+                    RegionInput(
+                        inp.rollout_id,
+                        inp.region,
+                        inp.steps[n:],
+                        inp.parent_id,
+                        inp.history_events,
+                        judged,
+                        [o for o in self.orders.values() if o.step not in judged],
+                        self.stop,
+                    )
+                )
             go = f"{step.index}:go"
             await workflow.wait_condition(lambda go=go: self.stop or go in self.orders)  # type: ignore[misc]
             if self.stop:
@@ -244,7 +270,13 @@ class Coordinator:
         region = steps[0].region
         child = await workflow.start_child_workflow(
             REGION_WORKFLOW,
-            RegionInput(self.rid, region, steps, workflow.info().workflow_id),
+            RegionInput(
+                self.rid,
+                region,
+                steps,
+                workflow.info().workflow_id,
+                self.inp.limits.region_history_events,
+            ),
             id=f"{workflow.info().workflow_id}/{self.rid}/{n}-{region}",
             task_queue=region_queue(region),
             result_type=list,
