@@ -25,6 +25,7 @@ class WorkerThread:
         coordinator: bool = True,
         executor: Any = None,
         prober: Any = None,
+        **more: Any,  # service.serve's secrets=, notify=
     ) -> None:
         self.kw = dict(
             regions=regions,
@@ -33,6 +34,7 @@ class WorkerThread:
             root=root,
             executor=executor,
             prober=prober,
+            **more,
         )
         self.settings, self.env = settings, env
         self.ready = threading.Event()

@@ -278,18 +278,22 @@ def start(
     from fleetctl.services.rollout_policy import load_policy
 
     pol = load_policy(policy)
-    # Fail before anything starts when a policy target's URL cannot be read.
-    resolve(pol.notify, workspace(ctx).root)
     if engine_name is tcli.EngineName.temporal:
-        if secret_var:
-            raise BadInput("--secret-var is not supported with --engine temporal yet")
-        if notify or pol.notify:
+        if notify:
+            # Whatever the coordinator is to use travels through workflow history,
+            # which Temporal keeps; a webhook URL is a secret.
             raise BadInput(
-                "notifications (--notify, the policy's notify:) are not supported with "
-                "--engine temporal yet",
-                hint="use the local engine, or drop the notify targets",
+                "--notify is not taken with --engine temporal: this run's webhook URL would "
+                "be kept in the workflow's history on the Temporal server",
+                hint="put the target in the policy's notify: (url_env / url_file, read by the "
+                "coordinator worker), or give it to the worker: "
+                f"`fleetctl worker --env {env} --coordinator --notify URL`",
             )
+        # The policy's notify: URLs are read by the coordinator worker, not here.
         conn = tcli.settings(temporal, temporal_ns, tls_ca, tls_cert, tls_key, ctx=ctx, env=env)
+    else:
+        # Fail before anything starts when a policy target's URL cannot be read.
+        resolve(pol.notify, workspace(ctx).root)
     app = Application(ctx)
     store = app.store(write=True)
     try:
@@ -311,9 +315,13 @@ def start(
 
     if engine_name is tcli.EngineName.temporal:
         from fleetctl.cli.rollout_render import print_event
+        from fleetctl.services import secrets as secrets_service
         from fleetctl.services.rollout_temporal import service as on_temporal
 
         try:
+            extravars = parse_extra_vars(extra or [])
+            secrets_service.refuse_plain(extravars, allow=allow_plain_secrets)
+            secrets_service.check_names(extravars, engine.secrets.values())
             _finish(
                 on_temporal.start(
                     store,
@@ -322,9 +330,13 @@ def start(
                     playbook,
                     pol,
                     settings=conn,
-                    extravars=parse_extra_vars(extra or []),
+                    extravars=extravars,
                     policy_file=str(policy) if policy else None,
                     max_parallel_regions=max_parallel_regions,
+                    # names and keyed fingerprints only: the workers hold the values
+                    secret_vars=secrets_service.fingerprints(
+                        workspace(ctx).root, engine.secrets.values()
+                    ),
                     confirm=confirm,
                     on_event=print_event if fmt is not render.Format.json else None,
                 ),

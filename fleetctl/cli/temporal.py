@@ -108,12 +108,40 @@ def worker(
     tls_ca: TlsCaOpt = None,
     tls_cert: TlsCertOpt = None,
     tls_key: TlsKeyOpt = None,
+    secret_var: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--secret-var",
+            metavar="NAME[=@FILE]",
+            help="A secret var the releases this worker applies may need (repeatable): "
+            "value from $FLEETCTL_SECRET_<NAME> or FILE. Every other FLEETCTL_SECRET_* of "
+            "its environment is taken too. Checked against the release's fingerprint; "
+            "never sent to the server.",
+        ),
+    ] = None,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notify",
+            help="--coordinator: also send every rollout's notifications to this webhook "
+            "(repeatable; never sent to the server, printed or stored).",
+        ),
+    ] = None,
+    notify_format: Annotated[
+        str, typer.Option("--notify-format", help="Payload for --notify: slack or json.")
+    ] = "json",
 ) -> None:
     """Run a regional executor for `rollout start --engine temporal`: it applies the
     region's batches with Ansible, runs the region's gates, rolls back and proves,
     heartbeating, until stopped (SIGTERM / Ctrl-C). Run one per region, near its hosts.
 
+    Secret vars of a release (`rollout start --secret-var`) never travel through
+    Temporal: each regional worker holds their values (FLEETCTL_SECRET_<NAME> or
+    --secret-var NAME=@FILE) and checks them against the release's fingerprints.
+
     Example:  fleetctl worker --env lab --region lab-east --temporal 127.0.0.1:7233
+
+    Example:  FLEETCTL_SECRET_DB_PASSWORD=... fleetctl worker --env lab --region lab-east
 
     Example:  fleetctl worker --env lab --coordinator
     """
@@ -121,6 +149,8 @@ def worker(
     import signal
 
     from fleetctl.errors import BadInput
+    from fleetctl.services import secrets as secrets_service
+    from fleetctl.services.notify import cli_targets
     from fleetctl.services.rollout_temporal import service
 
     if not region and not coordinator:
@@ -128,6 +158,14 @@ def worker(
             "a worker needs --region REGION (repeatable) or --coordinator",
             hint="e.g. fleetctl worker --env lab --region lab-east",
         )
+    if notify and not coordinator:
+        raise BadInput("--notify is for the coordinator worker (add --coordinator)")
+    if notify_format not in ("slack", "json"):
+        raise BadInput(
+            f"--notify-format {notify_format!r} is not a format", hint="use slack or json"
+        )
+    targets = cli_targets(notify or [], notify_format)
+    held = secrets_service.capture(secret_var or [])  # out of the environment, now
     s = settings(address, namespace, tls_ca, tls_cert, tls_key, ctx=ctx, env=env)
     url, root = state_url(ctx), workspace(ctx).root
 
@@ -150,6 +188,8 @@ def worker(
             root=root,
             ready=ready,
             stop=stop,
+            secrets=held,
+            notify=targets,
         )
 
     asyncio.run(main())

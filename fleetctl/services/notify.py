@@ -323,6 +323,7 @@ class Notifier:
         self._failed: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
         self._contexts: dict[str, _Context] = {}
+        self._ctx_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.delivered = 0
 
@@ -334,9 +335,10 @@ class Notifier:
         try:
             self._flush_failures()
             rid = str(doc.get("id", ""))
-            ctx = self._contexts.get(rid)
-            if ctx is None:
-                ctx = self._contexts[rid] = self._context(rid, doc)
+            with self._ctx_lock:  # a worker submits from several activity threads
+                ctx = self._contexts.get(rid)
+                if ctx is None:
+                    ctx = self._contexts[rid] = self._context(rid, doc)
             if not ctx.targets:
                 return
             n = classify(doc, ev, ctx)
@@ -375,6 +377,11 @@ class Notifier:
         with self._lock:
             self._failed.extend((rid, n) for n in notes)
         return _Context(targets=targets)
+
+    def forget(self, rollout_id: str) -> None:
+        """Drop an ended rollout's context (a long-running worker serves many)."""
+        with self._ctx_lock:
+            self._contexts.pop(rollout_id, None)
 
     def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
         """Let queued deliveries finish (at most `wait_s`), then journal what failed."""

@@ -200,3 +200,40 @@ def scrub(value: Any, secrets: Iterable[str]) -> Any:
         return v
 
     return walk(value)
+
+
+@dataclass(frozen=True)
+class WorkerSecrets:
+    """The secret values a long-running process (a `fleetctl worker`) holds for the
+    releases it will be asked to apply, whose names it does not know at start:
+    `--secret-var NAME[=@FILE]` values, and every `FLEETCTL_SECRET_*` variable of its
+    environment, taken out of the environment at start (so no Ansible run it starts,
+    nor its artifacts, carries them). Looked up by name when a release needs them."""
+
+    given: Mapping[str, SecretVar] = field(default_factory=dict, repr=False)
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # FLEETCTL_SECRET_X -> v
+
+    def lookup(self, names: Iterable[str]) -> dict[str, SecretVar]:
+        """name -> value for the names this process has (the others are left out)."""
+        out: dict[str, SecretVar] = {}
+        for n in names:
+            if n in self.given:
+                out[n] = self.given[n]
+            elif self.environ.get(env_name(n)):
+                out[n] = SecretVar(n, self.environ[env_name(n)])
+        return out
+
+    def values(self) -> list[str]:
+        """Every value this process holds (to scrub what it sends out)."""
+        return [s.value for s in self.given.values()] + [v for v in self.environ.values() if v]
+
+
+def capture(
+    specs: Iterable[str] = (), *, environ: MutableMapping[str, str] | None = None
+) -> WorkerSecrets:
+    """A worker's secrets: `specs` as `--secret-var` reads them, then the rest of the
+    `FLEETCTL_SECRET_*` variables, all removed from the environment."""
+    env: MutableMapping[str, str] = os.environ if environ is None else environ
+    given = {s.name: s for s in read(specs, environ=env)}
+    taken = {k: env.pop(k) for k in [k for k in env if k.startswith(ENV_PREFIX)]}
+    return WorkerSecrets(given, taken)

@@ -14,6 +14,20 @@ behind (tagged with the rollout id), so a batch never runs twice at once.
 The journal is not idempotent (it appends): every write carries the
 workflow's sequence number (`wf_seq`) and a retried write already in the
 journal is skipped. `prepare` and `finish` check the document first.
+
+Secrets. Temporal keeps every activity input and result in workflow history,
+so no secret value may be in one: requests carry only the release, whose
+secret vars are names and keyed fingerprints. A regional worker holds the
+values itself (`WorkerSecrets`: its `--secret-var` and `FLEETCTL_SECRET_*`),
+checks each against the release's fingerprint before Ansible starts, and
+scrubs its values out of every result it returns. A missing or different
+value is a non-retryable failure (type `SecretMissing`) naming the region
+and the var, never the value.
+
+Notifications fire here, on the coordinator worker, after each journal write
+(the same typed events the local engine notifies from), never from workflow
+code; the webhook URLs are read by this worker (policy `notify:` from its
+environment or files, its own `--notify`), so none is in history either.
 """
 
 from __future__ import annotations
@@ -23,8 +37,8 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +46,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from fleetctl.adapters.state.base import LockHeld, StateStore
+from fleetctl.errors import BadInput
+from fleetctl.services import secrets as secrets_service
 from fleetctl.services.rollout_temporal.model import (
     Admission,
+    AdmissionRequest,
     BatchRequest,
     BatchResult,
     Ending,
@@ -48,6 +65,7 @@ from fleetctl.services.rollout_temporal.model import (
 # In the environment of a region's Ansible runs (beside the rollout id): a retry
 # kills what a dead worker of the same region left, never another region's runs.
 BATCH_TAG = "FLEETCTL_ROLLOUT_BATCH"
+SECRET_MISSING = "SecretMissing"  # the ApplicationError type: nothing was applied
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,8 @@ class Context:
     root: Path
     executor: Any = None
     prober: Any = None
+    secrets: secrets_service.WorkerSecrets = field(default_factory=secrets_service.WorkerSecrets)
+    notifier: Any = None  # services.notify.Notifier of the coordinator worker, or None
 
 
 def _heartbeat(detail: Any = None) -> None:
@@ -97,6 +117,19 @@ class Activities:
             store = self._local.store = open_store(self.ctx.state_url)
         yield store
 
+    def _notify(self, store: StateStore, rollout_id: str, evs: list[dict[str, Any]]) -> None:
+        """Hand journaled events to the notifier (it never raises, never blocks)."""
+        if self.ctx.notifier is None or not evs:
+            return
+        doc = store.get("rollout", rollout_id) or {"id": rollout_id}
+        for ev in evs:
+            self.ctx.notifier.submit(doc, {k: v for k, v in ev.items() if k != "wf_seq"})
+
+    def _scrub(self, value: Any) -> Any:
+        """`value` without any secret value this worker holds (Ansible's messages can
+        quote a secret var; what an activity returns is kept in workflow history)."""
+        return secrets_service.scrub(value, self.ctx.secrets.values())
+
     # -- coordinator -----------------------------------------------------------------
 
     @activity.defn(name="prepare")
@@ -121,10 +154,8 @@ class Activities:
             doc["lock_generation"] = taken.generation
             doc["updated_at"] = time.time()
             store.put("rollout", inp.rollout_id, doc)
-            time.time()
-            store.append_event(inp.rollout_id, _typed({"type": "created", **inp.created}))
-            store.append_event(
-                inp.rollout_id,
+            written = [
+                _typed({"type": "created", **inp.created}),
                 _typed(
                     {
                         "type": "lock_acquired",
@@ -135,7 +166,10 @@ class Activities:
                         "workflow_id": activity.info().workflow_id,
                     },
                 ),
-            )
+            ]
+            for ev in written:
+                store.append_event(inp.rollout_id, ev)
+            self._notify(store, inp.rollout_id, written)
 
     @activity.defn(name="journal")
     def journal(self, w: JournalWrite) -> None:
@@ -148,28 +182,34 @@ class Activities:
                 doc = store.get("rollout", w.rollout_id) or {}
                 doc.update(w.patch, updated_at=time.time())
                 store.put("rollout", w.rollout_id, doc)
-            for ev in w.events:
-                store.append_event(w.rollout_id, _typed(ev, wf_seq=w.seq))
+            written = [_typed(ev, wf_seq=w.seq) for ev in w.events]
+            for ev in written:
+                store.append_event(w.rollout_id, ev)
+            self._notify(store, w.rollout_id, written)
 
     @activity.defn(name="admission")
-    def admission(self, rollout_id: str) -> Admission:
+    def admission(self, req: AdmissionRequest) -> Admission:
+        """The env's freeze, and the deploy window of the step's region: how long
+        until it opens, to the second (the workflow waits that on a durable timer)."""
+        from fleetctl.core import windows
         from fleetctl.core.policy import Policy
         from fleetctl.services import freeze as freeze_service
 
         with self._store() as store:
-            doc = store.get("rollout", rollout_id) or {}
+            doc = store.get("rollout", req.rollout_id) or {}
             frozen = freeze_service.current(store, doc["env"])
         if frozen is not None:
             return Admission(frozen=f"{frozen.by}: {frozen.reason}")
-        window = Policy.model_validate(doc["policy"]).deploy_window
-        if window is None:
+        policy = Policy.model_validate(doc["policy"])
+        now = datetime.now(UTC)
+        closed = policy.window_closed(req.region, now)
+        w = policy.window_for(req.region)
+        if closed is None or w is None:
             return Admission()
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
-        for minute in range(8 * 24 * 60):  # the next minute inside the window
-            if window.contains(now + timedelta(minutes=minute)):
-                break
-        text = f"{','.join(window.days)} {window.start}-{window.end}, UTC{window.utc_offset_h:+g}"
-        return Admission(window_wait_s=60.0 * minute, window=text)
+        opens = windows.next_open(w, now)
+        if opens is None:  # never opens: look again in a day (the policy may be fixed)
+            return Admission(window_wait_s=86400.0, window=closed)
+        return Admission(window_wait_s=max(1.0, (opens - now).total_seconds()), window=closed)
 
     @activity.defn(name="finish")
     def finish(self, e: Ending) -> str:
@@ -219,8 +259,12 @@ class Activities:
             lock = local.lock_name(doc["env"])
             store.release_lock(lock, doc["id"])
             events.append({"type": "lock_released", "lock": lock})
-            for ev in events:
-                store.append_event(doc["id"], _typed(ev))
+            written = [_typed(ev) for ev in events]
+            for ev in written:
+                store.append_event(doc["id"], ev)
+            self._notify(store, doc["id"], written)
+            if self.ctx.notifier is not None:
+                self.ctx.notifier.forget(doc["id"])
             return message
 
     # -- regional: thin wrappers over the rollout package's activities ---------------
@@ -230,6 +274,7 @@ class Activities:
         """The rollout package's ActivityContext for one call (heartbeat, cancel,
         a private scratch dir), the rollout document and its fence."""
         from fleetctl.adapters import procs
+        from fleetctl.services import release as release_service
         from fleetctl.services.rollout import activities as acts
         from fleetctl.services.rollout import adapters
 
@@ -254,10 +299,15 @@ class Activities:
             if activity.info().attempt > 1:  # a dead worker's batch: end what it left
                 left = procs.with_environ(BATCH_TAG, f"{rollout_id}/{region}")
                 procs.kill([p for p in left if p.pid != os.getpid()])
+            needed: set[str] = set()
+            for rel in (doc.get("release"), doc.get("rollback_to")):
+                if rel:
+                    needed |= set(release_service.get(store, rel).secret_vars)
             ctx = acts.ActivityContext(
                 store=store,
                 root=self.ctx.root,
                 workdir=workdir,
+                secrets=self.ctx.secrets.lookup(sorted(needed)),
                 executor=tagged,
                 prober=self.ctx.prober,
                 heartbeat=_heartbeat,
@@ -270,12 +320,37 @@ class Activities:
                 if tmp is not None:
                     shutil.rmtree(tmp, ignore_errors=True)
 
+    def _secrets_ready(self, ctx: Any, region: str, release: str, *, same: bool) -> None:
+        """Before Ansible: this worker has every secret var `release` needs (and, with
+        `same`, the very values it was made with: their keyed fingerprints match).
+        Else a non-retryable failure naming the region and the vars, never a value:
+        another attempt on this worker would fail the same way."""
+        from fleetctl.services import release as release_service
+
+        rel = release_service.get(ctx.store, release)
+        if not rel.secret_vars:
+            return
+        try:
+            secrets_service.values_for(
+                self.ctx.root, rel.secret_vars, ctx.secrets, what=f"release {rel.id}", same=same
+            )
+        except BadInput as exc:
+            names = sorted(rel.secret_vars)
+            raise ApplicationError(
+                f"the worker of region {region} cannot apply release {rel.id}: {exc.message} "
+                f"(give that worker {', '.join(secrets_service.env_name(n) for n in names)} "
+                f"in its environment, or `fleetctl worker --secret-var NAME=@FILE`)",
+                type=SECRET_MISSING,
+                non_retryable=True,
+            ) from None
+
     @activity.defn(name="apply_batch")
     def apply_batch(self, req: BatchRequest) -> BatchResult:
         from fleetctl.services.rollout import activities as acts
 
         step = req.step
         with self._ctx(req.rollout_id, step.region) as (ctx, doc, fence):
+            self._secrets_ready(ctx, step.region, doc["release"], same=True)
             r = acts.apply_batch(
                 ctx,
                 acts.ApplyRequest(
@@ -291,9 +366,9 @@ class Activities:
             region=step.region,
             step=step.index,
             status=r.status,
-            error=r.error,
+            error=self._scrub(r.error),
             duration_s=round(r.duration_s, 2),
-            hosts=r.hosts,
+            hosts=self._scrub(r.hosts),
             failed=sorted(h for h in step.hosts if r.state(h) == "failed"),
             unreachable=sorted(h for h in step.hosts if r.state(h) == "unreachable"),
             missing=sorted(h for h in step.hosts if h not in r.hosts),
@@ -386,6 +461,8 @@ class Activities:
                     for r in report.gates.results
                 ]
                 proof = report.proof.to_dict()
-            except FleetctlError as exc:
-                proof = {"ok": False, "error": exc.message}
-        return RollbackResult(req.region, bool(proof["ok"]), proof, evidence)
+            except FleetctlError as exc:  # e.g. this worker lacks a secret var of the release
+                proof = {"ok": False, "error": f"worker of region {req.region}: {exc.message}"}
+        return RollbackResult(
+            req.region, bool(proof["ok"]), self._scrub(proof), self._scrub(evidence)
+        )

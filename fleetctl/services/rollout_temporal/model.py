@@ -12,6 +12,9 @@ from typing import Any
 COORDINATOR_WORKFLOW = "FleetctlRollout"
 REGION_WORKFLOW = "FleetctlRegion"
 HEARTBEAT_S = 10.0  # a batch whose worker stops heartbeating this long is retried
+# A region child continues as new past this many history events (or when the server
+# suggests it), far below Temporal's 51,200 per execution; a test sets it low.
+REGION_HISTORY_EVENTS = 10_000
 
 
 def coordinator_queue(env: str) -> str:
@@ -44,6 +47,7 @@ class Limits:
     max_failed_hosts: int
     max_unreachable_hosts: int
     max_parallel_regions: int = 1
+    region_history_events: int = REGION_HISTORY_EVENTS
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,12 @@ class Admission:
     frozen: str = ""  # "by: reason" when the env is frozen
     window_wait_s: float = 0.0  # > 0: outside the deploy window for this long
     window: str = ""
+
+
+@dataclass(frozen=True)
+class AdmissionRequest:
+    rollout_id: str
+    region: str  # its deploy window (policy deploy_windows) decides
 
 
 @dataclass(frozen=True)
@@ -128,8 +138,12 @@ class GatesResult:
 class RegionInput:
     rollout_id: str
     region: str
-    steps: list[StepRef]
+    steps: list[StepRef]  # still to run (after a continue-as-new: the rest)
     parent_id: str
+    history_events: int = REGION_HISTORY_EVENTS  # continue as new past this many events
+    judged: list[int] = field(default_factory=list)  # steps the earlier runs judged
+    orders: list[Order] = field(default_factory=list)  # received, not yet carried out
+    stop: bool = False
 
 
 @dataclass(frozen=True)

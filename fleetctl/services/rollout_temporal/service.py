@@ -15,7 +15,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetctl.adapters import temporal
 from fleetctl.adapters.state.base import LockHeld, StateStore
@@ -25,6 +25,7 @@ from fleetctl.services import freeze as freeze_service
 from fleetctl.services import host_drain as drain_service
 from fleetctl.services import release as release_service
 from fleetctl.services import rollout as local
+from fleetctl.services.rollout_temporal import model
 from fleetctl.services.rollout_temporal.model import (
     COORDINATOR_WORKFLOW,
     Decision,
@@ -36,6 +37,10 @@ from fleetctl.services.rollout_temporal.model import (
     region_queue,
     workflow_id,
 )
+from fleetctl.services.secrets import WorkerSecrets
+
+if TYPE_CHECKING:
+    from fleetctl.services.notify import Target
 
 ENGINE = "temporal"
 
@@ -71,9 +76,14 @@ def build_input(
     policy_file: str | None,
     who: str,
     max_parallel_regions: int,
+    secret_vars: dict[str, str] | None = None,
 ) -> tuple[StartInput, Any, Any]:
     """Plan and snapshot the release (the starter's working tree), and build the
-    coordinator's input: the same document and `created` event the local engine writes."""
+    coordinator's input: the same document and `created` event the local engine writes.
+
+    `secret_vars` is name -> keyed fingerprint (services/secrets.fingerprints): the
+    release and the workflow input carry those only; each regional worker holds the
+    values and checks them against the fingerprints before it applies."""
     frozen = freeze_service.current(store, env)
     if frozen is not None:
         raise JobFailed(
@@ -82,9 +92,9 @@ def build_input(
         )
     drained = drain_service.drained_hosts(store, env)
     path, plan = local.plan_for(root, env, playbook, policy, exclude=drained)
-    rel = release_service.snapshot(store, root, env, extravars=extravars)
-    if rel.secret_vars:
-        raise BadInput("--engine temporal does not carry --secret-var values yet")
+    rel = release_service.snapshot(
+        store, root, env, extravars=extravars, secret_vars=dict(secret_vars or {})
+    )
     group = local.group_of(env, path)
     lkg = local.last_known_good(store, group)
     rid = local.new_id()
@@ -155,7 +165,12 @@ def build_input(
         )
         for s in plan.steps
     ]
-    limits = Limits(policy.max_failed_hosts, policy.max_unreachable_hosts, max_parallel_regions)
+    limits = Limits(
+        policy.max_failed_hosts,
+        policy.max_unreachable_hosts,
+        max_parallel_regions,
+        model.REGION_HISTORY_EVENTS,  # read at call time: a test lowers it
+    )
     return StartInput(rid, env, doc, created, steps, limits), plan, rel
 
 
@@ -204,6 +219,7 @@ def start(
     extravars: dict[str, Any] | None = None,
     policy_file: str | None = None,
     max_parallel_regions: int = 1,
+    secret_vars: dict[str, str] | None = None,
     who: str | None = None,
     confirm: Callable[[Any, Any], bool] | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
@@ -227,6 +243,7 @@ def start(
         policy_file=policy_file,
         who=who or freeze_service.who(),
         max_parallel_regions=max_parallel_regions,
+        secret_vars=secret_vars,
     )
     if confirm is not None and not confirm(plan, rel):
         raise BadInput("rollout not started (not confirmed)")
@@ -389,17 +406,37 @@ async def serve(
     prober: Any = None,
     ready: Callable[[], None] | None = None,
     stop: asyncio.Event | None = None,
+    secrets: WorkerSecrets | None = None,
+    notify: Sequence[Target] = (),
 ) -> None:
-    """Serve the coordinator queue of `env` and/or the queues of `regions` until stopped."""
+    """Serve the coordinator queue of `env` and/or the queues of `regions` until stopped.
+
+    `secrets`: the values this worker gives the releases it applies (never sent to
+    the server). `notify`: webhook targets of every rollout this coordinator worker
+    runs, besides each policy's `notify:` (whose URLs it reads from its environment
+    or files)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from temporalio.worker import Worker
 
+    from fleetctl.services.notify import Notifier
     from fleetctl.services.rollout_temporal.activities import Activities, Context
     from fleetctl.services.rollout_temporal.workflows import Coordinator, RegionWorkflow
 
+    def note(rollout_id: str, ev: dict[str, Any]) -> None:  # notify_failed / notify_targets
+        from fleetctl.adapters.state import open_store
+
+        store = open_store(state_url)
+        try:
+            store.append_event(rollout_id, ev)
+        finally:
+            store.close()
+
     client = await temporal.connect(settings)
-    acts = Activities(Context(state_url, root, executor, prober))
+    notifier = Notifier(list(notify), note, base=root) if coordinator else None
+    acts = Activities(
+        Context(state_url, root, executor, prober, secrets or WorkerSecrets(), notifier=notifier)
+    )
     pool = ThreadPoolExecutor(max_workers=8)
     workers = []
     if coordinator:
@@ -432,6 +469,8 @@ async def serve(
             await stop.wait()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+        if notifier is not None:
+            notifier.close()  # deliver what is queued (bounded), journal what failed
 
 
 class _all:

@@ -22,7 +22,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from fleetctl.services.rollout_temporal.model import (
@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         HEARTBEAT_S,
         REGION_WORKFLOW,
         Admission,
+        AdmissionRequest,
         BatchRequest,
         BatchResult,
         Decision,
@@ -47,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         region_queue,
     )
 
+SECRET_MISSING = "SecretMissing"  # activities.SECRET_MISSING: refused before Ansible ran
 _QUICK = timedelta(seconds=60)  # journal and admission: small store writes/reads
 _RETRY = RetryPolicy(maximum_attempts=5, non_retryable_error_types=["BadInput", "LockHeld"])
 _FREEZE_POLL_S = 30.0
@@ -75,12 +77,38 @@ class RegionWorkflow:
     def stopped(self) -> bool:
         return self.stop
 
+    def _long(self, inp: RegionInput) -> bool:
+        """Is this run's history long enough to go on in a fresh one?"""
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or (
+            0 < inp.history_events <= info.get_current_history_length()
+        )
+
     @workflow.run
     async def run(self, inp: RegionInput) -> list[int]:
         parent = workflow.get_external_workflow_handle(inp.parent_id)
         queue = workflow.info().task_queue
-        judged: list[int] = []
-        for step in inp.steps:
+        self.stop = self.stop or inp.stop
+        for o in inp.orders:
+            self.orders[f"{o.step}:{o.phase}"] = o
+        judged: list[int] = list(inp.judged)
+        for n, step in enumerate(inp.steps):
+            if n > 0 and not self.stop and self._long(inp):
+                # Between steps nothing is in flight: go on in a fresh run with the
+                # rest, carrying what was ordered and judged. Its workflow ID stays,
+                # so the coordinator's signals (by ID) and its wait reach the new run.
+                workflow.continue_as_new(
+                    RegionInput(
+                        inp.rollout_id,
+                        inp.region,
+                        inp.steps[n:],
+                        inp.parent_id,
+                        inp.history_events,
+                        judged,
+                        [o for o in self.orders.values() if o.step not in judged],
+                        self.stop,
+                    )
+                )
             go = f"{step.index}:go"
             await workflow.wait_condition(lambda go=go: self.stop or go in self.orders)  # type: ignore[misc]
             if self.stop:
@@ -242,7 +270,13 @@ class Coordinator:
         region = steps[0].region
         child = await workflow.start_child_workflow(
             REGION_WORKFLOW,
-            RegionInput(self.rid, region, steps, workflow.info().workflow_id),
+            RegionInput(
+                self.rid,
+                region,
+                steps,
+                workflow.info().workflow_id,
+                self.inp.limits.region_history_events,
+            ),
             id=f"{workflow.info().workflow_id}/{self.rid}/{n}-{region}",
             task_queue=region_queue(region),
             result_type=list,
@@ -261,7 +295,8 @@ class Coordinator:
             try:
                 await child
             except Exception as exc:  # the region's executor failed for good
-                if f"{current.index}:applied" not in self.reports:
+                applied = f"{current.index}:applied" in self.reports
+                if not applied and _error_type(exc) != SECRET_MISSING:
                     self.touched |= set(current.hosts)  # maybe changed: roll them back too
                 await self._fail(current, f"region {region} failed at {current.label}: "
                                  f"{_cause(exc)}")  # fmt: skip
@@ -411,10 +446,10 @@ class Coordinator:
 
     # -- freeze, window, pauses ------------------------------------------------------
 
-    async def _admission(self) -> Admission:
+    async def _admission(self, step: StepRef) -> Admission:
         return await workflow.execute_local_activity(
             "admission",
-            self.rid,
+            AdmissionRequest(self.rid, step.region),
             result_type=Admission,
             start_to_close_timeout=_QUICK,
             retry_policy=_RETRY,
@@ -423,12 +458,12 @@ class Coordinator:
     async def _admit(self, step: StepRef) -> bool:
         """Wait (durably) while the env is frozen or outside its deploy window."""
         while not self.stop_reason:
-            a = await self._admission()
+            a = await self._admission(step)
             if a.frozen:
                 reason = f"env frozen by {a.frozen}"
                 wait = _FREEZE_POLL_S
             elif a.window_wait_s > 0:
-                reason = f"outside the deploy window ({a.window})"
+                reason = a.window  # "outside b's deploy window (...); opens ..."
                 wait = a.window_wait_s
             else:
                 if self.pause is not None:
@@ -556,9 +591,10 @@ class Coordinator:
         by_region: dict[str, list[str]] = {}
         for h in touched:
             by_region.setdefault(self.host_region.get(h, ""), []).append(h)
-        results = await asyncio.gather(
-            *(
-                workflow.execute_activity(
+
+        async def one(region: str, hosts: list[str]) -> RollbackResult:
+            try:
+                return await workflow.execute_activity(
                     "rollback_region",
                     RollbackRequest(
                         self.rid,
@@ -573,8 +609,12 @@ class Coordinator:
                     heartbeat_timeout=timedelta(seconds=HEARTBEAT_S * 3),
                     retry_policy=RetryPolicy(maximum_attempts=3),
                 )
-                for region, hosts in sorted(by_region.items())
-            )
+            except ActivityError as exc:  # its worker failed for good: not proven, say why
+                error = f"region {region}: {_cause(exc)}"
+                return RollbackResult(region, False, {"ok": False, "error": error})
+
+        results = await asyncio.gather(
+            *(one(region, hosts) for region, hosts in sorted(by_region.items()))
         )
         evidence = [ev for r in results for ev in r.evidence]
         if evidence:
@@ -642,6 +682,16 @@ def _merge_proofs(results: list[RollbackResult], hosts: int) -> dict[str, Any]:
         "gate_verdict": "pass" if all(v == "pass" for v in verdicts) else "fail",
         "regions": {r.region: r.proof for r in results},
     }
+
+
+def _error_type(exc: BaseException) -> str:
+    """The type of the innermost ApplicationError under `exc` ("" if none)."""
+    found = ""
+    while exc is not None:
+        if isinstance(exc, ApplicationError):
+            found = exc.type or found
+        exc = getattr(exc, "cause", None) or exc.__cause__  # type: ignore[assignment]
+    return found
 
 
 def _cause(exc: BaseException) -> str:
