@@ -282,19 +282,18 @@ def test_cli_start_waits_status_and_why_show_it_abort_ends_it(
         url = str(tmp_path / "state.db")
         rid = None
         deadline = time.monotonic() + 60
+        while not Path(url).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        # one connection for the polling: opening a store per look can starve its writer
+        store = open_store(url)
         while time.monotonic() < deadline:
-            if Path(url).exists():
-                store = open_store(url)
-                docs = store.list("rollout")
-                rid = docs[0]["id"] if docs else None
-                waiting = rid is not None and any(
-                    e["type"] == "window_wait" for e in store.events(rid)
-                )
-                store.close()
-                if waiting:
-                    break
+            docs = store.list("rollout")
+            rid = docs[0]["id"] if docs else None
+            if rid is not None and any(e["type"] == "window_wait" for e in store.events(rid)):
+                break
             assert starter.poll() is None, starter.communicate()
             time.sleep(0.2)
+        store.close()
         assert rid is not None
         local = opens.astimezone(ZoneInfo("Asia/Tokyo"))
         when = f"{local:%a %Y-%m-%d %H:%M} JST ({opens:%H:%M} UTC)"
