@@ -334,7 +334,7 @@ def test_cli_start_waits_status_and_why_show_it_abort_ends_it(
         )
         assert ab.returncode == 0, ab.stderr
         assert "abort requested" in ab.stderr
-        out, err = starter.communicate(timeout=60)
+        _out, err = starter.communicate(timeout=60)
         took = time.monotonic() - asked
     finally:
         if starter.poll() is None:
