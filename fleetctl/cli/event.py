@@ -102,6 +102,15 @@ def plan(
             "--no-preview", help="Skip the preview (and its cost) of the pre-scale: faster."
         ),
     ] = False,
+    cert_margin: Annotated[
+        float,
+        typer.Option(
+            "--cert-margin-days",
+            min=0.0,
+            help="A certificate expiring before the event's end + this many days is a "
+            "readiness problem.",
+        ),
+    ] = 7.0,
     fmt: Fmt = render.Format.table,
 ) -> None:
     """Plan a peak event: the edge nodes and transcode instances each region needs
@@ -143,6 +152,7 @@ def plan(
         regions=_regions(regions),
         demand_path=demand,
         preview=not no_preview,
+        cert_margin_days=cert_margin,
     )
     with Application(ctx) as app:
         if req.preview and fmt is render.Format.table:
@@ -235,7 +245,13 @@ def _show(p: EventPlan) -> None:
     con.print("\n[bold]readiness[/]")
     for region, verdict in rd.capacity.items():
         con.print(f"  capacity {region}: {escape(verdict)}")
-    con.print(f"  certificates expiring before the end: {rd.certificates}")
+    certs = rd.certificates
+    con.print(
+        f"  certificates (must last past {certs.deadline.isoformat()}: the end + "
+        f"{certs.margin_days:g}d):"
+    )
+    for r in p.regions:
+        con.print(f"    {r.region}: {escape(certs.summary(r.region))}", soft_wrap=True)
     con.print(
         "  rollouts running: "
         + (", ".join(f"{r.id} ({r.status})" for r in rd.rollouts_running) or "none")

@@ -68,6 +68,15 @@ NotifyOpt = Annotated[
         "printed or stored: the journal keeps a fingerprint). Policy targets: `notify:`.",
     ),
 ]
+WaitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wait/--no-wait",
+        help="Outside a region's deploy window: wait here until it opens (holding the env "
+        "lock, abort and freeze still honoured) and go on by itself (the default); --no-wait "
+        "pauses and exits 1 instead (for CI: `rollout resume` it later).",
+    ),
+]
 NotifyFormatOpt = Annotated[
     str,
     typer.Option(
@@ -85,6 +94,7 @@ def _engine(
     secret_vars: list[str] | None = None,
     notify: Sequence[str] = (),
     notify_format: str = "json",
+    wait_windows: bool = False,
 ) -> Any:
     """The engine and its notifier (close the notifier when the command ends: `_running`)."""
     from fleetctl.cli.rollout_render import print_event
@@ -107,6 +117,7 @@ def _engine(
         on_event=None if quiet else print_event,
         secrets=values,
         notify=notifier.submit,
+        wait_windows=wait_windows,
     )
     return engine, notifier
 
@@ -119,10 +130,16 @@ def _running(
     notify_format: str = "json",
     *,
     secret_vars: list[str] | None = None,
+    wait_windows: bool = False,
 ) -> Iterator[Any]:
     """An engine whose notifications are delivered (or journaled as failed) before exit."""
     engine, notifier = _engine(
-        ctx, store, secret_vars=secret_vars, notify=notify, notify_format=notify_format
+        ctx,
+        store,
+        secret_vars=secret_vars,
+        notify=notify,
+        notify_format=notify_format,
+        wait_windows=wait_windows,
     )
     try:
         yield engine
@@ -248,6 +265,7 @@ def start(
     force_live: ForceLiveOpt = False,
     notify: NotifyOpt = None,
     notify_format: NotifyFormatOpt = "json",
+    wait: WaitOpt = True,
     fmt: Fmt = render.Format.table,
     engine_name: tcli.EngineOpt = tcli.EngineName.local,
     temporal: tcli.AddressOpt = None,
@@ -260,7 +278,9 @@ def start(
     """Snapshot the release and run the plan: canary, waves, gates, rollback on failure.
 
     Exit 0 when complete; 1 when it failed and rolled back, paused, was refused
-    by the env lock, or was superseded by a --force-live takeover.
+    by the env lock, or was superseded by a --force-live takeover. Outside a
+    region's deploy window it waits for the window (lease held; killed, `rollout
+    resume` waits on) unless --no-wait.
     Secrets go in with --secret-var (never -x): only their name and a keyed
     fingerprint are kept.
 
@@ -298,7 +318,12 @@ def start(
     store = app.store(write=True)
     try:
         engine, notifier = _engine(
-            ctx, store, secret_vars=secret_var, notify=notify or [], notify_format=notify_format
+            ctx,
+            store,
+            secret_vars=secret_var,
+            notify=notify or [],
+            notify_format=notify_format,
+            wait_windows=wait,
         )
     except BaseException:
         app.close()
@@ -373,14 +398,7 @@ def resume(
     secret_var: SecretOpt = None,
     notify: NotifyOpt = None,
     notify_format: NotifyFormatOpt = "json",
-    wait: Annotated[
-        bool,
-        typer.Option(
-            "--wait",
-            help="Paused for a region's deploy window: wait here until it opens and go on "
-            "(again for each region's window); Ctrl-C leaves it paused.",
-        ),
-    ] = False,
+    wait: WaitOpt = True,
     fmt: Fmt = render.Format.table,
 ) -> None:
     """Continue a rollout after a crash or a pause, from its first unfinished step.
@@ -392,7 +410,12 @@ def resume(
 
     A rollout started with --secret-var needs the same secret vars again (exit 2 if not).
 
-    Example:  fleetctl rollout resume r-20260101-120000-ab12 --wait
+    Outside a region's deploy window it waits for it here (the opening is computed
+    again from the policy) and goes on, unless --no-wait.
+
+    Example:  fleetctl rollout resume r-20260101-120000-ab12
+
+    Example:  fleetctl rollout resume r-20260101-120000-ab12 --no-wait   (CI: pause, exit 1)
     """
     from fleetctl.services.rollout import load
 
@@ -400,46 +423,17 @@ def resume(
         store = app.store(write=True)
         if _on_temporal(store, rollout_id, "resume", "resume", fmt):
             return
-        with _running(ctx, store, notify or [], notify_format, secret_vars=secret_var) as engine:
+        with _running(
+            ctx,
+            store,
+            notify or [],
+            notify_format,
+            secret_vars=secret_var,
+            wait_windows=wait,
+        ) as engine:
             full_id = load(store, rollout_id)["id"]
-            while True:
-                if wait:
-                    _wait_for_window(store, full_id)
-                outcome = engine.resume(
-                    full_id, force=force >= 1, force_live=force_live or force >= 2
-                )
-                if not (wait and _paused_for_window(outcome)):
-                    break
+            outcome = engine.resume(full_id, force=force >= 1, force_live=force_live or force >= 2)
         _finish(outcome, fmt)
-
-
-def _paused_for_window(outcome: Any) -> bool:
-    return (
-        outcome.status.value == "paused"
-        and (outcome.doc.get("pause") or {}).get("kind") == "window"
-    )
-
-
-def _wait_for_window(store: Any, rollout_id: str) -> None:
-    """Sleep until the deploy window the rollout is paused for opens (nothing if it is not)."""
-    from datetime import UTC, datetime
-
-    from fleetctl.services.windows import window_wait
-
-    w = window_wait(store, rollout_id, datetime.now(UTC))
-    if w is None:
-        return
-    if w.opens is None:
-        raise BadInput(
-            f"rollout {rollout_id} waits for {w.region}'s deploy window, which never opens",
-            hint="fix deploy_windows in the policy and start a new rollout, or abort it",
-        )
-    render.note(f"waiting for {w.region}'s deploy window: opens {w.text} (Ctrl-C: stays paused)")
-    while True:
-        left = w.seconds(datetime.now(UTC)) or 0.0
-        if left <= 0:
-            return
-        time.sleep(min(left, 30.0))
 
 
 @app.command("promote")

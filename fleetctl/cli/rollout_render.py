@@ -47,6 +47,15 @@ def _age(at: float | None) -> str:
     return f"{s // 3600}h ago"
 
 
+def _duration(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
 def _hosts(names: Sequence[str], limit: int = 6) -> str:
     names = list(names)
     shown = ", ".join(names[:limit])
@@ -241,6 +250,12 @@ _LINES: dict[type[ev.Event], Callable[[Any, bool], str]] = {
         f"  [green]✓ {e.label} done{' (promoted)' if e.promoted else ''}[/]"
     ),
     ev.Paused: lambda e, v: f"[yellow]⏸ paused at {e.label} ({e.kind}): {e.reason}[/]",
+    ev.WindowWait: lambda e, v: (
+        f"[yellow]⏳ {e.label}: waiting for {e.region} window ({e.window}), opens {e.opens}[/]"
+    ),
+    ev.WindowOpened: lambda e, v: (
+        f"[green]{e.region} window open[/] after waiting {_duration(e.waited_s)}: {e.label} starts"
+    ),
     ev.Promoted: lambda e, v: _promoted(e),
     ev.Resumed: lambda e, v: (
         f"[bold]resumed[/] by {e.by} (was {e.previous_status}, next step {e.next_step})"
@@ -349,6 +364,10 @@ def status_view(
                 state[e.step] = "done"
             case ev.Paused():
                 state[e.step] = "paused"
+            case ev.WindowWait():
+                state[e.step] = f"waiting for window, opens {e.opens}"
+            case ev.WindowOpened():
+                state[e.step] = "window open"
             case ev.Failed():
                 state[e.step] = "failed"
     title = (
@@ -357,6 +376,10 @@ def status_view(
     )
     if freeze is not None:
         title += f"  [yellow]FROZEN by {freeze.by}: {freeze.reason}[/]"
+    wait = rec.pause
+    if rec.status is Status.running and wait is not None and wait.until is not None:
+        left = max(0.0, wait.until - time.time())
+        title += f"  [yellow]{wait.reason} (in {_duration(left)})[/]"
     t = Table(title=title, title_justify="left", header_style="bold")
     for col in ("#", "step", "hosts", "state", "gates"):
         t.add_column(col)

@@ -12,11 +12,12 @@ the same copy as it is. The plan is recorded (`event_lifecycle`) so that
 
 from __future__ import annotations
 
+import ipaddress
 import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +30,11 @@ from fleetctl.services.workspace import Workspace
 
 if TYPE_CHECKING:
     from fleetctl.core.preview_report import PreviewReport
+    from fleetctl.services.status import Target
 
-CERTIFICATES = "not tracked"  # fleetctl does not manage edge certificates (yet)
+# A certificate must outlive the event by this much: a rotation is a rollout, and
+# nobody rotates during the freeze or the morning after the match.
+CERT_MARGIN_DAYS = 7.0
 
 # What the preview's scratch copy needs: the program, the pure layers it imports,
 # the stack configs and the policy pack (`preview` checks it).
@@ -46,6 +50,9 @@ class EventRequest:
     regions: tuple[str, ...] = ()  # the regions serving it; () = every viewer region
     demand_path: Path | None = None  # model parameters and upload hours per region
     preview: bool = True
+    cert_margin_days: float = CERT_MARGIN_DAYS  # certificates must last past the end by this
+    lab_dir: Path | None = None  # the running lab (env `lab`)
+    cert_timeout_s: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -98,18 +105,85 @@ class RunningRollout:
     playbook: str
 
 
+class CertState:
+    ok = "ok"  # verified, and valid past the event's end + margin
+    expiring = "expiring"  # verified, but expires before the event's end + margin
+    invalid = "invalid"  # presented, but does not verify (expired, wrong CA or name)
+    unknown = "unknown"  # not read: no address, not a lab address, unreachable
+
+
+@dataclass(frozen=True)
+class CertCheck:
+    """One edge's certificate against the event: `why` says what was found or not."""
+
+    host: str
+    region: str
+    state: str  # CertState
+    why: str
+    not_after: str = ""  # ISO 8601 UTC, when read
+
+    @property
+    def problem(self) -> bool:
+        return self.state in (CertState.expiring, CertState.invalid)
+
+
+@dataclass(frozen=True)
+class CertReadiness:
+    deadline: datetime  # the event's end + margin: a certificate must last past it
+    margin_days: float
+    checks: list[CertCheck]
+
+    def region(self, region: str) -> list[CertCheck]:
+        return [c for c in self.checks if c.region == region]
+
+    def summary(self, region: str) -> str:
+        """'1 ok, 1 expiring before the end + 7d (edge-2: until 2026-12-21T18:00:00+00:00),
+        8 unknown (declared only (no address): edge-1a-01, edge-1a-02, ... +5)'."""
+        cs = self.region(region)
+        if not cs:
+            return "no edges"
+        parts = []
+        for state in (CertState.ok, CertState.expiring, CertState.invalid, CertState.unknown):
+            these = [c for c in cs if c.state == state]
+            if not these:
+                continue
+            label = {
+                CertState.expiring: f"expiring before the end + {self.margin_days:g}d",
+                CertState.invalid: "not verifying",
+            }.get(state, state)
+            if state == CertState.ok:
+                parts.append(f"{len(these)} {label}")
+                continue
+            if state == CertState.expiring:
+                detail = "; ".join(f"{c.host}: {c.why}" for c in these)
+            else:  # the same reason for many hosts: say it once
+                by_why: dict[str, list[str]] = {}
+                for c in these:
+                    by_why.setdefault(c.why, []).append(c.host)
+                detail = "; ".join(f"{why}: {_names(hosts)}" for why, hosts in by_why.items())
+            parts.append(f"{len(these)} {label} ({detail})")
+        return ", ".join(parts)
+
+
+def _names(hosts: list[str], limit: int = 3) -> str:
+    more = f", ... +{len(hosts) - limit}" if len(hosts) > limit else ""
+    return ", ".join(hosts[:limit]) + more
+
+
 @dataclass(frozen=True)
 class Readiness:
     capacity: dict[str, str]  # region -> verdict of the spec today at the event's peak
-    certificates: str
+    certificates: CertReadiness
     rollouts_running: list[RunningRollout]
     drained_regions: list[str]
     drained_hosts: list[str]
 
     @property
     def ready(self) -> bool:
-        """Nothing stands in the way once the pre-scale is applied."""
-        return not (self.rollouts_running or self.drained_regions or self.drained_hosts)
+        """Nothing stands in the way once the pre-scale is applied (a certificate not
+        read is reported as unknown, not counted: nothing says it is bad)."""
+        certs = any(c.problem for c in self.certificates.checks)
+        return not (self.rollouts_running or self.drained_regions or self.drained_hosts or certs)
 
 
 @dataclass(frozen=True)
@@ -139,8 +213,78 @@ def freeze_plan(env: str, window: EventWindow) -> FreezePlan:
     )
 
 
+def _lab_address(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def cert_checks(
+    targets: list[Target], regions: list[str], deadline: datetime, timeout_s: float = 3.0
+) -> list[CertCheck]:
+    """The edges of `regions` and their certificates against `deadline`. Only lab
+    (loopback) addresses are read, by a verified handshake (`certs status`'s);
+    a declared-only host, another address or an edge with no https_port is
+    reported unknown with why, never probed."""
+    from fleetctl.services.status import read_certs
+
+    out: list[CertCheck] = []
+    probe: list[Target] = []
+    for t in sorted(targets, key=lambda t: (t.region, t.name)):
+        if t.region not in regions or t.role != "edge":
+            continue
+        if not t.address:
+            out.append(CertCheck(t.name, t.region, CertState.unknown, "declared only (no address)"))
+        elif not t.https_port:
+            why = "no https_port host var: where it serves TLS is not known"
+            out.append(CertCheck(t.name, t.region, CertState.unknown, why))
+        elif not _lab_address(t.address):
+            why = (
+                f"not probed: {t.address} is not a lab address (event plan reads only "
+                "127.0.0.0/8); check it with `fleetctl certs status`"
+            )
+            out.append(CertCheck(t.name, t.region, CertState.unknown, why))
+        else:
+            probe.append(t)
+    for r in read_certs(probe, timeout_s):
+        if r.error.startswith("does not verify"):
+            out.append(CertCheck(r.host, r.region, CertState.invalid, r.error))
+        elif r.error or not r.not_after:
+            why = f"unreachable: {r.error or 'no certificate'}"
+            out.append(CertCheck(r.host, r.region, CertState.unknown, why))
+        elif datetime.fromisoformat(r.not_after) < deadline:
+            out.append(
+                CertCheck(r.host, r.region, CertState.expiring, f"until {r.not_after}", r.not_after)
+            )
+        else:
+            out.append(
+                CertCheck(r.host, r.region, CertState.ok, f"until {r.not_after}", r.not_after)
+            )
+    return sorted(out, key=lambda c: (c.region, c.host))
+
+
+def cert_readiness(ws: Workspace, req: EventRequest, regions: list[str]) -> CertReadiness:
+    from fleetctl.errors import FleetctlError
+    from fleetctl.services import status as status_service
+
+    deadline = req.window.end + timedelta(days=req.cert_margin_days)
+    try:
+        targets = status_service.targets(ws, req.env, req.lab_dir)
+    except FleetctlError as exc:  # no inventory, the lab not up: say so, per region
+        why = f"the hosts of {req.env} are not known: {exc.message}"
+        checks = [CertCheck("*", r, CertState.unknown, why) for r in regions]
+        return CertReadiness(deadline, req.cert_margin_days, checks)
+    checks = cert_checks(targets, regions, deadline, req.cert_timeout_s)
+    return CertReadiness(deadline, req.cert_margin_days, checks)
+
+
 def readiness(
-    ws: Workspace, store: StateStore | None, env: str, regions: list[RegionEvent]
+    ws: Workspace,
+    store: StateStore | None,
+    env: str,
+    regions: list[RegionEvent],
+    certificates: CertReadiness | None = None,
 ) -> Readiness:
     """The spec's verdict per region, certificates, running rollouts and drains."""
     from fleetctl.services import traffic as traffic_service
@@ -174,7 +318,8 @@ def readiness(
             t.region for t in traffic_service.region_traffic(ws, store, env) if t.drained
         ]
         drained_hosts = [d.host for d in host_drain.drained(store, env)]
-    return Readiness(capacity, CERTIFICATES, running, drained_regions, drained_hosts)
+    certs = certificates or CertReadiness(datetime.now(UTC), CERT_MARGIN_DAYS, [])
+    return Readiness(capacity, certs, running, drained_regions, drained_hosts)
 
 
 def _patch_configs(root: Path, patches: list[StackPatch]) -> None:
@@ -272,7 +417,8 @@ def plan(
             )
         else:
             notes.append("the preview could not price every stack: no event cost")
-    ready = readiness(ws, store, req.env, planned)
+    certs = cert_readiness(ws, req, [r.region for r in planned])
+    ready = readiness(ws, store, req.env, planned, certs)
     notes += [
         f"{r} serves the event but is drained now: its viewers go to the other regions "
         f"until `fleetctl undrain {r} --env {req.env}`; undrain before the event or re-plan"
@@ -365,7 +511,27 @@ def plan_json(p: EventPlan) -> dict[str, Any]:
         "readiness": {
             "ready": p.readiness.ready,
             "capacity": p.readiness.capacity,
-            "certificates": p.readiness.certificates,
+            "certificates": {
+                "deadline": _iso(p.readiness.certificates.deadline),
+                "margin_days": p.readiness.certificates.margin_days,
+                "by_region": {
+                    r.region: p.readiness.certificates.summary(r.region) for r in p.regions
+                },
+                "problems": sum(c.problem for c in p.readiness.certificates.checks),
+                "unknown": sum(
+                    c.state == CertState.unknown for c in p.readiness.certificates.checks
+                ),
+                "checks": [
+                    {
+                        "host": c.host,
+                        "region": c.region,
+                        "state": c.state,
+                        "why": c.why,
+                        "not_after": c.not_after or None,
+                    }
+                    for c in p.readiness.certificates.checks
+                ],
+            },
             "rollouts_running": [
                 {"id": r.id, "status": r.status, "playbook": r.playbook}
                 for r in p.readiness.rollouts_running

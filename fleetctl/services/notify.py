@@ -188,6 +188,13 @@ def classify(doc: dict[str, Any], ev: dict[str, Any], ctx: _Context) -> Notifica
         waits = _WAITS_FOR.get(pause_kind, "a person")
         why = f"{ev.get('reason', '')}; waits for {waits}"
         ctx.step = str(ev.get("label", ctx.step))
+    elif t == "window_wait":
+        kind, verdict = NotifyEvent.paused, "waiting"
+        why = (
+            f"waiting for {ev.get('region')} window ({ev.get('window')}), opens "
+            f"{ev.get('opens')}; goes on by itself when it opens"
+        )
+        ctx.step = str(ev.get("label", ctx.step))
     elif t in ("rolled_back", "rollback_failed", "rollback_unproven"):
         kind, verdict = NotifyEvent.rolled_back, t.replace("_", " ")
         why = str(ev.get("message", "")) + (f"; proof: {ctx.proof}" if ctx.proof else "")

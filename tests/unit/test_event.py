@@ -166,7 +166,13 @@ def test_cli_json_sizes_one_region_and_prints_the_freeze(repo_root: Path, tmp_pa
     assert doc["freeze"]["start"] == "2026-12-20T16:00:00+00:00"  # 2h margin by default
     assert doc["freeze"]["on"].startswith("fleetctl freeze on --env prod --reason ")
     rd = doc["readiness"]
-    assert rd["certificates"] == "not tracked"
+    certs = rd["certificates"]  # prod's edges are declared only: unknown, never probed
+    assert (certs["problems"], certs["unknown"], certs["margin_days"]) == (0, 8, 7.0)
+    assert certs["deadline"] == "2026-12-27T21:00:00+00:00"  # the end + 7 days
+    assert {c["why"] for c in certs["checks"]} == {"declared only (no address)"}
+    assert certs["by_region"]["eu-central-1"].startswith(
+        "8 unknown (declared only (no address): edge-fra-1a-01, "
+    )
     assert rd["capacity"] == {"eu-central-1": "under: needs the pre-scale (+16 edge nodes)"}
     assert (rd["rollouts_running"], rd["drained_regions"], rd["ready"]) == ([], [], True)
 

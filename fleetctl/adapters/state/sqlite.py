@@ -25,7 +25,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -376,7 +376,13 @@ def _make_private(db: Path) -> None:
     if not db.parent.is_dir():
         db.parent.mkdir(mode=0o700, parents=True)
         db.parent.chmod(0o700)  # mkdir's mode is masked by the umask
-    os.close(os.open(db, os.O_RDWR | os.O_CREAT, 0o600))
+    if not db.exists():
+        # Only to create it: closing any descriptor of the file drops every POSIX
+        # lock this process holds on it, so opening a second store in a process
+        # that has one (approvals serve: a promote thread) let another process
+        # checkpoint and delete the WAL under it, and its writes went unseen.
+        with suppress(FileExistsError):
+            os.close(os.open(db, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     for path in (db, *(db.with_name(db.name + s) for s in ("-wal", "-shm"))):
         _tighten(path, 0o600)
     _tighten(db.parent / "releases", 0o700)

@@ -264,6 +264,29 @@ class Paused(Event):
     reason: str = ""
 
 
+@_kind("window_wait")
+@dataclass(frozen=True, kw_only=True)
+class WindowWait(Event):
+    """The next step waits, in its runner's process (lease held and renewed), for its
+    region's deploy window; it goes on by itself when it opens (`window_opened`)."""
+
+    step: int = 0
+    label: str = ""
+    region: str = ""
+    window: str = ""  # Window.describe()
+    opens_at: float = 0.0  # epoch seconds, computed from the policy when written
+    opens: str = ""  # the opening in the region's local time and in UTC
+
+
+@_kind("window_opened")
+@dataclass(frozen=True, kw_only=True)
+class WindowOpened(Event):
+    step: int = 0
+    label: str = ""
+    region: str = ""
+    waited_s: float = 0.0
+
+
 @_kind("completed")
 @dataclass(frozen=True, kw_only=True)
 class Completed(Event):

@@ -79,13 +79,26 @@ class Pause:
     reason: str
     step: int
     at: float
+    # A window wait of a running rollout (its runner waits in-process): when the
+    # window opens, from the policy when written (`resume` recomputes it, never trusts it).
+    until: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "reason": self.reason, "step": self.step, "at": self.at}
+        d = {"kind": self.kind.value, "reason": self.reason, "step": self.step, "at": self.at}
+        if self.until is not None:  # older records never had it
+            d["until"] = self.until
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Pause:
-        return cls(PauseKind(d["kind"]), d["reason"], d["step"], d["at"])
+        until = d.get("until")
+        return cls(
+            PauseKind(d["kind"]),
+            d["reason"],
+            d["step"],
+            d["at"],
+            float(until) if until is not None else None,
+        )
 
 
 @dataclass(frozen=True)

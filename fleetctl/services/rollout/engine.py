@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetctl.adapters.state.base import LockLost, StateStore
+from fleetctl.core import windows
 from fleetctl.core.gates import Verdict
 from fleetctl.core.planner import Plan, Step
 from fleetctl.core.policy import Policy
@@ -47,6 +48,10 @@ from fleetctl.services.rollout.lease import Lease, lock_name
 from fleetctl.services.rollout.outcome import Outcome
 from fleetctl.services.secrets import SecretVar
 
+# How often a runner waiting for a deploy window wakes to check for an abort, a
+# freeze and its lease: an abort is honoured within this, whatever the wait.
+WINDOW_POLL_S = 2.0
+
 
 class Runner:
     """What the loop, the commands and the rollback share: the store, the
@@ -65,8 +70,12 @@ class Runner:
         who: str | None = None,
         secrets: Sequence[SecretVar] = (),
         notify: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+        wait_windows: bool = False,
     ) -> None:
         self.store = store
+        # Outside a region's deploy window: wait here for it (holding the lease) and go
+        # on, or pause and return (the library's default; the CLI waits unless --no-wait).
+        self.wait_windows = wait_windows
         # `--secret-var` values of this command: in memory only, never stored
         self.secrets = {s.name: s for s in secrets}
         self.root = root
@@ -189,6 +198,11 @@ class Runner:
                 return self._rollback(rec, reason=f"aborted by {abort['by']}: {abort['reason']}")
             hold = self._hold(rec, policy, step.region)
             if hold is not None:
+                if hold[0] is PauseKind.window and self.wait_windows:
+                    stop = self._await_window(rec, policy, step)
+                    if stop is not None:
+                        return stop
+                    continue  # check it all again: abort, freeze, the window
                 return self._pause(rec, step, *hold)
             verdict = self._step(rec, policy, plan, step)
             if verdict is not None:
@@ -204,6 +218,79 @@ class Runner:
             return PauseKind.freeze, f"env frozen by {frozen.by}: {frozen.reason}"
         closed = policy.window_closed(region, datetime.fromtimestamp(self.clock(), UTC))
         return None if closed is None else (PauseKind.window, closed)
+
+    def _await_window(self, rec: RolloutRecord, policy: Policy, step: Step) -> Outcome | None:
+        """Wait in this process for the step's region window to open, holding and renewing
+        the lease; None when it opened (or a freeze came: the loop pauses for it), an
+        Outcome when the wait ended otherwise (abort: rolled back; never opens: paused).
+
+        The record says it waits (running, with a window pause and its opening time),
+        so `status`/`why` show it; after a kill -9, `resume` computes the opening again
+        from the policy and waits on. Wakes every WINDOW_POLL_S for an abort, a freeze
+        and the fence, so no wait outlives them for long."""
+        w = policy.window_for(step.region)
+        if w is None:
+            return None
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        opens = windows.next_open(w, now)
+        if opens is None:
+            closed = policy.window_closed(step.region, now) or "its deploy window never opens"
+            return self._pause(rec, step, PauseKind.window, closed)
+        text = windows.local_text(w, opens)
+        reason = f"waiting for {step.region} window, opens {text}"
+        started = self.clock()
+        rec.pause = Pause(PauseKind.window, reason, step.index, started, until=opens.timestamp())
+        rec.message = reason
+        self.journal.save(rec)
+        self.journal.write(
+            rec,
+            events.WindowWait(
+                step=step.index,
+                label=step.label,
+                region=step.region,
+                window=w.describe(),
+                opens_at=opens.timestamp(),
+                opens=text,
+            ),
+        )
+        try:
+            while True:
+                abort = self._abort_requested(rec)
+                if abort is not None:
+                    rec.pause = None
+                    why = f"aborted by {abort['by']}: {abort['reason']}"
+                    return self._rollback(rec, reason=why)
+                if freeze_service.current(self.store, rec.env) is not None:
+                    rec.pause = None
+                    return None  # the loop pauses for the freeze
+                if self.lease.lost(rec):
+                    self.lease.fence(rec)  # raises LockLost
+                now = datetime.fromtimestamp(self.clock(), UTC)
+                if windows.is_open(w, now):
+                    break
+                left = opens.timestamp() - self.clock()
+                if left <= 0:  # it opened and closed between two looks: the next opening
+                    opens = windows.next_open(w, now) or opens
+                    left = opens.timestamp() - self.clock()
+                self.sleep(min(WINDOW_POLL_S, max(0.05, left)))
+        except KeyboardInterrupt:  # Ctrl-C: leave it paused for the window, not "running"
+            closed = policy.window_closed(step.region, datetime.fromtimestamp(self.clock(), UTC))
+            return self._pause(
+                rec, step, PauseKind.window, f"{closed or reason} (the wait was interrupted)"
+            )
+        rec.pause = None
+        rec.message = ""
+        self.journal.save(rec)
+        self.journal.write(
+            rec,
+            events.WindowOpened(
+                step=step.index,
+                label=step.label,
+                region=step.region,
+                waited_s=round(self.clock() - started, 1),
+            ),
+        )
+        return None
 
     def _step(self, rec: RolloutRecord, policy: Policy, plan: Plan, step: Step) -> Outcome | None:
         """Apply, bake and judge one step; returns an Outcome when the loop must stop."""

@@ -1,0 +1,217 @@
+"""`fleetctl approvals serve` as a real process on 127.0.0.1: a real signed HTTP
+approval (made by `fleetctl approvals sign`) lets a rollout waiting for approval
+go on, with who and why journaled; a replay, an expired and a wrongly signed
+approval are refused with clear HTTP statuses and journal nothing; SIGTERM stops
+the server cleanly; the shared key is in no output, log or state.
+
+The rollout waits for approval after its last step (one region), so the promote
+the server runs finishes it without running Ansible: the serving process has the
+real Ansible executor, and the fleet here is loopback HTTP servers
+(rollout_fleet.FakeFleet) that the test process configures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rollout_fleet import FakeFleet
+
+from fleetctl.adapters.state.sqlite import SqliteStore
+from fleetctl.core.policy import Policy
+from fleetctl.services.approvals import HEADER, make, signature
+from fleetctl.services.rollout import Engine, Status, lock_name
+
+pytestmark = pytest.mark.integration
+
+POLICY: dict[str, Any] = {
+    "bake_s": 0,
+    "waves": [{"size": "100%", "approval": True}],
+    "gates": {"http": {"enabled": False}},
+}
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[FakeFleet]:
+    f = FakeFleet(tmp_path / "ws", {"a": (1.0, 3)})  # canary a-e0, then a 100% (approval)
+    yield f
+    f.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def post(url: str, body: bytes, sig: str | None) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(url, data=body, method="POST")
+    req.add_header("Content-Type", "application/json")
+    if sig is not None:
+        req.add_header(HEADER, sig)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def kinds(state: Path, rid: str) -> list[str]:
+    store = SqliteStore(state)
+    try:
+        return [e["type"] for e in store.events(rid)]
+    finally:
+        store.close()
+
+
+def test_serve_as_a_process_approves_once_refuses_the_rest_and_stops_on_sigterm(
+    fleet: FakeFleet, tmp_path: Path
+) -> None:
+    state = tmp_path / "state.db"
+    key = "k3y-" + secrets.token_hex(24)
+    env = {**os.environ, "FLEETCTL_APPROVAL_KEY": key, "NO_COLOR": "1", "COLUMNS": "200"}
+    base = [sys.executable, "-m", "fleetctl", "--root", str(fleet.root), "--state", str(state)]
+
+    store = SqliteStore(state)
+    out = Engine(store, fleet.root, executor=fleet.executor).start(
+        "lab", "edge.yml", Policy.model_validate(POLICY)
+    )
+    store.close()
+    assert out.status is Status.paused and out.doc["pause"]["kind"] == "approval"
+    rid, step = out.id, out.doc["pause"]["step"]
+    assert step == 1  # the last step: the promote completes the rollout
+    before = kinds(state, rid)
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/approve"
+    server = subprocess.Popen(
+        [*base, "approvals", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until it listens
+            assert server.poll() is None, server.communicate()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("approvals serve did not listen within 60 s")
+
+        # -- refused, and nothing journaled ---------------------------------------------
+        good_key = key.encode()
+        wrong = make(rid, step, "mallory", "trust me")
+        status, answer = post(url, wrong.body(), signature(b"not-the-shared-key-000", wrong.body()))
+        assert status == 401 and HEADER in answer["error"]
+        status, answer = post(url, wrong.body(), None)  # unsigned
+        assert status == 401
+        tampered = make(rid, step, "alice", "ok")
+        sig = signature(good_key, tampered.body())
+        status, _ = post(url, tampered.body().replace(b"alice", b"mallo"), sig)
+        assert status == 401  # the body changed after signing
+        expired = make(rid, step, "alice", "late", ttl_s=60, now=time.time() - 3600)
+        status, answer = post(url, expired.body(), signature(good_key, expired.body()))
+        assert status == 410 and "expired" in answer["error"]
+        assert kinds(state, rid) == before  # no approval_received, no promote
+        store = SqliteStore(state)
+        assert store.get("rollout", rid)["status"] == "paused"  # type: ignore[index]
+        assert store.list("approval_nonce") == []  # refused ones never spend a nonce
+        store.close()
+
+        # -- a real signed approval from `fleetctl approvals sign` ----------------------
+        signed = subprocess.run(
+            [
+                *base,
+                "approvals",
+                "sign",
+                rid,
+                "--step",
+                str(step),
+                "--by",
+                "alice",
+                "-r",
+                "dashboards fine",
+                "--ttl",
+                "300",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert signed.returncode == 0, signed.stderr
+        doc = json.loads(signed.stdout)
+        assert doc["header"] == HEADER
+        body = doc["body"].encode()
+        status, answer = post(url, body, doc["signature"])
+        assert status == 202, answer
+        assert answer == {"accepted": True, "rollout": rid, "step": step, "by": "alice"}
+        accepted = time.monotonic()
+        deadline = accepted + 60
+        while time.monotonic() < deadline:  # the promote runs in the server's thread
+            # a fresh store per look, like `rollout status` run again and again
+            store = SqliteStore(state)
+            rec = store.get("rollout", rid)
+            store.close()
+            if rec is not None and rec["status"] == "completed":
+                break
+            time.sleep(0.2)
+        print(f"approved to completed: {time.monotonic() - accepted:.1f}s")
+        if rec is None or rec["status"] != "completed":
+            server.kill()
+            pytest.fail(f"not completed: {rec and rec['message']}; server: {server.communicate()}")
+
+        # -- a replay of the same approval ------------------------------------------------
+        status, answer = post(url, body, doc["signature"])
+        assert status == 409 and "already used" in answer["error"]
+
+        server.send_signal(signal.SIGTERM)
+        sout, serr = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert server.returncode == 0, serr
+    assert "Traceback" not in serr
+    assert "stopping" in serr  # SIGTERM stops it like Ctrl-C, after the promotes
+
+    store = SqliteStore(state)
+    events = store.events(rid)
+    store.close()
+    got = [e for e in events if e["type"] == "approval_received"]
+    assert len(got) == 1  # one use: the replay journaled nothing
+    assert got[0]["by"] == "alice" and got[0]["reason"] == "dashboards fine"
+    assert got[0]["step"] == step and len(got[0]["nonce"]) == 32
+    promoted = [e for e in events if e["type"] == "promoted"]
+    assert len(promoted) == 1
+    assert promoted[0]["by"] == "alice (signed approval)"
+    assert promoted[0]["reason"] == "dashboards fine"
+    assert [e["type"] for e in events][-2:] == ["completed", "lock_released"]
+    assert not any(e.get("by") in ("mallory", "mallo") for e in events)
+
+    # the shared key: in no output of serve or sign, no log line, nothing stored
+    statuses = [ln for ln in serr.splitlines() if "POST /approve" in ln]
+    assert [ln.rsplit("-> ", 1)[1] for ln in statuses] == ["401", "401", "401", "410", "202", "409"]
+    for text in (sout, serr, signed.stdout, signed.stderr):
+        assert key not in text
+    for f in tmp_path.rglob("*"):
+        if f.is_file():
+            assert key.encode() not in f.read_bytes(), f
+    assert SqliteStore(state).lock_info(lock_name("lab")) is None
