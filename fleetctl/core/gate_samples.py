@@ -44,9 +44,9 @@ def cap(values: Iterable[float], limit: int = CAP) -> tuple[float, ...]:
 def _floats(raw: Any) -> tuple[float, ...]:
     if not isinstance(raw, list | tuple):
         return ()
-    return tuple(
-        float(v) for v in raw if isinstance(v, int | float) and not isinstance(v, bool)
-    )[:CAP]
+    return tuple(float(v) for v in raw if isinstance(v, int | float) and not isinstance(v, bool))[
+        :CAP
+    ]
 
 
 def _opt_float(raw: Any) -> float | None:
@@ -187,8 +187,6 @@ class GateSamples:
         dists = d.get("distributions") or []
         burn = d.get("burn") or []
         return cls(
-            distributions=tuple(
-                Distribution.from_dict(x) for x in dists if isinstance(x, Mapping)
-            ),
+            distributions=tuple(Distribution.from_dict(x) for x in dists if isinstance(x, Mapping)),
             burn=tuple(BurnPoint.from_dict(x) for x in burn if isinstance(x, Mapping)),
         )

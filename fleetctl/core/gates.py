@@ -11,10 +11,10 @@ at import time.
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 from collections.abc import Iterable, Sequence
-import copy
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -147,7 +147,13 @@ def http_gate(samples: Sequence[Sample], cfg: HttpGate) -> GateResult:
     observed = GateSamples(
         (
             Distribution.of(
-                "latency_ms", "ms", "request", lat, limit=cfg.max_p95_ms, bound="max", limit_of="p95"
+                "latency_ms",
+                "ms",
+                "request",
+                lat,
+                limit=cfg.max_p95_ms,
+                bound="max",
+                limit_of="p95",
             ),
         )
     )
@@ -246,6 +252,7 @@ def canary_analysis(
         for s in baseline
         if s.ok and s.latency_ms is not None and s.path == latency_path
     ]
+
     def observed(limit: float | None = None) -> GateSamples:
         # the latency path's latencies, both sides; the limit (when the
         # medians are known) is where the changed median starts to fail
