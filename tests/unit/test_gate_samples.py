@@ -59,8 +59,15 @@ def test_samples_round_trip_through_the_gate_event_and_json() -> None:
 
 
 def test_an_old_gate_event_without_samples_loads_and_writes_back_the_same() -> None:
-    old = {"type": "gate", "at": 1.0, "phase": "step", "gate": "cache", "verdict": "pass",
-           "reason": "r", "numbers": {"changed_hit_ratio": 1.0}}  # fmt: skip
+    old = {
+        "type": "gate",
+        "at": 1.0,
+        "phase": "step",
+        "gate": "cache",
+        "verdict": "pass",
+        "reason": "r",
+        "numbers": {"changed_hit_ratio": 1.0},
+    }
     e = events.parse(old)
     assert isinstance(e, events.Gate) and e.samples is None
     assert e.to_dict() == old

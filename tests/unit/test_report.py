@@ -61,7 +61,7 @@ def _gate_event(samples: dict | None) -> dict:
             "changed_rebuffer_ratio": 0.03,
             "baseline_rebuffer_ratio": 0.0,
             "max_rebuffer_ratio": 0.005,
-        },  # fmt: skip
+        },
     }
     if samples is not None:
         e["samples"] = samples
@@ -82,14 +82,18 @@ def test_a_gate_with_samples_is_drawn_as_distributions_with_its_limits() -> None
                 limit=2.0,
                 bound="max",
                 limit_of="p95",
-            ),  # fmt: skip
+            ),
             Distribution.of(
                 "rebuffer_ratio", "", "edge", [0.03], [0.0, 0.0], limit=0.005, bound="max"
-            ),  # fmt: skip
+            ),
         )
     )
-    burn = GateSamples(burn=(BurnPoint("fast", "long", "60s", 20.0, 14.4),
-                             BurnPoint("fast", "short", "5s", None, 14.4)))  # fmt: skip
+    burn = GateSamples(
+        burn=(
+            BurnPoint("fast", "long", "60s", 20.0, 14.4),
+            BurnPoint("fast", "short", "5s", None, 14.4),
+        )
+    )
     slo = {**_gate_event(burn.to_dict()), "gate": "slo_burn"}
     doc = {"id": "r-2", "env": "lab", "status": "rolled_back"}
     page = render(doc, [_gate_event(samples.to_dict()), slo])
