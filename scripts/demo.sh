@@ -61,7 +61,7 @@ $F lab up
 step "fleetctl rollout plan edge.yml --env lab  (canary in the lowest-traffic region, then waves)"
 $F rollout plan edge.yml --env lab --policy "$POLICY"
 
-step "fleetctl rollout start edge.yml --env lab  (a good release)"
+step "fleetctl rollout start edge.yml --env lab  (a good release; gates probe the edges over HTTPS, verified against the lab CA)"
 $F rollout start edge.yml --env lab --policy "$POLICY" --yes
 good=$($F rollout list --env lab --format json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)[0]["release_id"])')
 

@@ -43,7 +43,8 @@ def objects(edge: Edge, cfg: CacheGate) -> tuple[list[str], list[str]]:
             pl = master if url == master_url else load(url)
             segments += [urljoin(url, s.uri) for s in pl.segments]
     except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
-        raise ValueError(f"{edge.host}: cannot read {cfg.master_path}: {exc}") from None
+        why = http_probe.describe(exc) if isinstance(exc, OSError) else str(exc)
+        raise ValueError(f"{edge.host}: cannot read {cfg.master_path}: {why}") from None
     return playlists, segments
 
 

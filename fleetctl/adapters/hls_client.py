@@ -14,6 +14,7 @@ connection per session, like a player's.
 from __future__ import annotations
 
 import http.client
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -68,6 +69,8 @@ class _Conn:
                 continue
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
+                if isinstance(exc, ssl.SSLError):  # the verifier's reason, e.g. a foreign CA
+                    raise _Fetch(f"{what}: {http_probe.describe(exc)}") from None
                 raise _Fetch(f"{what} {type(exc).__name__}") from None
             if resp.status != 200:
                 raise _Fetch(f"{what} {resp.status}")

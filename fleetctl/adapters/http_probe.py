@@ -28,6 +28,19 @@ class ProbeResult:
         return self.status is not None and 200 <= self.status < 300
 
 
+def describe(exc: BaseException) -> str:
+    """A failed request in one line; a certificate that does not verify says
+    why (the verifier's own words), so a gate's reason can show it."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate does not verify: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or type(exc).__name__}"
+    reason = getattr(exc, "reason", None)  # urllib's URLError wraps the real one
+    if isinstance(reason, BaseException):
+        return describe(reason)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 @lru_cache(maxsize=16)
 def tls_context(ca_file: str | None) -> ssl.SSLContext:
     """One verifying client context per CA file (loading a CA costs ~1 ms)."""
@@ -68,10 +81,7 @@ def get(url: str, timeout_s: float = 3.0, ca_file: str | None = None) -> ProbeRe
         )
     except (OSError, http.client.HTTPException) as exc:
         return ProbeResult(
-            url=url,
-            status=None,
-            latency_s=time.perf_counter() - start,
-            error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+            url=url, status=None, latency_s=time.perf_counter() - start, error=describe(exc)
         )
     finally:
         conn.close()

@@ -25,6 +25,7 @@ class Reading:
     status: int | None
     error: str | None  # None, "status" (unexpected status) or "conn"
     at: float  # epoch seconds
+    detail: str | None = None  # a connection's error, e.g. why its certificate did not verify
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,15 @@ def sample(
             return
         if err is None and status not in expect:
             err = "status"
-        s = Reading(t.host, path, ms if err != "conn" else None, status, err, time.time())
+        s = Reading(
+            t.host,
+            path,
+            ms if err != "conn" else None,
+            status,
+            err,
+            time.time(),
+            res.error or None,
+        )
         with lock:
             out.append(s)
 

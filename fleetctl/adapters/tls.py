@@ -161,6 +161,21 @@ def fingerprint(cert_pem: bytes | str) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
+def ca_problem(ca_file: str | Path) -> str:
+    """Why `ca_file` cannot be what clients verify against ("" when it can)."""
+    try:
+        ssl.create_default_context(cafile=str(ca_file))
+    except FileNotFoundError:
+        return "no such file"
+    except PermissionError:
+        return "cannot read it (permission denied)"
+    except IsADirectoryError:
+        return "is a directory, not a PEM file"
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        return f"not a PEM CA certificate ({type(exc).__name__})"
+    return ""
+
+
 def client_context(ca_file: str | Path | None) -> ssl.SSLContext:
     """A verifying client context: chain and host name checked against
     `ca_file` (the system store when None), TLS 1.2 at least."""

@@ -94,7 +94,15 @@ def _numbers(numbers: dict[str, Any], keys: Sequence[str]) -> str:
 
 
 _KEY_NUMBERS = {
-    "http": ("samples", "errors", "error_rate", "max_error_rate", "p95_ms", "max_p95_ms"),
+    "http": (
+        "samples",
+        "errors",
+        "error_rate",
+        "max_error_rate",
+        "p95_ms",
+        "max_p95_ms",
+        "scheme",
+    ),
     "canary_analysis": (
         "changed_median_ms",
         "baseline_median_ms",
@@ -104,6 +112,7 @@ _KEY_NUMBERS = {
         "alpha",
         "changed_latency_n",
         "baseline_latency_n",
+        "scheme",
     ),
     "hls_playback": (
         "changed_startup_p95_s",
@@ -116,6 +125,7 @@ _KEY_NUMBERS = {
         "changed_failed_sessions",
         "startup_p",
         "stall_p",
+        "scheme",
     ),
     "cache": (
         "changed_hit_ratio",
@@ -127,6 +137,7 @@ _KEY_NUMBERS = {
         "baseline_origin_rps",
         "origin_capacity_rps",
         "miss_p",
+        "scheme",
     ),
     "slo_burn": ("slo", "window_scale", "min_requests"),
 }

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from fleetctl.core.gate_samples import Distribution, GateSamples
 from fleetctl.core.gates import GateResult, Verdict, _p, _r, proportions_greater
 from fleetctl.core.policy import CacheGate
 
@@ -74,7 +75,58 @@ def projected_origin_rps(
     return fleet_peak_rps * region_weight * origin_per_request
 
 
+def per_edge(reads: Sequence[CacheRead]) -> dict[str, CacheStats]:
+    by_host: dict[str, list[CacheRead]] = {}
+    for r in reads:
+        by_host.setdefault(r.host, []).append(r)
+    return {h: stats(rs) for h, rs in sorted(by_host.items())}
+
+
+def observed(
+    changed: Sequence[CacheRead], baseline: Sequence[CacheRead], cfg: CacheGate
+) -> GateSamples:
+    """Each edge's hit ratio and origin requests per viewer request, both sides."""
+
+    def ratios(reads: Sequence[CacheRead], attr: str) -> list[float]:
+        return [float(getattr(st, attr)) for st in per_edge(reads).values() if st.requests]
+
+    base = baseline if baseline else None
+    return GateSamples(
+        (
+            Distribution.of(
+                "hit_ratio",
+                "",
+                "edge",
+                ratios(changed, "hit_ratio"),
+                None if base is None else ratios(base, "hit_ratio"),
+                limit=cfg.min_hit_ratio,
+                bound="min",
+                limit_of="all reads",
+            ),
+            Distribution.of(
+                "origin_per_request",
+                "",
+                "edge",
+                ratios(changed, "origin_per_request"),
+                None if base is None else ratios(base, "origin_per_request"),
+            ),
+        )
+    )
+
+
 def cache_gate(
+    changed: Sequence[CacheRead],
+    baseline: Sequence[CacheRead],
+    cfg: CacheGate,
+    *,
+    region_weights: Mapping[str, float] | None = None,
+) -> GateResult:
+    """The verdict (see `_judge`) with each edge's ratios."""
+    result = _judge(changed, baseline, cfg, region_weights=region_weights)
+    return replace(result, samples=observed(changed, baseline, cfg))
+
+
+def _judge(
     changed: Sequence[CacheRead],
     baseline: Sequence[CacheRead],
     cfg: CacheGate,

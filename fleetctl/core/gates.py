@@ -11,13 +11,15 @@ at import time.
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from fleetctl.core.gate_samples import Distribution, GateSamples
 from fleetctl.core.policy import CanaryAnalysis, HttpGate, PromQuery
 
 
@@ -39,6 +41,7 @@ class Sample:
     status: int | None = None
     error: str | None = None
     at: float = 0.0  # epoch seconds, for ordering streaks
+    detail: str | None = None  # what went wrong, e.g. why a certificate did not verify
 
     @property
     def ok(self) -> bool:
@@ -51,15 +54,29 @@ class GateResult:
     verdict: Verdict
     reason: str
     numbers: dict[str, Any] = field(default_factory=dict)
+    # the raw observations behind the numbers, for the report's plots
+    samples: GateSamples | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["verdict"] = str(self.verdict)
+        d: dict[str, Any] = {
+            "gate": self.gate,
+            "verdict": str(self.verdict),
+            "reason": self.reason,
+            "numbers": copy.deepcopy(self.numbers),
+        }
+        if self.samples:  # absent rather than empty: the journal's older shape
+            d["samples"] = self.samples.to_dict()
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GateResult:
-        return cls(d["gate"], Verdict(d["verdict"]), d["reason"], dict(d.get("numbers", {})))
+        return cls(
+            d["gate"],
+            Verdict(d["verdict"]),
+            d["reason"],
+            dict(d.get("numbers", {})),
+            GateSamples.from_dict(d.get("samples")),
+        )
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -95,6 +112,17 @@ def _p(x: float) -> float:
     return float(f"{x:.3g}")
 
 
+def error_details(samples: Iterable[Sample], limit: int = 3) -> list[str]:
+    """The first few distinct error details (why a request failed), for `why`."""
+    out: list[str] = []
+    for s in samples:
+        if s.detail and s.detail not in out:
+            out.append(s.detail)
+            if len(out) >= limit:
+                break
+    return out
+
+
 def http_gate(samples: Sequence[Sample], cfg: HttpGate) -> GateResult:
     """Absolute thresholds on the changed hosts: error rate and p95 latency."""
     total = len(samples)
@@ -116,34 +144,44 @@ def http_gate(samples: Sequence[Sample], cfg: HttpGate) -> GateResult:
         "hosts": len({s.host for s in samples}),
         "errors_by_host": dict(sorted(worst.items())),
     }
-    if total < cfg.min_samples:
-        return GateResult(
-            "http",
-            Verdict.INCONCLUSIVE,
-            f"too few samples: {total} < {cfg.min_samples}",
-            numbers,
+    observed = GateSamples(
+        (
+            Distribution.of(
+                "latency_ms",
+                "ms",
+                "request",
+                lat,
+                limit=cfg.max_p95_ms,
+                bound="max",
+                limit_of="p95",
+            ),
         )
+    )
+
+    def result(verdict: Verdict, reason: str) -> GateResult:
+        return GateResult("http", verdict, reason, numbers, observed)
+
+    if total < cfg.min_samples:
+        return result(Verdict.INCONCLUSIVE, f"too few samples: {total} < {cfg.min_samples}")
     if rate > cfg.max_error_rate:
         kinds = sorted({f"{s.error}:{s.status}" if s.status else str(s.error) for s in samples})
         numbers["error_kinds"] = [k for k in kinds if k != "None"]
-        return GateResult(
-            "http",
+        details = error_details(samples)
+        if details:
+            numbers["error_details"] = details
+        return result(
             Verdict.FAIL,
-            f"error rate {rate:.1%} > {cfg.max_error_rate:.1%} ({errors}/{total} requests)",
-            numbers,
+            f"error rate {rate:.1%} > {cfg.max_error_rate:.1%} ({errors}/{total} requests)"
+            + (f": {details[0]}" if details else ""),
         )
     if not lat:
-        return GateResult("http", Verdict.INCONCLUSIVE, "no latency measured", numbers)
+        return result(Verdict.INCONCLUSIVE, "no latency measured")
     if p95 > cfg.max_p95_ms:
-        return GateResult(
-            "http", Verdict.FAIL, f"p95 latency {p95:.1f} ms > {cfg.max_p95_ms:.1f} ms", numbers
-        )
-    return GateResult(
-        "http",
+        return result(Verdict.FAIL, f"p95 latency {p95:.1f} ms > {cfg.max_p95_ms:.1f} ms")
+    return result(
         Verdict.PASS,
         f"error rate {rate:.1%} <= {cfg.max_error_rate:.1%}, "
         f"p95 {p95:.1f} ms <= {cfg.max_p95_ms:.1f} ms",
-        numbers,
     )
 
 
@@ -214,6 +252,25 @@ def canary_analysis(
         for s in baseline
         if s.ok and s.latency_ms is not None and s.path == latency_path
     ]
+
+    def observed(limit: float | None = None) -> GateSamples:
+        # the latency path's latencies, both sides; the limit (when the
+        # medians are known) is where the changed median starts to fail
+        return GateSamples(
+            (
+                Distribution.of(
+                    "latency_ms",
+                    "ms",
+                    "request",
+                    lat1,
+                    lat2,
+                    limit=limit,
+                    bound="max" if limit is not None else "",
+                    limit_of="median",
+                ),
+            )
+        )
+
     numbers: dict[str, Any] = {
         "latency_path": latency_path,
         "changed_hosts": len({s.host for s in changed}),
@@ -236,14 +293,19 @@ def canary_analysis(
             f"baseline probes failed {streak} times in a row (limit {consecutive_error_limit}): "
             "cannot tell the change from a broken probe path",
             numbers,
+            observed(),
         )
     if x1 > x2 * n1 / max(n2, 1) and p_err < cfg.alpha:
+        details = error_details(changed)
+        if details:
+            numbers["error_details"] = details
         return GateResult(
             "canary_analysis",
             Verdict.FAIL,
             f"error rate {x1 / n1:.1%} on changed hosts vs {x2 / n2:.1%} on baseline "
-            f"(p={p_err:.2g} < {cfg.alpha})",
+            f"(p={p_err:.2g} < {cfg.alpha})" + (f": {details[0]}" if details else ""),
             numbers,
+            observed(),
         )
     if len(lat1) < cfg.min_samples or len(lat2) < cfg.min_samples:
         return GateResult(
@@ -252,6 +314,7 @@ def canary_analysis(
             f"too few latency samples: {len(lat1)} changed, {len(lat2)} baseline "
             f"(need {cfg.min_samples} each)",
             numbers,
+            observed(),
         )
     m1, m2 = statistics.median(lat1), statistics.median(lat2)
     u, p_lat = mann_whitney_greater(lat1, lat2)
@@ -269,6 +332,7 @@ def canary_analysis(
             "min_effect_ratio": cfg.min_effect_ratio,
         }
     )
+    fails_above = observed(max(m2 + cfg.min_effect_ms, m2 * cfg.min_effect_ratio))
     slower = p_lat < cfg.alpha and delta >= cfg.min_effect_ms and ratio >= cfg.min_effect_ratio
     if slower:
         return GateResult(
@@ -277,6 +341,7 @@ def canary_analysis(
             f"latency regression: median {m1:.1f} ms vs {m2:.1f} ms baseline "
             f"(+{delta:.1f} ms, x{ratio:.2f}; Mann-Whitney p={p_lat:.2g} < {cfg.alpha})",
             numbers,
+            fails_above,
         )
     return GateResult(
         "canary_analysis",
@@ -284,6 +349,7 @@ def canary_analysis(
         f"no regression: median {m1:.1f} ms vs {m2:.1f} ms (p={p_lat:.2g}); "
         f"errors {x1}/{n1} vs {x2}/{n2}",
         numbers,
+        fails_above,
     )
 
 

@@ -24,6 +24,9 @@ class Host:
     traffic_weight: float = 0.0
     address: str = ""  # where probes go (ansible_host), empty when unknown
     port: int | None = None  # HTTP port for probes, from the policy's port_var
+    # how probes reach it: "http" / "https" ("" in plans stored before: the policy's)
+    scheme: str = ""
+    ca_file: str = ""  # the CA its https is verified against ("": the policy's / system store)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

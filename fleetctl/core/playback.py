@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from fleetctl.core.gate_samples import Distribution, GateSamples
 from fleetctl.core.gates import (
     GateResult,
     Verdict,
@@ -198,7 +199,74 @@ def _numbers(prefix: str, side: _Side) -> dict[str, object]:
     }
 
 
+def _per_edge_rebuffer(sessions: Sequence[Session]) -> list[float]:
+    """Each edge's rebuffer ratio over its good sessions (edges with none left out)."""
+    by_host: dict[str, list[Session]] = {}
+    for s in sessions:
+        by_host.setdefault(s.host, []).append(s)
+    ratios = [_side(group).rebuffer_ratio for _, group in sorted(by_host.items())]
+    return [r for r in ratios if math.isfinite(r)]
+
+
+def _download_ratios(sessions: Sequence[Session]) -> list[float]:
+    return [
+        seg.download_ratio
+        for s in sessions
+        if s.failure is None and s.segments and all(x.ok for x in s.segments)
+        for seg in s.segments
+    ]
+
+
+def observed(
+    changed: Sequence[Session], baseline: Sequence[Session], cfg: HlsPlaybackGate
+) -> GateSamples:
+    """The sessions' raw observations: startup per session, rebuffer ratio per
+    edge, download ratio per segment (below 1: slower than real time)."""
+    base = baseline if baseline else None
+    return GateSamples(
+        (
+            Distribution.of(
+                "startup_s",
+                "s",
+                "session",
+                _side(changed).startups,
+                None if base is None else _side(base).startups,
+                limit=cfg.max_startup_p95_s,
+                bound="max",
+                limit_of="p95",
+            ),
+            Distribution.of(
+                "rebuffer_ratio",
+                "",
+                "edge",
+                _per_edge_rebuffer(changed),
+                None if base is None else _per_edge_rebuffer(base),
+                limit=cfg.max_rebuffer_ratio,
+                bound="max",
+                limit_of="all sessions",
+            ),
+            Distribution.of(
+                "download_ratio",
+                "x real time",
+                "segment",
+                _download_ratios(changed),
+                None if base is None else _download_ratios(base),
+                limit=1.0,
+                bound="min",
+                limit_of="real time",
+            ),
+        )
+    )
+
+
 def hls_playback_gate(
+    changed: Sequence[Session], baseline: Sequence[Session], cfg: HlsPlaybackGate
+) -> GateResult:
+    """The verdict (see `_judge`) with the sessions' raw observations."""
+    return replace(_judge(changed, baseline, cfg), samples=observed(changed, baseline, cfg))
+
+
+def _judge(
     changed: Sequence[Session], baseline: Sequence[Session], cfg: HlsPlaybackGate
 ) -> GateResult:
     """Order of decisions (each recorded in the numbers):

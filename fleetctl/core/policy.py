@@ -125,8 +125,12 @@ class HttpGate(_Model):
     port: Annotated[StrictInt, Field(ge=1, le=65535)] = 80
     port_var: str | None = "http_port"  # host var holding the port, wins over `port`
     # https: every probe (http, hls_playback, cache) verifies the chain
-    # against `ca_file` (the system trust store when unset), never skips it
-    scheme: Literal["http", "https"] = "http"
+    # against `ca_file` (the system trust store when unset), never skips it.
+    # auto: what the env declares, so nobody configures TLS twice: a host
+    # with the host var `https_port` (the lab's edges) is probed over https
+    # on it, verified against `ca_file` or else its `tls_ca_file`; other
+    # hosts over http on `port_var`
+    scheme: Literal["auto", "http", "https"] = "auto"
     ca_file: str | None = None
     samples: Annotated[StrictInt, Field(ge=1, le=10_000)] = 20  # per host and path
     warmup: Annotated[StrictInt, Field(ge=0, le=100)] = 1  # requests per host+path not counted

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from fleetctl.core.gate_samples import BurnPoint, GateSamples
 from fleetctl.core.gates import GateResult, Verdict, _r
 from fleetctl.core.policy import BurnWindow, SloBurnGate
 
@@ -69,6 +70,7 @@ def slo_burn_gate(pairs: Sequence[PairReading], cfg: SloBurnGate) -> GateResult:
     failing: list[str] = []
     unknown: list[str] = []
     calm: list[str] = []
+    points: list[BurnPoint] = []
     for pr in pairs:
         w = pr.window
         entry: dict[str, object] = {"factor": w.factor}
@@ -90,6 +92,15 @@ def slo_burn_gate(pairs: Sequence[PairReading], cfg: SloBurnGate) -> GateResult:
                 )
             elif burn is not None:
                 burns.append(burn)
+            points.append(
+                BurnPoint(
+                    w.name,
+                    label,
+                    window_range(r.seconds, cfg.window_scale),
+                    None if burn is None else round(burn, 4),
+                    w.factor,
+                )
+            )
         numbers[w.name] = entry
         if len(burns) == 2:
             if min(burns) > w.factor:
@@ -99,10 +110,11 @@ def slo_burn_gate(pairs: Sequence[PairReading], cfg: SloBurnGate) -> GateResult:
                 )
             else:
                 calm.append(f"{w.name} {burns[0]:.1f}x/{burns[1]:.1f}x <= {w.factor:g}x")
+    observed = GateSamples(burn=tuple(points))
     if failing:
         return GateResult(
-            GATE, Verdict.FAIL, "error budget burning: " + "; ".join(failing), numbers
+            GATE, Verdict.FAIL, "error budget burning: " + "; ".join(failing), numbers, observed
         )
     if unknown:
-        return GateResult(GATE, Verdict.INCONCLUSIVE, "; ".join(unknown), numbers)
-    return GateResult(GATE, Verdict.PASS, "burn rates: " + "; ".join(calm), numbers)
+        return GateResult(GATE, Verdict.INCONCLUSIVE, "; ".join(unknown), numbers, observed)
+    return GateResult(GATE, Verdict.PASS, "burn rates: " + "; ".join(calm), numbers, observed)

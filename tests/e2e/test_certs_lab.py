@@ -87,6 +87,14 @@ def test_rotation_completes_and_a_bad_one_rolls_back_proven(
     events = lab.events(bad["id"])
     step = next(e for e in events if e["type"] == "gate" and e["gate"] == "tls_cert")
     assert step["verdict"] == "fail" and "does not verify" in json.dumps(step["numbers"])
+    # the probes of the other gates go over verified HTTPS too: the canary's
+    # foreign certificate fails them with the verifier's reason, not a traceback
+    http = next(e for e in events if e["type"] == "gate" and e["gate"] == "http")
+    assert http["verdict"] == "fail" and http["numbers"]["scheme"] == "https"
+    assert (
+        "TLS certificate does not verify: unable to get local issuer certificate"
+        in (http["reason"])
+    )
     proof = [e for e in events if e["type"] == "gate" and e["phase"] == "rollback"]
     tls_proof = next(e for e in proof if e["gate"] == "tls_cert")
     assert tls_proof["verdict"] == "pass"
@@ -94,6 +102,7 @@ def test_rotation_completes_and_a_bad_one_rolls_back_proven(
     assert tls_proof["numbers"]["must_not_present"] == rfp
     why = lab.run("rollout", "why", bad["id"])
     assert "tls_cert" in why.stdout and "rollback PROVEN" in why.stdout
+    assert "TLS certificate does not verify" in why.stdout and "Traceback" not in p2.stderr
     _, data = status(lab)
     assert {c["sha256"] for c in data["certs"]} == {fp}  # the previous one, on every edge
 
@@ -107,3 +116,20 @@ def test_rotation_completes_and_a_bad_one_rolls_back_proven(
         assert body not in outputs
         assert not leaks(body, *kept)
     assert not leaks("BEGIN PRIVATE KEY", *kept)
+
+
+def test_a_missing_ca_file_is_a_clear_error_before_anything_runs(
+    lab: LabWS,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "no-such-ca.pem"
+    policy = tmp_path / "policy.yml"
+    policy.write_text(
+        FAST.read_text().replace("  http:\n", f"  http:\n    ca_file: {missing}\n", 1)
+    )
+    assert str(missing) in policy.read_text()
+    before = set(lab.served().values())
+    rc, out, err = lab.start(policy=policy)
+    assert rc == 2 and f"gates.http.ca_file {missing}: no such file" in err, err
+    assert "Traceback" not in err and not out
+    assert set(lab.served().values()) == before

@@ -39,6 +39,19 @@ def test_good_change_passes_the_video_gates(lab: LabWS) -> None:  # noqa: F811
     assert gates["hls_playback"]["numbers"]["changed_rebuffer_events"] == 0
     assert gates["cache"]["verdict"] == "pass", gates["cache"]
     assert gates["cache"]["numbers"]["changed_hit_ratio"] == 1.0
+    # the policy says nothing about TLS: the lab's edges declare https_port and
+    # the lab CA, so every edge probe went over verified HTTPS
+    for g in ("http", "canary_analysis", "hls_playback", "cache"):
+        assert gates[g]["numbers"]["scheme"] == "https", gates[g]["numbers"]
+    # each verdict kept its raw observations (numbers only) for the report
+    dists = {d["metric"]: d for d in gates["hls_playback"]["samples"]["distributions"]}
+    assert dists["startup_s"]["changed_n"] == 5 and dists["startup_s"]["baseline_n"] >= 5
+    hits = gates["cache"]["samples"]["distributions"][0]
+    assert hits["metric"] == "hit_ratio" and hits["changed"] == [1.0]
+    lat = gates["canary_analysis"]["samples"]["distributions"][0]
+    assert lat["changed_n"] >= 20 and all(isinstance(v, float) for v in lat["baseline"])
+    why = lab.run("rollout", "why", out["id"])
+    assert "scheme=https" in why.stdout
 
 
 def test_slowed_segment_path_fails_hls_playback_with_rebuffers(lab: LabWS) -> None:  # noqa: F811

@@ -107,7 +107,10 @@ def test_report_of_a_rolled_back_rollout_renders_in_chromium(
     assert r.exit_code == 0, r.output
     page = out.read_text()
     assert rid in page and "canary_analysis" in page and "rollback proof" in page
-    assert "median ms" in page  # the canary's median against the baseline's, plotted
+    # the canary's latencies against the baseline's, as distributions with the limits
+    assert "latency (ms) per request distribution: canary n=" in page
+    assert "vs baseline n=" in page and "ECDF" in page
+    assert "recorded numbers (no samples kept)" not in page
     png = tmp_path / "shot.png"
     log = screenshot(out, png, tmp_path / "chromium-profile")
     # Chromium logs every console message as ":CONSOLE:<line>]" (errors included)

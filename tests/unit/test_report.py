@@ -47,3 +47,70 @@ def test_the_page_is_self_contained_and_escapes_what_it_shows() -> None:
     # nothing to fetch: no scripts, no links to elsewhere
     for needle in ("<script", 'src="http', 'href="http', "@import", "url(http"):
         assert needle not in page
+
+
+def _gate_event(samples: dict | None) -> dict:
+    e = {
+        "type": "gate",
+        "at": 101.0,
+        "phase": "step",
+        "gate": "hls_playback",
+        "verdict": "fail",
+        "reason": "rebuffer ratio 3.0% > 0.5%",
+        "numbers": {
+            "changed_rebuffer_ratio": 0.03,
+            "baseline_rebuffer_ratio": 0.0,
+            "max_rebuffer_ratio": 0.005,
+        },
+    }
+    if samples is not None:
+        e["samples"] = samples
+    return e
+
+
+def test_a_gate_with_samples_is_drawn_as_distributions_with_its_limits() -> None:
+    from fleetctl.core.gate_samples import BurnPoint, Distribution, GateSamples
+
+    samples = GateSamples(
+        (
+            Distribution.of(
+                "startup_s",
+                "s",
+                "session",
+                [0.1 * i for i in range(1, 40)],
+                [0.05 * i for i in range(1, 60)],
+                limit=2.0,
+                bound="max",
+                limit_of="p95",
+            ),
+            Distribution.of(
+                "rebuffer_ratio", "", "edge", [0.03], [0.0, 0.0], limit=0.005, bound="max"
+            ),
+        )
+    )
+    burn = GateSamples(
+        burn=(
+            BurnPoint("fast", "long", "60s", 20.0, 14.4),
+            BurnPoint("fast", "short", "5s", None, 14.4),
+        )
+    )
+    slo = {**_gate_event(burn.to_dict()), "gate": "slo_burn"}
+    doc = {"id": "r-2", "env": "lab", "status": "rolled_back"}
+    page = render(doc, [_gate_event(samples.to_dict()), slo])
+    assert "startup time (s) per session distribution: canary n=39 vs baseline n=59" in page
+    assert "limit max 2 s (p95)" in page
+    assert "rebuffer ratio per edge distribution: canary n=1 vs baseline n=2" in page
+    assert "ECDF" in page  # the panels' titles (matplotlib keeps text as SVG comments)
+    assert "burn rate per window against its pair&#x27;s factor: fast long (60s) 20x" in page
+    assert "fast short (5s) unreadable" in page
+    assert "recorded numbers (no samples kept)" not in page
+    assert page.count("<figure") == 3  # timeline + one per gate
+    # the same page every time (deterministic jitter and capping)
+    assert render(doc, [_gate_event(samples.to_dict()), slo]) == page
+
+
+def test_an_old_journal_without_samples_falls_back_to_bars() -> None:
+    doc = {"id": "r-3", "env": "lab", "status": "rolled_back"}
+    page = render(doc, [_gate_event(None)])
+    assert "recorded numbers (no samples kept): rebuffer_ratio: canary 0.03 vs baseline 0" in page
+    assert "ECDF" not in page and page.count("<svg") == 2

@@ -132,7 +132,14 @@ def _sample(cls: type[ev.Event]) -> ev.Event:
         if f.name in ("at", "recovered", "extra"):
             continue
         t = str(f.type)
-        if t.startswith("dict[str, dict"):
+        if "GateSamples" in t:  # Gate.samples: a typed record of its own
+            from fleetctl.core.gate_samples import BurnPoint, Distribution, GateSamples
+
+            values[f.name] = GateSamples(
+                (Distribution.of("latency_ms", "ms", "request", [1.0], [2.0], limit=3.0),),
+                (BurnPoint("fast", "long", "60s", 2.0, 14.4),),
+            )
+        elif t.startswith("dict[str, dict"):
             values[f.name] = {"h1": {"state": "ok", "changed": 0}}
         elif t.startswith("list[dict"):  # NotifyTargets.targets
             values[f.name] = [{"target": "t", "format": "slack", "fingerprint": "f"}]

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from fleetctl.core.gate_samples import GateSamples
+
 _OMIT = {"omit": True}  # not written while at its default (older journals lack it)
 
 
@@ -236,6 +238,21 @@ class Gate(Event):
     verdict: str = ""
     reason: str = ""
     numbers: dict[str, Any] = field(default_factory=dict)
+    # the raw observations behind `numbers` (bounded, numbers only); older
+    # journals have none, and their report falls back to the numbers
+    samples: GateSamples | None = field(default=None, metadata=_OMIT)
+
+    def __post_init__(self) -> None:
+        # a gate report crosses process (and Temporal) boundaries as a dict:
+        # `Gate(**GateResult.to_dict())` hands the samples in as one
+        if isinstance(self.samples, dict):
+            object.__setattr__(self, "samples", GateSamples.from_dict(self.samples))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if self.samples is not None:
+            d["samples"] = self.samples.to_dict()
+        return d
 
 
 @_kind("step_verdict")

@@ -72,7 +72,7 @@ def http_prober(
     cfg = policy.gates.http
 
     def target(h: Host) -> Target:
-        return Target(h.name, video_gates.base_url(h, cfg), cfg.ca_file)
+        return Target(h.name, video_gates.base_url(h, cfg), video_gates.ca_of(h, cfg))
 
     names = {h.name for h in changed}
     readings = sample(
@@ -84,5 +84,7 @@ def http_prober(
         concurrency=cfg.concurrency,
         expect_status=cfg.expect_status,
     )
-    samples = [Sample(r.host, r.path, r.latency_ms, r.status, r.error, r.at) for r in readings]
+    samples = [
+        Sample(r.host, r.path, r.latency_ms, r.status, r.error, r.at, r.detail) for r in readings
+    ]
     return [s for s in samples if s.host in names], [s for s in samples if s.host not in names]

@@ -19,6 +19,7 @@ from fleetctl.adapters.state.base import StateStore
 from fleetctl.core.gates import GateResult, Verdict
 from fleetctl.core.planner import Host
 from fleetctl.core.policy import Policy
+from fleetctl.services.rollout import video_gates
 
 NAME = "tls_cert"
 
@@ -75,7 +76,7 @@ def check(
                 h.name,
                 h.address or h.name,
                 port,
-                ca_file=http.ca_file,
+                ca_file=video_gates.ca_of(h, http),
                 timeout_s=policy.gates.tls_cert.timeout_s,
             )
         except ssl.SSLCertVerificationError as exc:

@@ -78,8 +78,11 @@ def run_gates(
         except Exception as exc:  # the probe machinery itself broke
             results.append(GateResult("http", Verdict.INCONCLUSIVE, f"probe backend error: {exc}"))
         else:
+            # how the probes went (https where the env serves it), in `why`
+            scheme = video_gates.schemes([*changed_p, *baseline], cfg.http)
             if "http" in gates:
                 results.append(http_gate(ch, cfg.http))
+                results[-1].numbers["scheme"] = scheme
             if "canary_analysis" in gates and cfg.canary_analysis.enabled:
                 results.append(
                     canary_analysis(
@@ -90,6 +93,7 @@ def run_gates(
                         consecutive_error_limit=cfg.consecutive_error_limit,
                     )
                 )
+                results[-1].numbers["scheme"] = scheme
     if "prometheus" in gates and cfg.prometheus.enabled:
         from fleetctl.adapters.prometheus import read_all
 

@@ -11,6 +11,7 @@ its gate Inconclusive (pause), never Pass.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from typing import Any
 
 from fleetctl.core.gates import GateResult, Verdict
@@ -20,16 +21,32 @@ from fleetctl.core.policy import HttpGate, Policy
 NAMES = ("hls_playback", "cache", "slo_burn")
 
 
+def scheme_of(h: Host, cfg: HttpGate) -> str:
+    """The host's own (resolved when planned), else the policy's (a plan
+    stored before hosts carried one; `auto` there was not possible: http)."""
+    return h.scheme or ("http" if cfg.scheme == "auto" else cfg.scheme)
+
+
 def base_url(h: Host, cfg: HttpGate) -> str:
-    """Where a host's probes go: the policy's scheme, its address and port."""
-    return f"{cfg.scheme}://{h.address or h.name}:{h.port or cfg.port}"
+    """Where a host's probes go: its scheme, its address and port."""
+    return f"{scheme_of(h, cfg)}://{h.address or h.name}:{h.port or cfg.port}"
+
+
+def ca_of(h: Host, cfg: HttpGate) -> str | None:
+    """The CA a host's https is verified against (None: the system store)."""
+    return h.ca_file or cfg.ca_file or None
+
+
+def schemes(hosts: Sequence[Host], cfg: HttpGate) -> str:
+    """How the probes went, for the gate's numbers: "https", "http" or both."""
+    return "+".join(sorted({scheme_of(h, cfg) for h in hosts})) or scheme_of(Host("", ""), cfg)
 
 
 def _edges(hosts: Sequence[Host], policy: Policy) -> list[Any]:
     from fleetctl.adapters.hls_client import Edge
 
     cfg = policy.gates.http
-    return [Edge(h.name, base_url(h, cfg), cfg.ca_file) for h in hosts]
+    return [Edge(h.name, base_url(h, cfg), ca_of(h, cfg)) for h in hosts]
 
 
 def run(
@@ -62,7 +79,10 @@ def run(
     results: list[GateResult] = []
     for g in wanted:
         try:
-            results.append(keepalive(lambda g=g: _one(g, policy, hosts, ch, base)))
+            r = keepalive(lambda g=g: _one(g, policy, hosts, ch, base))
+            if g != "slo_burn":  # Prometheus is not probed at the edges
+                r.numbers["scheme"] = schemes([*ch, *base], cfg.http)
+            results.append(r)
         except Exception as exc:  # the probe machinery itself broke
             results.append(GateResult(g, Verdict.INCONCLUSIVE, f"probe backend error: {exc}"))
     return results
@@ -98,6 +118,9 @@ def _one(
         )
         if problems:
             result.numbers["probe_problems"] = problems
+            if result.verdict is Verdict.INCONCLUSIVE:  # say why the reads are missing
+                more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+                result = replace(result, reason=f"{result.reason}; {problems[0]}{more}")
         return result
     if gate == "slo_burn":
         from fleetctl.adapters.prometheus import read_burn
