@@ -142,3 +142,38 @@ def test_unopenable_path_is_an_outside_error(tmp_path: Path) -> None:
     blocker.write_text("not a dir")
     with pytest.raises(OutsideError, match="cannot open the state database"):
         SqliteStore(blocker / "state.db")
+
+
+_OPENER = """
+import sys, time
+from fleetctl.adapters.state.sqlite import SqliteStore
+while time.time() < float(sys.argv[2]):
+    pass
+s = SqliteStore(sys.argv[1])
+s.put("opened", sys.argv[3], {"ok": True})
+s.close()
+"""
+
+
+def test_processes_creating_one_new_database_at_once_all_open_it(tmp_path: Path) -> None:
+    """A new state file appears whole: a second fleetctl starting at the same
+    moment (e.g. `rollout status` polling a `rollout start`) never sees it empty
+    or without tables and calls it corrupt. Repeated: the race is narrow."""
+    for round_ in range(5):
+        db = tmp_path / f"r{round_}" / "state.db"
+        go = time.time() + 1.5  # all start together, after their imports
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _OPENER, str(db), str(go), str(i)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(6)
+        ]
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0] * 6, errors
+        store = SqliteStore(db, create=False)
+        assert len(store.list("opened")) == 6
+        store.close()
+        assert [p.name for p in db.parent.iterdir() if p.name.endswith(".new")] == []
+        assert oct(db.stat().st_mode & 0o777) == oct(0o600)

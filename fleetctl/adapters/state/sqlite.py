@@ -133,15 +133,17 @@ class SqliteStore:
                 self._db = sqlite3.connect(":memory:", isolation_level=None)
                 self._create_schema()
                 return
+            if not self.exists:
+                _create_database(self.path, busy_timeout_s)
+                self.exists = True
             _make_private(self.path)
             self._db = sqlite3.connect(str(self.path), timeout=busy_timeout_s, isolation_level=None)
             self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
-            tables = self._check_integrity() if self.exists else set()
+            tables = self._check_integrity()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            if "leases" not in tables:  # a new file, or one from before fencing tokens
+            if "leases" not in tables:  # a file from before fencing tokens
                 self._create_schema()
-                self.exists = True
         except sqlite3.DatabaseError as exc:
             raise _explain(self.path, exc) from exc
         except OSError as exc:
@@ -370,19 +372,44 @@ def _check_file(path: Path) -> bool:
     return True
 
 
-def _make_private(db: Path) -> None:
-    """Create the database file 0600 (its dir 0700 when we create it), or tighten
-    an existing one (and its blob dirs) that others could read."""
-    if not db.parent.is_dir():
+def _create_database(db: Path, busy_timeout_s: float) -> None:
+    """Make a complete, empty state database at `db` in one step.
+
+    Built under a temp name (0600, like mkstemp makes it) and hard-linked into
+    place: another fleetctl starting at the same moment sees no file or a whole
+    one, never a zero-length or table-less file it must call corrupt. When two
+    race, the first link wins and the other's copy is dropped.
+    """
+    try:
         db.parent.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass  # ours from before, or another fleetctl's just now
+    else:
         db.parent.chmod(0o700)  # mkdir's mode is masked by the umask
-    if not db.exists():
-        # Only to create it: closing any descriptor of the file drops every POSIX
-        # lock this process holds on it, so opening a second store in a process
-        # that has one (approvals serve: a promote thread) let another process
-        # checkpoint and delete the WAL under it, and its writes went unseen.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{db.name}.", suffix=".new", dir=db.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        fresh = sqlite3.connect(tmp_name, timeout=busy_timeout_s, isolation_level=None)
+        try:
+            fresh.execute("PRAGMA journal_mode=WAL")  # kept in the file's header
+            fresh.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+        finally:
+            fresh.close()  # checkpoints and removes the temp -wal/-shm
         with suppress(FileExistsError):
-            os.close(os.open(db, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+            os.link(tmp, db)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _make_private(db: Path) -> None:
+    """Tighten an existing database (and its blob dirs) that others could read.
+
+    It never opens the file: closing any descriptor of it drops every POSIX lock
+    this process holds on it, so opening a second store in a process that has
+    one (approvals serve: a promote thread) let another process checkpoint and
+    delete the WAL under it, and its writes went unseen.
+    """
     for path in (db, *(db.with_name(db.name + s) for s in ("-wal", "-shm"))):
         _tighten(path, 0o600)
     _tighten(db.parent / "releases", 0o700)
