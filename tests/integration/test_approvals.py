@@ -49,7 +49,7 @@ def state(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(fleet: FakeFleet, state: Path) -> Iterator[ApprovalServer]:
-    def engine_for(store: Any, who: str) -> Engine:
+    def engine_for(store: Any, who: str, _stopping: Any) -> Engine:
         return Engine(store, fleet.root, executor=fleet.executor, who=f"{who} (signed approval)")
 
     srv = ApprovalServer(KEY, lambda: SqliteStore(state), engine_for)

@@ -16,8 +16,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,9 +32,12 @@ from rollout_fleet import Call, FakeFleet
 from fleetctl.adapters.state import open_store
 from fleetctl.core.policy import Policy
 from fleetctl.services import freeze
+from fleetctl.services.approvals import HEADER, ApprovalServer, make, signature
 from fleetctl.services.rollout import Engine, Status, lock_name
 
 pytestmark = pytest.mark.integration
+
+APPROVAL_KEY = b"window-test-approval-key-0123456789"
 
 NO_HTTP: dict[str, Any] = {
     "bake_s": 0,
@@ -147,7 +153,10 @@ def executor(playbook, inventory, *, limit, check, diff, extravars, timeout_s, c
 root, url, policy, offset = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 eng = Engine(open_store(url), Path(root), executor=executor, wait_windows=True,
              clock=lambda: time.time() + offset)
-out = eng.start("lab", "edge.yml", Policy.model_validate(json.loads(policy)))
+if sys.argv[5] == "promote":
+    out = eng.promote(sys.argv[6], "canary looks fine")
+else:
+    out = eng.start("lab", "edge.yml", Policy.model_validate(json.loads(policy)))
 print("ended", out.status.value, flush=True)
 """
 
@@ -160,7 +169,16 @@ def test_kill_9_while_waiting_then_resume_waits_on_and_goes_on(
     pol = {**NO_HTTP, "deploy_windows": {"b": window_at(boundary, "Europe/Dublin")}}
     url = str(tmp_path / "state.db")
     waiter = subprocess.Popen(
-        [sys.executable, "-c", _WAITER, str(fleet.root), url, json.dumps(pol), str(offset)],
+        [
+            sys.executable,
+            "-c",
+            _WAITER,
+            str(fleet.root),
+            url,
+            json.dumps(pol),
+            str(offset),
+            "start",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -353,3 +371,288 @@ def test_cli_start_waits_status_and_why_show_it_abort_ends_it(
     assert store.lock_info(lock_name("lab")) is None
     store.close()
     assert fleet.calls == []
+
+
+# -- promote, and a signed approval, continue a rollout like start and resume ------------
+
+# the canary (a-e0, region a, no window) pauses for approval; the next step is region b
+APPROVE_CANARY: dict[str, Any] = {**NO_HTTP, "canary": {"approval": True}}
+
+
+@pytest.fixture
+def fleet_a1(tmp_path: Path) -> Iterator[FakeFleet]:
+    # canary a-e0 is all of region a, so the step after its approval is b's wave
+    f = FakeFleet(tmp_path / "ws", {"a": (0.3, 1), "b": (0.7, 2)})
+    yield f
+    f.close()
+
+
+def paused_for_approval(
+    fleet: FakeFleet, url: str, pol: dict[str, Any], clock: Callable[[], float] = time.time
+) -> str:
+    store = open_store(url)
+    try:
+        out = Engine(store, fleet.root, executor=fleet.executor, clock=clock).start(
+            "lab", "edge.yml", Policy.model_validate(pol)
+        )
+    finally:
+        store.close()
+    assert out.status is Status.paused and out.doc["pause"]["kind"] == "approval", out.message
+    assert out.doc["next_step"] == 0
+    return out.id
+
+
+def wait_for_event(url: str, rid: str, kind: str, proc: subprocess.Popen[str]) -> None:
+    """Until the rollout journals `kind` (the process `proc` must stay alive meanwhile)."""
+    store = open_store(url)  # one connection for the polling
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(e["type"] == kind for e in store.events(rid)):
+                return
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.2)
+    finally:
+        store.close()
+    pytest.fail(f"no {kind} journaled within 60 s")
+
+
+def test_cli_promote_waits_for_the_next_regions_window_abort_ends_it(
+    fleet_a1: FakeFleet, tmp_path: Path
+) -> None:
+    """`fleetctl rollout promote` passes the canary's approval, then waits (does not
+    pause) for region b's window three hours away; status and why show the wait;
+    `rollout abort` from another process ends it within seconds; b never ran."""
+    opens = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=3)
+    pol = {**APPROVE_CANARY, "deploy_windows": {"b": window_at(opens.timestamp(), "Asia/Tokyo")}}
+    url = str(tmp_path / "state.db")
+    rid = paused_for_approval(fleet_a1, url, pol)
+    base = ["--root", str(fleet_a1.root), "--state", url]
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    promoter = subprocess.Popen(
+        _fleetctl(*base, "rollout", "promote", rid, "--reason", "canary looks fine"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        wait_for_event(url, rid, "window_wait", promoter)
+        local = opens.astimezone(ZoneInfo("Asia/Tokyo"))
+        when = f"{local:%a %Y-%m-%d %H:%M} JST ({opens:%H:%M} UTC)"
+        st = subprocess.run(
+            _fleetctl(*base, "rollout", "status", rid),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert st.returncode == 0, st.stderr
+        flat = " ".join(st.stdout.split())
+        assert f"running waiting for b window, opens {when}" in flat
+        assert "(in 2h5" in flat or "(in 3h00m" in flat  # when the wait ends
+        assert st.stderr.strip() == f"waiting for b window, opens {when}"
+        why = subprocess.run(
+            _fleetctl(*base, "rollout", "why", rid), capture_output=True, text=True, env=env
+        )
+        flat = " ".join(why.stdout.split())
+        assert "promoted canary" in flat and "canary looks fine" in flat
+        assert "b wave 1 (100%): waiting for b window (" in flat and f"opens {when}" in flat
+        asked = time.monotonic()
+        ab = subprocess.run(
+            _fleetctl(*base, "rollout", "abort", rid, "--reason", "not tonight"),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert ab.returncode == 0, ab.stderr
+        assert "abort requested" in ab.stderr
+        _out, err = promoter.communicate(timeout=60)
+        took = time.monotonic() - asked
+    finally:
+        if promoter.poll() is None:
+            promoter.kill()
+            promoter.wait()
+    print(f"abort honoured {took:.1f}s after `rollout abort` was run")
+    assert promoter.returncode == 1, err
+    assert "Traceback" not in err
+    flat = " ".join(err.split())
+    assert "waiting for b window" in flat and f"opens {when}" in flat  # the progress
+    # The canary changed a-e0 and the group has no earlier release: ended, not guessed.
+    assert "not tonight" in flat and "no last known-good release" in flat
+    store = open_store(url)
+    evs = store.events(rid)
+    doc = store.get("rollout", rid)
+    assert doc is not None and doc["status"] == "failed" and doc["touched"] == ["a-e0"]
+    kinds = [e["type"] for e in evs]
+    assert kinds.index("promoted") < kinds.index("window_wait") < kinds.index("abort_requested")
+    assert "paused" not in kinds[kinds.index("promoted") :]  # it waited, never paused
+    assert [e["step"] for e in evs if e["type"] == "step_started"] == [0]
+    assert store.lock_info(lock_name("lab")) is None
+    store.close()
+    assert [c.limit for c in fleet_a1.calls] == [["a-e0"]]  # b never ran
+
+
+def test_cli_promote_no_wait_pauses_for_the_window(fleet_a1: FakeFleet, tmp_path: Path) -> None:
+    opens = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=3)
+    pol = {**APPROVE_CANARY, "deploy_windows": {"b": window_at(opens.timestamp(), "Asia/Tokyo")}}
+    url = str(tmp_path / "state.db")
+    rid = paused_for_approval(fleet_a1, url, pol)
+    base = ["--root", str(fleet_a1.root), "--state", url]
+    r = subprocess.run(
+        _fleetctl(*base, "rollout", "promote", rid, "-r", "canary fine", "--no-wait"),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+        timeout=120,
+    )
+    assert r.returncode == 1, r.stderr
+    assert "outside b's deploy window" in " ".join(r.stderr.split())
+    store = open_store(url)
+    doc = store.get("rollout", rid)
+    assert doc is not None and doc["status"] == "paused"
+    assert doc["pause"]["kind"] == "window" and doc["next_step"] == 1  # the canary passed
+    assert store.lock_info(lock_name("lab")) is not None  # still its env
+    store.close()
+
+
+def test_kill_9_during_a_promote_wait_then_resume_goes_on(
+    fleet_a1: FakeFleet, tmp_path: Path
+) -> None:
+    offset, boundary = shifted_clock(15.0)
+    clock: Callable[[], float] = lambda: time.time() + offset  # noqa: E731
+    pol = {**APPROVE_CANARY, "deploy_windows": {"b": window_at(boundary, "Europe/Dublin")}}
+    url = str(tmp_path / "state.db")
+    rid = paused_for_approval(fleet_a1, url, pol, clock)
+    promoter = subprocess.Popen(
+        [sys.executable, "-c", _WAITER, str(fleet_a1.root), url, "{}", str(offset), "promote", rid],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_event(url, rid, "window_wait", promoter)
+        assert clock() < boundary - 2, "the machine was too slow to kill it before the opening"
+        os.kill(promoter.pid, signal.SIGKILL)
+        out, _ = promoter.communicate(timeout=30)
+    finally:
+        if promoter.poll() is None:
+            promoter.kill()
+            promoter.wait()
+    assert "batch" not in out and "ended" not in out  # killed while waiting
+    store = open_store(url)
+    doc = store.get("rollout", rid)
+    assert doc is not None and doc["status"] == "running" and doc["next_step"] == 1
+    assert doc["pause"]["kind"] == "window" and doc["pause"]["until"] == boundary
+    b_started: list[float] = []
+    fleet_a1.on_call = lambda call: b_started.append(clock())
+    resumed = Engine(
+        open_store(url), fleet_a1.root, executor=fleet_a1.executor, clock=clock, wait_windows=True
+    ).resume(rid)
+    assert resumed.status is Status.completed, resumed.message
+    assert b_started and min(b_started) >= boundary
+    assert [c.limit for c in fleet_a1.calls] == [["a-e0"], ["b-e0", "b-e1"]]
+    kinds = [e["type"] for e in store.events(rid)]
+    assert kinds.count("promoted") == 1 and kinds.count("step_finished") == 2
+    assert kinds[kinds.index("resumed") :][:3] == ["resumed", "window_wait", "window_opened"]
+    assert store.lock_info(lock_name("lab")) is None
+    store.close()
+
+
+def _approve(server: ApprovalServer, rid: str) -> tuple[int, dict[str, Any]]:
+    a = make(rid, 0, "alice", "canary looks fine")
+    req = urllib.request.Request(f"{server.url}/approve", data=a.body(), method="POST")
+    req.add_header(HEADER, signature(APPROVAL_KEY, a.body()))
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.status, json.loads(resp.read())
+
+
+@contextmanager
+def approvals_server(
+    fleet: FakeFleet, url: str, clock: Callable[[], float]
+) -> Iterator[ApprovalServer]:
+    """A real approvals server on 127.0.0.1 whose promotes wait for windows, as the
+    CLI's `approvals serve` does."""
+
+    def engine_for(store: Any, who: str, stopping: Callable[[], bool]) -> Engine:
+        return Engine(
+            store,
+            fleet.root,
+            executor=fleet.executor,
+            clock=clock,
+            who=f"{who} (signed approval)",
+            wait_windows=True,
+            stop_waiting=stopping,
+        )
+
+    srv = ApprovalServer(APPROVAL_KEY, lambda: open_store(url), engine_for, clock=clock)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        thread.join(timeout=10)
+        srv.wait_idle()
+
+
+def test_a_signed_approval_waits_for_the_window_in_the_servers_thread(
+    fleet_a1: FakeFleet, tmp_path: Path
+) -> None:
+    offset, boundary = shifted_clock(6.0)
+    clock: Callable[[], float] = lambda: time.time() + offset  # noqa: E731
+    pol = {**APPROVE_CANARY, "deploy_windows": {"b": window_at(boundary, "Asia/Kolkata")}}
+    url = str(tmp_path / "state.db")
+    rid = paused_for_approval(fleet_a1, url, pol, clock)
+    b_started: list[float] = []
+    fleet_a1.on_call = lambda call: b_started.append(clock())
+    with approvals_server(fleet_a1, url, clock) as srv:
+        code, answer = _approve(srv, rid)
+        answered = clock()
+        assert code == 202 and answer["accepted"], answer
+        srv.wait_idle(timeout=120)
+        outcome = srv.outcomes[-1]
+    assert answered < boundary  # the HTTP answer did not wait for the window
+    assert outcome.status is Status.completed, outcome
+    assert b_started and min(b_started) >= boundary
+    evs = events_of(url, rid)
+    kinds = [e["type"] for e in evs]
+    after = kinds[kinds.index("approval_received") :]
+    assert after[:5] == [
+        "approval_received",
+        "lock_acquired",
+        "promoted",
+        "step_finished",
+        "window_wait",
+    ]
+    assert "paused" not in after and kinds.index("window_opened") < kinds.index("completed")
+
+
+def test_approvals_server_stopping_during_a_wait_leaves_it_paused_for_the_window(
+    fleet_a1: FakeFleet, tmp_path: Path
+) -> None:
+    offset, boundary = shifted_clock(3600.0)
+    clock: Callable[[], float] = lambda: time.time() + offset  # noqa: E731
+    pol = {**APPROVE_CANARY, "deploy_windows": {"b": window_at(boundary, "Asia/Tokyo")}}
+    url = str(tmp_path / "state.db")
+    rid = paused_for_approval(fleet_a1, url, pol, clock)
+    with approvals_server(fleet_a1, url, clock) as srv:
+        assert _approve(srv, rid)[0] == 202
+        store = open_store(url)
+        deadline = time.monotonic() + 60
+        while not any(e["type"] == "window_wait" for e in store.events(rid)):
+            assert time.monotonic() < deadline, "no window_wait within 60 s"
+            time.sleep(0.2)
+        store.close()
+        assert srv._workers[-1].is_alive()  # it waits in the server's worker thread
+        # leaving the block stops the server: the wait ends within seconds
+    outcome = srv.outcomes[-1]
+    assert outcome.status is Status.paused, outcome
+    assert outcome.doc["pause"]["kind"] == "window" and outcome.doc["next_step"] == 1
+    assert "the wait was given up: its process is stopping" in outcome.message
+    store = open_store(url)
+    info = store.lock_info(lock_name("lab"))
+    assert info is not None and info.holder == rid  # still its env, for `resume`
+    store.close()
+    assert [c.limit for c in fleet_a1.calls] == [["a-e0"]]
