@@ -20,8 +20,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from approvals_http import free_port, post
 from rollout_fleet import FakeFleet
 
 from fleetctl.adapters.state.sqlite import SqliteStore
@@ -52,24 +51,6 @@ def fleet(tmp_path: Path) -> Iterator[FakeFleet]:
     f.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def post(url: str, body: bytes, sig: str | None) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(url, data=body, method="POST")
-    req.add_header("Content-Type", "application/json")
-    if sig is not None:
-        req.add_header(HEADER, sig)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
 def serve(base: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     """`fleetctl approvals serve` on a free loopback port, once it listens; its URL."""
     port = free_port()
@@ -86,7 +67,7 @@ def serve(base: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], 
             pytest.fail(f"approvals serve exited: {server.communicate()}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return server, f"http://127.0.0.1:{port}/approve"
+            return server, f"http://127.0.0.1:{port}"
         except OSError:
             time.sleep(0.1)
     server.kill()
