@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from fleetctl.adapters import temporal
+from fleetctl.core.policy import Policy
 from fleetctl.services.rollout_temporal import service
+from fleetctl.services.rollout_temporal.model import workflow_id
 
 
 class WorkerThread:
@@ -79,3 +82,42 @@ def terminate(settings: temporal.Settings, workflow_id: str) -> None:
             await client.get_workflow_handle(workflow_id).terminate("test teardown")
 
     asyncio.run(go())
+
+
+@contextlib.contextmanager
+def fleet_workers(
+    settings: temporal.Settings,
+    fleet: Any,
+    state_url: str,
+    regions: Sequence[str] = ("a", "b"),
+    *,
+    env: str = "lab",
+    **more: Any,  # service.serve's secrets=, notify=
+) -> Iterator[WorkerThread]:
+    """The coordinator and `regions`' workers for a test fleet (tests/integration/
+    rollout_fleet.FakeFleet: its workspace and its executor) running inside the block.
+    After it, the env's workflow is terminated, so a failed test leaves none running
+    for the next test on the same server."""
+    workers = WorkerThread(
+        settings,
+        env,
+        list(regions),
+        state_url=state_url,
+        root=fleet.root,
+        executor=fleet.executor,
+        **more,
+    )
+    try:
+        with workers:
+            yield workers
+    finally:
+        terminate(settings, workflow_id(env))
+
+
+def start_rollout(
+    fleet: Any, store: Any, settings: temporal.Settings, policy: dict[str, Any] | Policy, **kw: Any
+) -> Any:
+    """`fleetctl rollout start edge.yml --env lab --engine temporal` of a test fleet,
+    in this process; its Outcome."""
+    pol = policy if isinstance(policy, Policy) else Policy.model_validate(policy)
+    return service.start(store, fleet.root, "lab", "edge.yml", pol, settings=settings, **kw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -44,8 +45,11 @@ def serve(
     X-Fleetctl-Signature is sha256=<HMAC-SHA256 of the body under the shared key>
     (`fleetctl approvals sign` makes both). Each approval works once, before it
     expires, and only for an approval pause at that step; who and why are
-    journaled, then the rollout continues exactly as `rollout promote` would.
-    Loopback only unless --allow-remote. Runs until Ctrl-C.
+    journaled, then the rollout continues exactly as `rollout promote` would, in
+    this process: a region outside its deploy window is waited for here (the HTTP
+    answer does not wait). Stopping the server turns such waits into pauses for
+    the window (`rollout resume` continues them). Loopback only unless
+    --allow-remote. Runs until Ctrl-C.
 
     Example:  FLEETCTL_APPROVAL_KEY=... fleetctl approvals serve --port 8787
     """
@@ -67,7 +71,7 @@ def serve(
     key = load_key(key_env, key_file)
     url, root = state_url(ctx), workspace(ctx).root
 
-    def engine_for(store: object, who: str) -> Engine:
+    def engine_for(store: object, who: str, stopping: Callable[[], bool]) -> Engine:
         notifier = Notifier([], store.append_event, base=root)  # type: ignore[attr-defined]
         return Engine(
             store,  # type: ignore[arg-type]
@@ -75,6 +79,10 @@ def serve(
             on_event=print_event,
             notify=notifier.submit,
             who=f"{who} (signed approval)",
+            # As `rollout promote` does: a closed window ahead is waited for in this
+            # process (its worker thread, not the serving one) until the server stops.
+            wait_windows=True,
+            stop_waiting=stopping,
         )
 
     try:

@@ -74,7 +74,8 @@ WaitOpt = Annotated[
         "--wait/--no-wait",
         help="Outside a region's deploy window: wait here until it opens (holding the env "
         "lock, abort and freeze still honoured) and go on by itself (the default); --no-wait "
-        "pauses and exits 1 instead (for CI: `rollout resume` it later).",
+        "pauses and exits 1 instead (for CI: `rollout resume` it later). Local engine only: "
+        "a Temporal rollout waits on a durable timer, holding no process.",
     ),
 ]
 NotifyFormatOpt = Annotated[
@@ -444,17 +445,26 @@ def promote(
     secret_var: SecretOpt = None,
     notify: NotifyOpt = None,
     notify_format: NotifyFormatOpt = "json",
+    wait: WaitOpt = True,
     fmt: Fmt = render.Format.table,
 ) -> None:
     """Pass a paused step (manual approval, inconclusive gate) and continue; records who and why.
 
+    It continues like `start` and `resume`: when the next step's region is outside
+    its deploy window it waits for it here (lease held; killed, `rollout resume`
+    waits on) and goes on, unless --no-wait (pause, exit 1).
+
     Example:  fleetctl rollout promote r-20260101-120000-ab12 --reason "checked by hand"
+
+    Example:  fleetctl rollout promote r-20260101-120000-ab12 -r "canary fine" --no-wait
     """
     with Application(ctx) as app:
         store = app.store(write=True)
         if _on_temporal(store, rollout_id, "promote", reason, fmt):
             return
-        with _running(ctx, store, notify or [], notify_format, secret_vars=secret_var) as engine:
+        with _running(
+            ctx, store, notify or [], notify_format, secret_vars=secret_var, wait_windows=wait
+        ) as engine:
             outcome = engine.promote(rollout_id, reason)
         _finish(outcome, fmt)
 

@@ -14,6 +14,16 @@ than MAX_TTL_S: no long-lived approvals), and only resolves an approval pause at
 that step. It is journaled (`approval_received`: who, why, nonce, expiry), then
 the rollout is promoted exactly as `fleetctl rollout promote ID --reason` does,
 by the approver, in a background thread; the HTTP answer (202) does not wait.
+
+That thread runs the rest of the rollout, like the `promote` command's process
+would: its steps, and a wait for a region's deploy window ahead (it holds and
+renews the env lock; `rollout status` shows the wait; `rollout abort` from
+anywhere ends it). The serving thread never blocks on it. Pausing there for the
+window instead would leave an approved rollout stopped until someone runs
+`rollout resume` at the window's opening; a signed approval must mean the same
+as `rollout promote`. When the server stops, each wait ends as a pause for the
+window (journaled, the env still locked) that `rollout resume` continues, rather
+than a rollout marked running whose lease nobody renews.
 """
 
 from __future__ import annotations
@@ -137,8 +147,9 @@ def verify(key: bytes, body: bytes, sig: str | None, now: float) -> Approval:
 
 # -- the server ---------------------------------------------------------------------------
 
-# (store, who) -> an object with .promote(rollout_id, reason); the CLI's runs Ansible.
-EngineFor = Callable[[Any, str], Any]
+# (store, who, stopping) -> an object with .promote(rollout_id, reason); the CLI's runs
+# Ansible and waits for closed deploy windows until `stopping()` (the server stopping).
+EngineFor = Callable[[Any, str, Callable[[], bool]], Any]
 
 
 class ApprovalServer:
@@ -165,6 +176,8 @@ class ApprovalServer:
         self.log = log
         self._store: Any = None
         self._workers: list[threading.Thread] = []
+        # Set when serving ends: promotes waiting for a deploy window pause instead.
+        self.stopping = threading.Event()
         self.outcomes: list[Any] = []
         server = self
 
@@ -260,7 +273,8 @@ class ApprovalServer:
     def _promote(self, rollout_id: str, a: Approval) -> None:
         store = self.open_store()
         try:
-            outcome = self.engine_for(store, a.by).promote(rollout_id, a.reason)
+            engine = self.engine_for(store, a.by, self.stopping.is_set)
+            outcome = engine.promote(rollout_id, a.reason)
             self.outcomes.append(outcome)
             self.log(f"{rollout_id}: {outcome.status.value}: {outcome.message}")
         except Exception as exc:  # the journal has the detail; the server keeps serving
@@ -273,12 +287,14 @@ class ApprovalServer:
         try:
             self.httpd.serve_forever(poll_interval=0.2)
         finally:
+            self.stopping.set()
             self.httpd.server_close()
             if self._store is not None:
                 self._store.close()
                 self._store = None
 
     def shutdown(self) -> None:
+        self.stopping.set()
         self.httpd.shutdown()
 
     def wait_idle(self, timeout: float = 120) -> None:

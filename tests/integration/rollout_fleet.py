@@ -18,6 +18,18 @@ from typing import Any
 
 SEGMENT = "/vod/seg0.ts"
 
+# A policy for one wave per region judged by real probes: HTTP on the changed edges
+# (health and a video segment) and the canary analysis against the unchanged ones.
+# Read-only: tests build theirs with `{**PROBED_POLICY, ...}`.
+PROBED_POLICY: dict[str, Any] = {
+    "bake_s": 0,
+    "waves": ["100%"],
+    "gates": {
+        "http": {"paths": ["/healthz", SEGMENT], "samples": 20, "min_samples": 10},
+        "canary_analysis": {"min_samples": 20, "min_effect_ms": 15},
+    },
+}
+
 
 @dataclass
 class EdgeState:

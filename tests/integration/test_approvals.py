@@ -4,35 +4,25 @@ before expiry; the approval resolves the pause exactly like `rollout promote`.""
 from __future__ import annotations
 
 import json
-import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rollout_fleet import SEGMENT, FakeFleet
+from approvals_http import post, serving
+from rollout_fleet import PROBED_POLICY, FakeFleet
 from typer.testing import CliRunner
 
 from fleetctl.adapters.state.sqlite import SqliteStore
 from fleetctl.cli.main import app
 from fleetctl.core.policy import Policy
-from fleetctl.services.approvals import HEADER, ApprovalServer, make, signature
+from fleetctl.services.approvals import ApprovalServer, make, signature
 from fleetctl.services.rollout import Engine, Status
 
 pytestmark = pytest.mark.integration
 
 KEY = b"test-approval-key-0123456789abcdef"
-POLICY: dict[str, Any] = {
-    "bake_s": 0,
-    "waves": ["100%"],
-    "canary": {"approval": True},
-    "gates": {
-        "http": {"paths": ["/healthz", SEGMENT], "samples": 20, "min_samples": 10},
-        "canary_analysis": {"min_samples": 20, "min_effect_ms": 15},
-    },
-}
+POLICY: dict[str, Any] = {**PROBED_POLICY, "canary": {"approval": True}}
 
 
 @pytest.fixture
@@ -49,18 +39,11 @@ def state(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(fleet: FakeFleet, state: Path) -> Iterator[ApprovalServer]:
-    def engine_for(store: Any, who: str) -> Engine:
+    def engine_for(store: Any, who: str, _stopping: Any) -> Engine:
         return Engine(store, fleet.root, executor=fleet.executor, who=f"{who} (signed approval)")
 
-    srv = ApprovalServer(KEY, lambda: SqliteStore(state), engine_for)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(ApprovalServer(KEY, lambda: SqliteStore(state), engine_for)) as srv:
         yield srv
-    finally:
-        srv.shutdown()
-        thread.join(timeout=10)
-        srv.wait_idle()
 
 
 def paused(fleet: FakeFleet, state: Path) -> str:
@@ -73,18 +56,6 @@ def paused(fleet: FakeFleet, state: Path) -> str:
         store.close()
     assert out.status is Status.paused and out.doc["pause"]["kind"] == "approval"
     return out.id
-
-
-def post(url: str, body: bytes, sig: str | None) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(f"{url}/approve", data=body, method="POST")
-    req.add_header("Content-Type", "application/json")
-    if sig is not None:
-        req.add_header(HEADER, sig)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def events(state: Path, rid: str) -> list[dict[str, Any]]:

@@ -20,13 +20,14 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from approvals_http import free_port, post
 from rollout_fleet import FakeFleet
 
 from fleetctl.adapters.state.sqlite import SqliteStore
@@ -50,22 +51,28 @@ def fleet(tmp_path: Path) -> Iterator[FakeFleet]:
     f.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def post(url: str, body: bytes, sig: str | None) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(url, data=body, method="POST")
-    req.add_header("Content-Type", "application/json")
-    if sig is not None:
-        req.add_header(HEADER, sig)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+def serve(base: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """`fleetctl approvals serve` on a free loopback port, once it listens; its URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [*base, "approvals", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until it listens
+        if server.poll() is not None:
+            pytest.fail(f"approvals serve exited: {server.communicate()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    server.wait()
+    pytest.fail("approvals serve did not listen within 60 s")
 
 
 def kinds(state: Path, rid: str) -> list[str]:
@@ -94,27 +101,8 @@ def test_serve_as_a_process_approves_once_refuses_the_rest_and_stops_on_sigterm(
     assert step == 1  # the last step: the promote completes the rollout
     before = kinds(state, rid)
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/approve"
-    server = subprocess.Popen(
-        [*base, "approvals", "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    server, url = serve(base, env)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # until it listens
-            assert server.poll() is None, server.communicate()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("approvals serve did not listen within 60 s")
-
         # -- refused, and nothing journaled ---------------------------------------------
         good_key = key.encode()
         wrong = make(rid, step, "mallory", "trust me")
@@ -215,3 +203,73 @@ def test_serve_as_a_process_approves_once_refuses_the_rest_and_stops_on_sigterm(
         if f.is_file():
             assert key.encode() not in f.read_bytes(), f
     assert SqliteStore(state).lock_info(lock_name("lab")) is None
+
+
+def test_serve_waits_for_the_next_regions_window_and_sigterm_leaves_it_paused(
+    tmp_path: Path,
+) -> None:
+    """After a signed approval the server's process waits for a closed deploy window
+    (as `rollout promote` does, never pausing for it); SIGTERM ends that wait as a
+    pause for the window, env still locked, for `rollout resume`."""
+    fleet = FakeFleet(tmp_path / "ws", {"a": (0.3, 1), "b": (0.7, 2)})  # canary = all of a
+    try:
+        opens = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=3)
+        tokyo = opens.astimezone(ZoneInfo("Asia/Tokyo"))
+        window = {
+            "tz": "Asia/Tokyo",
+            "start": f"{tokyo:%H:%M}",
+            "end": f"{tokyo + timedelta(minutes=10):%H:%M}",
+        }
+        policy = {
+            "bake_s": 0,
+            "waves": ["100%"],
+            "canary": {"approval": True},
+            "gates": {"http": {"enabled": False}},
+            "deploy_windows": {"b": window},
+        }
+        state = tmp_path / "state.db"
+        store = SqliteStore(state)
+        out = Engine(store, fleet.root, executor=fleet.executor).start(
+            "lab", "edge.yml", Policy.model_validate(policy)
+        )
+        store.close()
+        assert out.status is Status.paused and out.doc["pause"]["kind"] == "approval"
+        key = "k3y-" + secrets.token_hex(24)
+        env = {**os.environ, "FLEETCTL_APPROVAL_KEY": key, "NO_COLOR": "1", "COLUMNS": "200"}
+        base = [sys.executable, "-m", "fleetctl", "--root", str(fleet.root), "--state", str(state)]
+        server, url = serve(base, env)
+        try:
+            a = make(out.id, 0, "alice", "canary fine")
+            assert post(url, a.body(), signature(key.encode(), a.body()))[0] == 202
+            deadline = time.monotonic() + 60
+            while "window_wait" not in kinds(state, out.id):
+                assert time.monotonic() < deadline, "no window_wait within 60 s"
+                assert server.poll() is None, server.communicate()
+                time.sleep(0.2)
+            store = SqliteStore(state)
+            waiting = store.get("rollout", out.id)
+            store.close()
+            assert waiting is not None and waiting["status"] == "running"
+            assert waiting["pause"]["kind"] == "window"
+            assert waiting["pause"]["until"] == opens.timestamp()
+            server.send_signal(signal.SIGTERM)
+            _sout, serr = server.communicate(timeout=60)
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+        assert server.returncode == 0, serr
+        assert "Traceback" not in serr
+        store = SqliteStore(state)
+        doc = store.get("rollout", out.id)
+        info = store.lock_info(lock_name("lab"))
+        store.close()
+        assert doc is not None and doc["status"] == "paused" and doc["next_step"] == 1
+        assert doc["pause"]["kind"] == "window"
+        assert "its process is stopping" in doc["message"]
+        assert info is not None and info.holder == out.id  # still its env: `resume` goes on
+        evs = kinds(state, out.id)
+        assert evs[-2:] == ["window_wait", "paused"]
+        assert [c.limit for c in fleet.calls] == [["a-e0"]]  # b never ran
+    finally:
+        fleet.close()

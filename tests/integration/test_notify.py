@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rollout_fleet import SEGMENT, FakeFleet
+from rollout_fleet import PROBED_POLICY, FakeFleet
 from typer.testing import CliRunner
 from webhook_receiver import receiver
 
@@ -23,14 +23,6 @@ from fleetctl.services.rollout import Engine, Status
 
 pytestmark = pytest.mark.integration
 
-POLICY: dict[str, Any] = {
-    "bake_s": 0,
-    "waves": ["100%"],
-    "gates": {
-        "http": {"paths": ["/healthz", SEGMENT], "samples": 20, "min_samples": 10},
-        "canary_analysis": {"min_samples": 20, "min_effect_ms": 15},
-    },
-}
 SLACK_ENV = "FLEETCTL_TEST_SLACK_URL"
 
 
@@ -58,7 +50,7 @@ def run(
     eng = Engine(store, fleet.root, executor=fleet.executor, notify=notifier.submit)
     try:
         return eng.start(
-            "lab", "edge.yml", Policy.model_validate({**POLICY, **over}), extravars=extravars
+            "lab", "edge.yml", Policy.model_validate({**PROBED_POLICY, **over}), extravars=extravars
         )
     finally:
         notifier.close()
@@ -204,7 +196,7 @@ def test_a_full_queue_drops_and_journals_without_blocking(
         sender=stuck,
     )
     eng = Engine(store, fleet.root, executor=fleet.executor, notify=notifier.submit)
-    out = eng.start("lab", "edge.yml", Policy.model_validate(POLICY))
+    out = eng.start("lab", "edge.yml", Policy.model_validate(PROBED_POLICY))
     assert out.status is Status.completed  # while the sender was stuck
     release.set()
     notifier.close(wait_s=5)
@@ -219,7 +211,7 @@ def test_cli_notify_flag_and_policy_errors(
     runner = CliRunner()
     base = ["--root", str(fleet.root), "--state", str(tmp_path / "state.db")]
     pol = tmp_path / "p.yml"
-    pol.write_text(json.dumps(POLICY))
+    pol.write_text(json.dumps(PROBED_POLICY))
     with receiver() as rec:
         url = rec.url + "/cli-secret"
         r = runner.invoke(

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rollout_fleet import SEGMENT, FakeFleet
+from rollout_fleet import PROBED_POLICY, FakeFleet
 
 from fleetctl.adapters import temporal
 from fleetctl.adapters.state.sqlite import SqliteStore
@@ -19,18 +19,11 @@ from fleetctl.core.policy import Policy
 from fleetctl.services.rollout import Status, lock_name
 from fleetctl.services.rollout_temporal import service
 from fleetctl.services.rollout_temporal.model import workflow_id
-from tests.temporal_workers import WorkerThread, terminate
+from tests.temporal_workers import WorkerThread, fleet_workers, start_rollout
 
 pytestmark = pytest.mark.integration
 
-POLICY = {
-    "bake_s": 0,
-    "waves": ["50%", "100%"],
-    "gates": {
-        "http": {"paths": ["/healthz", SEGMENT], "samples": 20, "min_samples": 10},
-        "canary_analysis": {"min_samples": 20, "min_effect_ms": 15},
-    },
-}
+POLICY = {**PROBED_POLICY, "waves": ["50%", "100%"]}
 _n = itertools.count()
 
 
@@ -55,25 +48,13 @@ def world(
     (fleet.root / "inventories" / f"t{next(_n)}").mkdir()
     state = tmp_path / "state.db"
     store = SqliteStore(state)
-    workers = WorkerThread(
-        temporal_settings,
-        env,
-        ["a", "b", "c"],
-        state_url=str(state),
-        root=fleet.root,
-        executor=fleet.executor,
-    )
-    with workers:
-        try:
-            yield store, env, workers
-        finally:
-            terminate(temporal_settings, workflow_id(env))
+    with fleet_workers(temporal_settings, fleet, str(state), ["a", "b", "c"], env=env) as workers:
+        yield store, env, workers
     store.close()
 
 
 def start(fleet: FakeFleet, store: SqliteStore, settings: temporal.Settings, **kw: Any) -> Any:
-    pol = kw.pop("pol", None) or policy()
-    return service.start(store, fleet.root, "lab", "edge.yml", pol, settings=settings, **kw)
+    return start_rollout(fleet, store, settings, kw.pop("pol", None) or policy(), **kw)
 
 
 def types(store: SqliteStore, rid: str) -> list[str]:

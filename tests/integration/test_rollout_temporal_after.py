@@ -13,26 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rollout_fleet import SEGMENT, FakeFleet
+from rollout_fleet import PROBED_POLICY, FakeFleet
 
 from fleetctl.adapters import temporal
 from fleetctl.adapters.state.sqlite import SqliteStore
-from fleetctl.core.policy import Policy
 from fleetctl.services.rollout import Engine, Status, lock_name
 from fleetctl.services.rollout_temporal import service
 from fleetctl.services.rollout_temporal.model import workflow_id
-from tests.temporal_workers import WorkerThread, terminate
+from tests.temporal_workers import fleet_workers, start_rollout
 
 pytestmark = pytest.mark.integration
-
-POLICY = {
-    "bake_s": 0,
-    "waves": ["100%"],
-    "gates": {
-        "http": {"paths": ["/healthz", SEGMENT], "samples": 20, "min_samples": 10},
-        "canary_analysis": {"min_samples": 20, "min_effect_ms": 15},
-    },
-}
 
 
 @pytest.fixture
@@ -47,25 +37,15 @@ def world(
     fleet: FakeFleet, tmp_path: Path, temporal_settings: temporal.Settings
 ) -> Iterator[SqliteStore]:
     store = SqliteStore(tmp_path / "state.db")
-    workers = WorkerThread(
-        temporal_settings,
-        "lab",
-        ["a", "b"],
-        state_url=str(store.path),
-        root=fleet.root,
-        executor=fleet.executor,
-    )
     try:
-        with workers:
+        with fleet_workers(temporal_settings, fleet, str(store.path)):
             yield store
     finally:
-        terminate(temporal_settings, workflow_id("lab"))
         store.close()
 
 
 def start(fleet: FakeFleet, store: SqliteStore, settings: temporal.Settings, **kw: Any) -> Any:
-    pol = Policy.model_validate({**POLICY, **kw.pop("policy", {})})
-    return service.start(store, fleet.root, "lab", "edge.yml", pol, settings=settings, **kw)
+    return start_rollout(fleet, store, settings, {**PROBED_POLICY, **kw.pop("policy", {})}, **kw)
 
 
 def test_rollback_of_a_completed_temporal_rollout_restores_the_last_known_good(

@@ -11,33 +11,24 @@ import json
 import logging
 import secrets as stdlib_secrets
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rollout_fleet import SEGMENT, FakeFleet
+from rollout_fleet import PROBED_POLICY, FakeFleet
 
 from fleetctl.adapters import temporal
 from fleetctl.adapters.state.sqlite import SqliteStore
-from fleetctl.core.policy import Policy
 from fleetctl.services import secrets as secrets_service
 from fleetctl.services.notify import cli_targets
 from fleetctl.services.rollout import Status
-from fleetctl.services.rollout_temporal import service
 from fleetctl.services.rollout_temporal.model import workflow_id
-from tests.temporal_workers import WorkerThread, terminate
+from tests.temporal_workers import WorkerThread, fleet_workers, start_rollout
 from tests.webhook_receiver import receiver
 
 pytestmark = pytest.mark.integration
 
-POLICY = {
-    "bake_s": 0,
-    "waves": ["100%"],
-    "gates": {
-        "http": {"paths": ["/healthz", SEGMENT], "samples": 20, "min_samples": 10},
-        "canary_analysis": {"min_samples": 20, "min_effect_ms": 15},
-    },
-}
 REGIONS = ["a", "b"]
 
 
@@ -57,22 +48,12 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
 
 def workers(
     fleet: FakeFleet, store: SqliteStore, settings: temporal.Settings, **kw: Any
-) -> WorkerThread:
-    return WorkerThread(
-        settings,
-        "lab",
-        REGIONS,
-        state_url=str(store.path),
-        root=fleet.root,
-        executor=fleet.executor,
-        **kw,
-    )
+) -> AbstractContextManager[WorkerThread]:
+    return fleet_workers(settings, fleet, str(store.path), REGIONS, **kw)
 
 
 def start(fleet: FakeFleet, store: SqliteStore, settings: temporal.Settings, **kw: Any) -> Any:
-    pol = Policy.model_validate({**POLICY, **kw.pop("policy", {})})
-    out = service.start(store, fleet.root, "lab", "edge.yml", pol, settings=settings, **kw)
-    return out
+    return start_rollout(fleet, store, settings, {**PROBED_POLICY, **kw.pop("policy", {})}, **kw)
 
 
 def _readable(history_json: str) -> str:
@@ -130,11 +111,8 @@ def test_secret_var_comes_from_the_regional_worker_and_is_never_in_history(
     held = secrets_service.capture(environ=environ)
     assert "FLEETCTL_SECRET_DB_PASSWORD" not in environ  # taken out of the environment
     caplog.set_level(logging.DEBUG)
-    try:
-        with workers(fleet, store, temporal_settings, secrets=held):
-            out = start(fleet, store, temporal_settings, secret_vars=fingerprint(fleet, value))
-    finally:
-        terminate(temporal_settings, workflow_id("lab"))
+    with workers(fleet, store, temporal_settings, secrets=held):
+        out = start(fleet, store, temporal_settings, secret_vars=fingerprint(fleet, value))
     assert out.status is Status.completed, out.message
     applied = [c for c in fleet.calls if not c.check]
     assert applied and all(
@@ -161,16 +139,11 @@ def test_a_worker_without_the_value_fails_clearly_and_changes_nothing(
 ) -> None:
     value = "s3cr3t-" + stdlib_secrets.token_hex(8)
     other = {"FLEETCTL_SECRET_DB_PASSWORD": "another-" + value} if given == "different" else {}
-    try:
-        with workers(
-            fleet, store, temporal_settings, secrets=secrets_service.capture(environ=other)
-        ):
-            first = start(fleet, store, temporal_settings)  # no secret: the last known-good
-            assert first.status is Status.completed, first.message
-            calls = len(fleet.calls)
-            out = start(fleet, store, temporal_settings, secret_vars=fingerprint(fleet, value))
-    finally:
-        terminate(temporal_settings, workflow_id("lab"))
+    with workers(fleet, store, temporal_settings, secrets=secrets_service.capture(environ=other)):
+        first = start(fleet, store, temporal_settings)  # no secret: the last known-good
+        assert first.status is Status.completed, first.message
+        calls = len(fleet.calls)
+        out = start(fleet, store, temporal_settings, secret_vars=fingerprint(fleet, value))
     assert out.status is Status.rolled_back, out.message
     assert "the worker of region a" in out.message and "db_password" in out.message
     assert ("differ" if given == "different" else "needs secret var") in out.message
@@ -195,11 +168,9 @@ def test_policy_and_worker_webhooks_receive_a_temporal_rollouts_notifications(
         monkeypatch.setenv("FLEETCTL_TEST_HOOK", rec.url + "/policy")
         pol = {"notify": [{"name": "ops", "url_env": "FLEETCTL_TEST_HOOK"}]}
         own = cli_targets([rec.url + "/worker"], "json")
-        try:
-            with workers(fleet, store, temporal_settings, notify=own):
-                out = start(fleet, store, temporal_settings, policy=pol)
-        finally:  # leaving the workers closes the notifier: queued deliveries finish
-            terminate(temporal_settings, workflow_id("lab"))
+        # leaving the workers closes the notifier: queued deliveries finish
+        with workers(fleet, store, temporal_settings, notify=own):
+            out = start(fleet, store, temporal_settings, policy=pol)
         assert out.status is Status.completed, out.message
         for path in ("/policy", "/worker"):
             kinds = [b["kind"] for b in rec.bodies(path)]

@@ -199,6 +199,12 @@ class Engine(Runner):
             return self._guarded(
                 rec, lambda: self._rollback(rec, reason=rec.message or "resumed rollback")
             )
+        return self._go_on(rec)
+
+    def _go_on(self, rec: RolloutRecord) -> Outcome:
+        """Continue a paused or interrupted rollout from `rec.next_step` (resume,
+        promote, and so a signed approval): the same step loop as `start`, so a
+        closed deploy window ahead is waited for (or paused at, --no-wait) alike."""
         rec.status = Status.running
         rec.pause = None
         self.journal.save(rec)
@@ -270,16 +276,16 @@ class Engine(Runner):
                 reason=reason,
             ),
         )
+        # Saved with the step it passes: a kill -9 right after leaves a rollout that
+        # `resume` continues, not one paused at a step it is already past.
+        rec.status, rec.pause = Status.running, None
         if pause.kind is PauseKind.unreachable:
             # Go on without them: they no longer count against the limit. The
             # step runs again (idempotent) so its gates still judge the others.
             rec.accepted_unreachable = sorted(rec.unreachable_hosts)
         else:
             self._finish_step(rec, step, promoted=True)
-        rec.status = Status.running
-        rec.pause = None
-        self.journal.save(rec)
-        return self._run(rec)
+        return self._go_on(rec)
 
     def abort(self, rollout_id: str, reason: str) -> Outcome:
         rec = queries.load_record(self.store, rollout_id)

@@ -71,11 +71,17 @@ class Runner:
         secrets: Sequence[SecretVar] = (),
         notify: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
         wait_windows: bool = False,
+        stop_waiting: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         # Outside a region's deploy window: wait here for it (holding the lease) and go
         # on, or pause and return (the library's default; the CLI waits unless --no-wait).
+        # Every command that continues a rollout (start, resume, promote, a signed
+        # approval) reaches the window through the same loop, so this alone decides.
         self.wait_windows = wait_windows
+        # True when the process hosting the wait is going away (the approvals server
+        # stopping): the wait ends as a pause for the window, which `resume` continues.
+        self.stop_waiting = stop_waiting or (lambda: False)
         # `--secret-var` values of this command: in memory only, never stored
         self.secrets = {s.name: s for s in secrets}
         self.root = root
@@ -255,6 +261,9 @@ class Runner:
         )
         try:
             while True:
+                if self.stop_waiting():
+                    why = "given up: its process is stopping"
+                    return self._wait_interrupted(rec, policy, step, reason, why)
                 abort = self._abort_requested(rec)
                 if abort is not None:
                     rec.pause = None
@@ -274,10 +283,7 @@ class Runner:
                     left = opens.timestamp() - self.clock()
                 self.sleep(min(WINDOW_POLL_S, max(0.05, left)))
         except KeyboardInterrupt:  # Ctrl-C: leave it paused for the window, not "running"
-            closed = policy.window_closed(step.region, datetime.fromtimestamp(self.clock(), UTC))
-            return self._pause(
-                rec, step, PauseKind.window, f"{closed or reason} (the wait was interrupted)"
-            )
+            return self._wait_interrupted(rec, policy, step, reason, "interrupted")
         rec.pause = None
         rec.message = ""
         self.journal.save(rec)
@@ -291,6 +297,15 @@ class Runner:
             ),
         )
         return None
+
+    def _wait_interrupted(
+        self, rec: RolloutRecord, policy: Policy, step: Step, waiting: str, why: str
+    ) -> Outcome:
+        """A window wait that its process gives up (Ctrl-C, the approvals server
+        stopping): paused for the window, not left "running" with a lease that
+        nobody renews; `rollout resume` waits on from here."""
+        closed = policy.window_closed(step.region, datetime.fromtimestamp(self.clock(), UTC))
+        return self._pause(rec, step, PauseKind.window, f"{closed or waiting} (the wait was {why})")
 
     def _step(self, rec: RolloutRecord, policy: Policy, plan: Plan, step: Step) -> Outcome | None:
         """Apply, bake and judge one step; returns an Outcome when the loop must stop."""
