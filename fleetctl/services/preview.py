@@ -149,7 +149,8 @@ def _is_candidate(rel: str) -> bool:
 class ProgramFiles:
     """One side's program: {file: blob sha} of what a stack's key covers (stacks/**/*.py,
     Pulumi.yaml, the fleetctl files the program imports) plus every stack config, and
-    the fleetctl modules the program imports (warmed in the worker)."""
+    the modules the program imports (fleetctl's, then its own under stacks/: warmed in
+    the worker)."""
 
     blobs: dict[str, str]
     modules: tuple[str, ...]
@@ -166,7 +167,12 @@ def program_files(candidates: dict[str, str], read: program_imports.Read) -> Pro
     modules = sorted(
         p.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for p in closure
     )
-    return ProgramFiles(blobs, tuple(modules))
+    # The program's own modules (stacks/components/...) too: their import is the
+    # same for every stack, and stacks/** is in every key already.
+    own = program_imports.stack_modules(
+        "stacks/__main__.py", lambda rel: read(rel) if rel in candidates else None
+    )
+    return ProgramFiles(blobs, (*modules, *own))
 
 
 def _head_program(root: Path) -> ProgramFiles:
