@@ -216,7 +216,8 @@ def test_a_module_reading_the_stack_at_import_gets_each_stacks_own(ws: Workspace
         ws,
         "stacks/__main__.py",
         "from components.fixture import Edge, Storage\n",
-        "from components.fixture import Edge, Storage\nfrom components.where import REGION, STACK\n",
+        "from components.fixture import Edge, Storage\n"
+        "from components.where import REGION, STACK\n",
     )
     edit(
         ws,
