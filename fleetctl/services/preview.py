@@ -103,7 +103,8 @@ class PreviewRun:
     warnings: list[str] = field(default_factory=list)
     head_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
     key_id: str = ""
-    stats: dict[str, float] = field(default_factory=dict)  # preload_s, program_s (summed)
+    # preload_s; program_s, program_cpu_s: the children's wall and CPU seconds, summed
+    stats: dict[str, float] = field(default_factory=dict)
     base_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
     # Skipped stacks (identical at the base) whose graph the cache holds: their cost.
     unchanged_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
@@ -564,6 +565,9 @@ def run_preview(
         assert res.data is not None
         run.stats["program_s"] = run.stats.get("program_s", 0.0) + float(
             res.data.get("seconds", 0.0)
+        )
+        run.stats["program_cpu_s"] = run.stats.get("program_cpu_s", 0.0) + float(
+            res.data.get("cpu_seconds", 0.0)
         )
         seconds[name] = seconds.get(name, 0.0) + float(res.data.get("seconds", 0.0))
         outside = [p for p in res.data.get("imports", ()) if p not in head_blobs]
