@@ -396,12 +396,14 @@ def _child(job: dict[str, Any], key: bytes, timeout: float, before: set[str]) ->
     log_fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     hints = _record_hints()
     code = 0
     try:
         result = run_job(job, key, timeout)
         result["seconds"] = round(time.perf_counter() - t0, 4)
+        # CPU too: under load a child's wall clock also counts its wait for a core.
+        result["cpu_seconds"] = round(time.process_time() - c0, 4)
         root = Path(os.path.realpath(job["root"]))
         result["imports"], result["new_modules"] = _new_modules(before, root)
         result["hints"] = sorted(hints)
@@ -496,21 +498,68 @@ def skip_stack_traces() -> None:
         resource._get_stack_trace = source_pb2.StackTrace  # type: ignore[attr-defined]
 
 
-def warm_modules(names: list[str], root: str, stacks_dir: str) -> None:
-    """Import the project modules the program imports (from this job group's root).
+def _refuse(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("the stack, its config or the monitor used while warming")
 
-    A module that fails to import is dropped again, so the child imports it
-    itself and reports the error where the program stands.
+
+class _NoConfigYet:
+    """The SDK's config variable while warming: reading it raises."""
+
+    get = set = _refuse
+
+
+def _without_stack(fn: Any, *args: Any) -> Any:
+    """Run `fn` with the SDK's stack, project, organization, monitor and config made
+    to raise on any read.
+
+    No stack is set while the fork server imports project modules, and the
+    SDK's defaults ("stack", "project", no config) would be silently wrong for
+    a module that reads them at import (`STACK = pulumi.get_stack()`) or that
+    creates a resource then. Such a module fails to warm, and each child
+    imports it itself with its own stack set. The reads are patched on the
+    Settings class and the config module (every import path of `get_stack`
+    ends there), and restored after.
+    """
+    try:
+        from pulumi.runtime import config, settings
+    except ImportError:  # pragma: no cover - pulumi is what we run
+        return fn(*args)
+    cls = type(settings.SETTINGS)
+    names = ("stack", "project", "organization", "monitor", "engine", "root_directory")
+    saved = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
+    saved_config = config.CONFIG
+    try:
+        for n in saved:
+            setattr(cls, n, property(_refuse, _refuse))
+        config.CONFIG = _NoConfigYet()  # type: ignore[assignment]
+        return fn(*args)
+    finally:
+        for n, prop in saved.items():
+            setattr(cls, n, prop)
+        config.CONFIG = saved_config
+
+
+def warm_modules(names: list[str], root: str, stacks_dir: str) -> list[str]:
+    """Import the project modules the program imports (from this job group's root);
+    returns the names that imported.
+
+    Includes the program's own modules under stacks/ (components/...). A module
+    that fails to import - also one that reads the stack, its config or creates
+    a resource at import (`_NoStackYet`) - is dropped again, so the child
+    imports it itself and reports any error where the program stands.
     """
     sys.path[:0] = [stacks_dir, root]
+    warmed = []
     for name in names:
         before = set(sys.modules)
         try:
-            importlib.import_module(name)
+            _without_stack(importlib.import_module, name)
+            warmed.append(name)
         except BaseException:
             for new in set(sys.modules) - before:
                 sys.modules.pop(new, None)
     del sys.path[:2]
+    return warmed
 
 
 def _new_modules(before: set[str], root: Path) -> tuple[list[str], list[str]]:

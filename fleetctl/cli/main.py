@@ -7,7 +7,9 @@ them, so `fleetctl --help` stays fast.
 
 from __future__ import annotations
 
+import importlib
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,34 +17,84 @@ import typer
 import typer.core
 
 from fleetctl import __version__
-from fleetctl.cli import (
-    apply,
-    approvals,
-    capacity,
-    freeze,
-    history,
-    hosts,
-    inventory,
-    lab,
-    metrics,
-    render,
-    rollout,
-    stacks,
-    status,
-    traffic,
-    validate,
-)
-from fleetctl.cli import certs as certs_cli
-from fleetctl.cli import cost as cost_cli
-from fleetctl.cli import deploy as deploy_cli
-from fleetctl.cli import drift as drift_cli
-from fleetctl.cli import event as event_cli
-from fleetctl.cli import policy as policy_cli
-from fleetctl.cli import preview as preview_cli
-from fleetctl.cli import report as report_cli
-from fleetctl.cli import temporal as temporal_cli
+from fleetctl.cli import render
 from fleetctl.cli.state import Globals
 from fleetctl.errors import FleetctlError
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A command of the root: `attr` of module fleetctl.cli.<module>, a command
+    function or a Typer app (a group); `extra` adds commands that live in other
+    modules to that group ((name, module, attr, short help))."""
+
+    module: str
+    attr: str
+    short_help: str
+    extra: tuple[tuple[str, str, str, str], ...] = ()
+
+
+# Grouped as an SRE meets them: declare, preview, apply infra; configure and
+# roll out hosts; run the fleet. Short help stays one line in 80 columns.
+# Imported and built only when used: `fleetctl --help` lists these lines
+# without importing the command modules or building the parameters of every
+# command (about half of its time).
+_COMMANDS: dict[str, _Entry] = {
+    "validate": _Entry("validate", "validate", "Check the fleet spec; every problem as file:line."),
+    "stacks": _Entry("stacks", "app", "List the stacks the spec declares."),
+    "preview": _Entry("preview", "app", "Offline preview of infra changes (PR comment/JSON)."),
+    "cost": _Entry("cost", "app", "Monthly cost per region and role; prices."),
+    "policy": _Entry("policy", "app", "Policy rules every preview checks."),
+    "up": _Entry("deploy", "up", "Create/update a stack's cloud resources (Pulumi)."),
+    "destroy": _Entry("deploy", "destroy", "Delete a stack's cloud resources (Pulumi)."),
+    "drift": _Entry("drift", "drift", "Compare the spec with what exists in AWS."),
+    "inventory": _Entry(
+        "inventory", "inventory", "Ansible dynamic inventory from the spec or EC2."
+    ),
+    "apply": _Entry("apply", "apply", "Run a playbook on an env; per-host results."),
+    # `rollout report` lives in cli/report.py (its own module beside the rollout commands)
+    "rollout": _Entry(
+        "rollout",
+        "app",
+        "Safe rollouts: canary, waves, gates.",
+        extra=(
+            ("report", "report", "report", "A rollout as one HTML page: timeline, gate plots."),
+        ),
+    ),
+    "approvals": _Entry("approvals", "app", "Approve paused rollouts by signed HTTP request."),
+    "worker": _Entry("temporal", "worker", "A regional executor for rollouts on Temporal."),
+    "freeze": _Entry("freeze", "freeze", "Stop new rollout steps in an env (emergency)."),
+    "drain": _Entry("traffic", "region_drain", "Move a region's viewers to the others."),
+    "undrain": _Entry("traffic", "region_undrain", "Give a drained region its traffic back."),
+    "hosts": _Entry("hosts", "app", "Drain/undrain single edge hosts (out of LB)."),
+    "history": _Entry("history", "history", "Freezes, drains and rollouts on one timeline."),
+    "capacity": _Entry("capacity", "capacity", "Capacity vs demand per region: N+1, growth, cost."),
+    "event": _Entry("event", "app", "Plan a peak event: pre-scale, freeze."),
+    "status": _Entry("status", "status", "The env at a glance: health, releases, rollout."),
+    "certs": _Entry("certs", "app", "Edges' TLS certificates: status, rotate."),
+    "metrics": _Entry("metrics", "app", "Prometheus endpoint for fleet status."),
+    "lab": _Entry("lab", "app", "A real fleet on this machine (sshd + nginx)."),
+}
+
+
+def _build(name: str, entry: _Entry) -> Any:
+    """The click command of one root entry, built the way `add_typer`/`command` would."""
+    obj = getattr(importlib.import_module(f"fleetctl.cli.{entry.module}"), entry.attr)
+    for sub, module, attr, short in entry.extra:
+        if not any(c.name == sub for c in obj.registered_commands):
+            fn = getattr(importlib.import_module(f"fleetctl.cli.{module}"), attr)
+            obj.command(sub, short_help=short)(fn)
+    shell = typer.Typer(rich_markup_mode=None, add_completion=False)
+    shell.callback()(_shell)  # a group, so the entry keeps its name
+    if isinstance(obj, typer.Typer):
+        shell.add_typer(obj, name=name, short_help=entry.short_help)
+    else:
+        shell.command(name, short_help=entry.short_help)(obj)
+    return typer.main.get_command(shell).commands[name]  # type: ignore[attr-defined]
+
+
+def _shell() -> None:
+    """Holds one lazily built entry."""
 
 
 class _Group(typer.core.TyperGroup):
@@ -58,6 +110,23 @@ class _Group(typer.core.TyperGroup):
         except FleetctlError as exc:
             render.error(exc)
             ctx.exit(exc.exit_code)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in _COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None and cmd_name in _COMMANDS:
+            cmd = _build(cmd_name, _COMMANDS[cmd_name])
+            self.add_command(cmd, cmd_name)
+        return cmd
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The root's list from the one-liners above: nothing imported or built."""
+        rows = [(n, _COMMANDS[n].short_help) for n in self.list_commands(ctx) if n in _COMMANDS]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 app = typer.Typer(
@@ -105,49 +174,6 @@ def main(
 ) -> None:
     """Declare, preview and safely roll out a global video delivery fleet."""
     ctx.obj = Globals(root=root, state=state)
-
-
-# Grouped as an SRE meets them: declare, preview, apply infra; configure and
-# roll out hosts; run the fleet. Short help stays one line in 80 columns.
-app.command("validate", short_help="Check the fleet spec; every problem as file:line.")(
-    validate.validate
-)
-app.add_typer(stacks.app, name="stacks", short_help="List the stacks the spec declares.")
-_PREVIEW_HELP = "Offline preview of infra changes (PR comment/JSON)."
-app.add_typer(preview_cli.app, name="preview", short_help=_PREVIEW_HELP)
-app.add_typer(cost_cli.app, name="cost", short_help="Monthly cost per region and role; prices.")
-app.add_typer(policy_cli.app, name="policy", short_help="Policy rules every preview checks.")
-app.command("up", short_help="Create/update a stack's cloud resources (Pulumi).")(deploy_cli.up)
-app.command("destroy", short_help="Delete a stack's cloud resources (Pulumi).")(deploy_cli.destroy)
-app.command("drift", short_help="Compare the spec with what exists in AWS.")(drift_cli.drift)
-app.command("inventory", short_help="Ansible dynamic inventory from the spec or EC2.")(
-    inventory.inventory
-)
-app.command("apply", short_help="Run a playbook on an env; per-host results.")(apply.apply)
-# `rollout report` lives in cli/report.py (its own module beside the rollout commands)
-rollout.app.command("report", short_help="A rollout as one HTML page: timeline, gate plots.")(
-    report_cli.report
-)
-app.add_typer(rollout.app, name="rollout", short_help="Safe rollouts: canary, waves, gates.")
-app.add_typer(
-    approvals.app, name="approvals", short_help="Approve paused rollouts by signed HTTP request."
-)
-app.command("worker", short_help="A regional executor for rollouts on Temporal.")(
-    temporal_cli.worker
-)
-app.command("freeze", short_help="Stop new rollout steps in an env (emergency).")(freeze.freeze)
-app.command("drain", short_help="Move a region's viewers to the others.")(traffic.region_drain)
-app.command("undrain", short_help="Give a drained region its traffic back.")(traffic.region_undrain)
-app.add_typer(hosts.app, name="hosts", short_help="Drain/undrain single edge hosts (out of LB).")
-app.command("history", short_help="Freezes, drains and rollouts on one timeline.")(history.history)
-app.command("capacity", short_help="Capacity vs demand per region: N+1, growth, cost.")(
-    capacity.capacity
-)
-app.add_typer(event_cli.app, name="event", short_help="Plan a peak event: pre-scale, freeze.")
-app.command("status", short_help="The env at a glance: health, releases, rollout.")(status.status)
-app.add_typer(certs_cli.app, name="certs", short_help="Edges' TLS certificates: status, rotate.")
-app.add_typer(metrics.app, name="metrics", short_help="Prometheus endpoint for fleet status.")
-app.add_typer(lab.app, name="lab", short_help="A real fleet on this machine (sshd + nginx).")
 
 
 def run() -> None:

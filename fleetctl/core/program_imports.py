@@ -103,3 +103,35 @@ def import_closure(entries: Iterable[str], read: Read) -> set[str]:
                     found.add(path)
                     todo.append(path)
     return found
+
+
+def stack_modules(main: str, read: Read) -> list[str]:
+    """The program's own modules under its directory (e.g. `components`,
+    `components.edge` from `stacks/__main__.py`), transitively, parents first.
+
+    Only what the entry file really imports (by its source): the fork server
+    imports these before forking, so a stray script next to the program is never
+    run by a preview.
+    """
+    base = main.rsplit("/", 1)[0] + "/" if "/" in main else ""
+    seen: set[str] = set()
+    found: dict[str, None] = {}
+    todo = [main]
+    while todo:
+        rel = todo.pop(0)
+        if rel in seen:
+            continue
+        seen.add(rel)
+        text = read(rel)
+        if text is None:
+            continue
+        # Relative to the program's directory, which the program puts first on sys.path.
+        for name in sorted(imported_modules(rel[len(base) :], text)):
+            for mod in _with_parents(name):
+                if mod == PACKAGE or mod.startswith(f"{PACKAGE}."):
+                    break
+                path = module_file(mod, lambda r: read(base + r))
+                if path is not None and mod not in found:
+                    found[mod] = None
+                    todo.append(base + path)
+    return list(found)

@@ -103,7 +103,8 @@ class PreviewRun:
     warnings: list[str] = field(default_factory=list)
     head_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
     key_id: str = ""
-    stats: dict[str, float] = field(default_factory=dict)  # preload_s, program_s (summed)
+    # preload_s; program_s, program_cpu_s: the children's wall and CPU seconds, summed
+    stats: dict[str, float] = field(default_factory=dict)
     base_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
     # Skipped stacks (identical at the base) whose graph the cache holds: their cost.
     unchanged_graphs: dict[str, ResourceGraph] = field(default_factory=dict)
@@ -149,7 +150,8 @@ def _is_candidate(rel: str) -> bool:
 class ProgramFiles:
     """One side's program: {file: blob sha} of what a stack's key covers (stacks/**/*.py,
     Pulumi.yaml, the fleetctl files the program imports) plus every stack config, and
-    the fleetctl modules the program imports (warmed in the worker)."""
+    the modules the program imports (fleetctl's, then its own under stacks/: warmed in
+    the worker)."""
 
     blobs: dict[str, str]
     modules: tuple[str, ...]
@@ -166,7 +168,12 @@ def program_files(candidates: dict[str, str], read: program_imports.Read) -> Pro
     modules = sorted(
         p.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for p in closure
     )
-    return ProgramFiles(blobs, tuple(modules))
+    # The program's own modules (stacks/components/...) too: their import is the
+    # same for every stack, and stacks/** is in every key already.
+    own = program_imports.stack_modules(
+        "stacks/__main__.py", lambda rel: read(rel) if rel in candidates else None
+    )
+    return ProgramFiles(blobs, (*modules, *own))
 
 
 def _head_program(root: Path) -> ProgramFiles:
@@ -558,6 +565,9 @@ def run_preview(
         assert res.data is not None
         run.stats["program_s"] = run.stats.get("program_s", 0.0) + float(
             res.data.get("seconds", 0.0)
+        )
+        run.stats["program_cpu_s"] = run.stats.get("program_cpu_s", 0.0) + float(
+            res.data.get("cpu_seconds", 0.0)
         )
         seconds[name] = seconds.get(name, 0.0) + float(res.data.get("seconds", 0.0))
         outside = [p for p in res.data.get("imports", ()) if p not in head_blobs]

@@ -205,6 +205,33 @@ def test_changed_secret_is_an_update_and_plaintext_appears_nowhere(ws: Workspace
             assert plaintext not in text, f"{plaintext} leaked into {where}"
 
 
+def test_a_module_reading_the_stack_at_import_gets_each_stacks_own(ws: Workspace) -> None:
+    # The fork server imports the program's own modules (components/...) once
+    # before forking; one that reads the stack or its config at import must not
+    # keep the values of no stack ("stack", None): each child imports it itself.
+    (ws.root / "stacks" / "components" / "where.py").write_text(
+        "import pulumi\nSTACK = pulumi.get_stack()\nREGION = pulumi.Config('aws').get('region')\n"
+    )
+    edit(
+        ws,
+        "stacks/__main__.py",
+        "from components.fixture import Edge, Storage\n",
+        "from components.fixture import Edge, Storage\n"
+        "from components.where import REGION, STACK\n",
+    )
+    edit(
+        ws,
+        "stacks/__main__.py",
+        'pulumi.export("vpc", vpc.id)',
+        'aws.sqs.Queue("where", name=f"{STACK}/{REGION}")\npulumi.export("vpc", vpc.id)',
+    )
+    run = preview(ws, base=None, use_cache=False)
+    for name, region in ((DEV, "us-east-1"), (QA, "eu-west-1")):
+        where = next(c for c in stack(run, name).changes if c.name == "where")
+        value = next(d for d in where.diffs if d.path == "name")
+        assert value.new == f"{name}/{region}"
+
+
 def test_program_error_names_the_stack_and_line_others_still_preview(ws: Workspace) -> None:
     edit(
         ws,

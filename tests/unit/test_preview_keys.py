@@ -174,3 +174,19 @@ def test_relative_imports_are_followed() -> None:
     }
     got = import_closure(["stacks/__main__.py"], files.get)
     assert got == set(files) - {"stacks/__main__.py", "fleetctl/core/planner.py"}
+
+
+def test_the_programs_own_modules_are_warmed_but_not_a_stray_script(project: Path) -> None:
+    # The worker imports these before forking: only what __main__.py imports
+    # (transitively), never a script that merely sits in stacks/.
+    (project / "stacks" / "components" / "helper.py").write_text("X = 1\n")
+    append(project, "stacks/components/edge.py", "\nfrom components import helper\n")
+    (project / "stacks" / "tools").mkdir()
+    (project / "stacks" / "tools" / "__init__.py").write_text("")
+    (project / "stacks" / "tools" / "regen.py").write_text("import os\nos.remove('x')\n")
+    modules = svc._head_program(project).modules
+    own = [m for m in modules if not m.startswith("fleetctl")]
+    assert own[0] == "components"  # the package before its modules
+    assert {"components.edge", "components.network", "components.helper"} <= set(own)
+    assert not any(m.startswith("tools") for m in modules)
+    assert "fleetctl.spec" in modules
