@@ -46,7 +46,7 @@ $F rollout start edge.yml --env lab --engine temporal --max-parallel-regions 3 \
 starter=$!
 
 step "kill -9 a regional worker while its Ansible batch runs"
-$PY - <<'PY'
+if ! $PY - <<'PY'
 import os, signal, time
 from pathlib import Path
 from fleetctl.adapters import procs
@@ -63,6 +63,8 @@ while time.time() < deadline:
     rid = docs[0]["id"] if docs else None
     waves = [e for e in store.events(rid) if e["type"] == "step_started" and e["step"] >= 1] if rid else []
     store.close()
+    if docs and docs[0].get("status") in ("completed", "failed", "rolled_back", "rollback_failed", "superseded"):
+        raise SystemExit(f"demo: rollout {rid} ended ({docs[0]['status']}) before a wave ran")
     running = [e["region"] for e in waves if procs.with_environ(BATCH_TAG, f"{rid}/{e['region']}")]
     if running:
         pid = sv.processes()[f"lab-worker-{running[0]}"].pid
@@ -73,6 +75,12 @@ while time.time() < deadline:
 else:  # say so: the rest of the demo would show no retry
     raise SystemExit("demo: no regional batch was seen running within 180 s; nothing killed")
 PY
+then
+  kill "$starter" 2>/dev/null || true  # (it has ended, unless it hangs)
+  wait "$starter" 2>/dev/null || true
+  cat .fleetctl/demo-temporal/start.log
+  exit 1
+fi
 
 step "the rollout goes on: the batch is retried after the heartbeat timeout (10 s)"
 set +e
