@@ -30,7 +30,11 @@ PY
   export FLEETCTL_LAB_SUBNET
 fi
 
-cleanup() { step "fleetctl lab down  (stops the Temporal server and the workers too)"; $F lab down || true; }
+cleanup() {
+  # a rollout still waiting on the server (the demo stopped early) goes first
+  if [ -n "${starter:-}" ]; then kill "$starter" 2>/dev/null || true; fi
+  step "fleetctl lab down  (stops the Temporal server and the workers too)"; $F lab down || true
+}
 trap cleanup EXIT
 
 step "fleetctl lab up --temporal  (the lab + a Temporal dev server + a worker per region)"
@@ -42,7 +46,7 @@ $F rollout start edge.yml --env lab --engine temporal --max-parallel-regions 3 \
 starter=$!
 
 step "kill -9 a regional worker while its Ansible batch runs"
-$PY - <<'PY'
+if ! $PY - <<'PY'
 import os, signal, time
 from pathlib import Path
 from fleetctl.adapters import procs
@@ -59,6 +63,8 @@ while time.time() < deadline:
     rid = docs[0]["id"] if docs else None
     waves = [e for e in store.events(rid) if e["type"] == "step_started" and e["step"] >= 1] if rid else []
     store.close()
+    if docs and docs[0].get("status") in ("completed", "failed", "rolled_back", "rollback_failed", "superseded"):
+        raise SystemExit(f"demo: rollout {rid} ended ({docs[0]['status']}) before a wave ran")
     running = [e["region"] for e in waves if procs.with_environ(BATCH_TAG, f"{rid}/{e['region']}")]
     if running:
         pid = sv.processes()[f"lab-worker-{running[0]}"].pid
@@ -66,11 +72,23 @@ while time.time() < deadline:
         print(f"killed lab-worker-{running[0]} (pid {pid}) in the middle of its batch of {rid}")
         break
     time.sleep(0.1)
+else:  # say so: the rest of the demo would show no retry
+    raise SystemExit("demo: no regional batch was seen running within 180 s; nothing killed")
 PY
+then
+  kill "$starter" 2>/dev/null || true  # (it has ended, unless it hangs)
+  wait "$starter" 2>/dev/null || true
+  cat .fleetctl/demo-temporal/start.log
+  exit 1
+fi
 
 step "the rollout goes on: the batch is retried after the heartbeat timeout (10 s)"
-wait "$starter" || true
+set +e
+wait "$starter"
+rc=$?
+set -e
 cat .fleetctl/demo-temporal/start.log
+if [ "$rc" -ne 0 ]; then echo "demo: expected the rollout to complete (exit 0), got $rc" >&2; exit 1; fi
 rid=$($F rollout list --env lab --format json | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 $PY - "$rid" <<'PY'
 import os, sys
@@ -80,6 +98,8 @@ for e in s.events(sys.argv[1]):
     if e["type"] == "step_applied":
         print(f"  step {e['step']} {e['label']:<26} region {e.get('region', ''):<10} "
               f"attempt {e.get('attempt', 1)}  {e['status']}")
+if not any(e["type"] == "step_applied" and e.get("attempt", 1) > 1 for e in s.events(sys.argv[1])):
+    raise SystemExit("demo: no step shows a retried batch (attempt 2): the kill did not land")
 PY
 
 step "fleetctl rollout why $rid  (the same journal as the local engine)"

@@ -156,8 +156,25 @@ def print_event(event: dict[str, Any]) -> None:
     render.err.print(event_line(event), markup=True, highlight=False, soft_wrap=True)
 
 
+def _shown(value: Any) -> Any:
+    """An extra var as a line can carry it: a PEM certificate (public, e.g.
+    `certs rotate`'s) by its SHA-256 prefix as `certs status` shows it,
+    instead of a dozen lines of base64 in the rollout's header."""
+    if isinstance(value, str) and value.lstrip().startswith("-----BEGIN CERTIFICATE-----"):
+        import hashlib
+        import ssl
+
+        try:
+            der = ssl.PEM_cert_to_DER_cert(value.strip() + "\n")
+        except ValueError:
+            return f"<PEM, {len(value)} chars>"
+        return f"<certificate sha256 {hashlib.sha256(der).hexdigest()[:16]}>"
+    return value
+
+
 def _created(e: ev.Created) -> str:
-    extra = f" extra vars {e.extravars}" if e.extravars else ""
+    shown = {k: _shown(v) for k, v in e.extravars.items()}
+    extra = f" extra vars {shown}" if e.extravars else ""
     if e.secret_vars:  # names only; the fingerprints are for comparing
         extra += f" secret vars {', '.join(sorted(e.secret_vars))}"
     drained = f"; drained, left out: {', '.join(e.skipped_drained)}" if e.skipped_drained else ""
@@ -184,7 +201,15 @@ def _step_applied(e: ev.StepApplied, verbose: bool) -> str:
     for o in e.hosts.values():
         counts[o.get("state", "?")] = counts.get(o.get("state", "?"), 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no host results"
-    line = f"  applied in {e.duration_s}s: {summary}"
+    # The Temporal engine runs regions in parallel and journals which region
+    # and which activity attempt applied the step: name the step (its lines
+    # interleave with another region's) and say when a batch was retried
+    # (a worker died or timed out mid-batch), which is otherwise invisible.
+    region, attempt = e.extra.get("region"), e.extra.get("attempt")
+    what = f" {e.label}" if region else ""
+    line = f"  applied{what} in {e.duration_s}s: {summary}"
+    if isinstance(attempt, int) and attempt > 1:
+        line += f" [yellow](attempt {attempt}: an earlier attempt of this batch did not finish)[/]"
     if e.failed or e.unreachable or verbose:
         line += (
             f"; failed {e.total_failed}/{e.max_failed_hosts} allowed, "

@@ -165,6 +165,7 @@ def _judge(
             }
         )
     projected: float | None = None
+    base_projected: float | None = None
     if cfg.fleet_peak_rps is not None and region_weights and ch.requests:
         weight = sum(region_weights.values())
         projected = projected_origin_rps(cfg.fleet_peak_rps, weight, ch.origin_per_request)
@@ -178,14 +179,23 @@ def _judge(
             }
         )
         if base.requests:
-            numbers["baseline_origin_rps"] = _r(
-                projected_origin_rps(cfg.fleet_peak_rps, weight, base.origin_per_request), 1
+            base_projected = projected_origin_rps(
+                cfg.fleet_peak_rps, weight, base.origin_per_request
             )
-    load = (
-        f"; at the region's peak the origin would see {projected:.0f} req/s"
-        if projected is not None
-        else ""
-    )
+            numbers["baseline_origin_rps"] = _r(base_projected, 1)
+    load = ""
+    if projected is not None:
+        # the number alone does not say whether it is bad: put it next to
+        # what the unchanged edges would cause and what the origin can carry
+        beside = []
+        if base_projected is not None:
+            beside.append(f"{base_projected:.0f} req/s like the baseline")
+        if cfg.origin_capacity_rps is not None:
+            beside.append(f"capacity {cfg.origin_capacity_rps:.0f} req/s")
+        more = f" ({'; '.join(beside)})" if beside else ""
+        load = f"; at the region's peak the origin would see {projected:.0f} req/s{more}"
+    versus = f" vs {base.hit_ratio:.1%} on baseline" if base.requests else ""
+    on_base = f"{base.hit_ratio:.1%} on baseline; " if base.requests else ""
     if ch.requests < cfg.min_requests:
         return GateResult(
             GATE,
@@ -197,8 +207,8 @@ def _judge(
         return GateResult(
             GATE,
             Verdict.FAIL,
-            f"hit ratio {ch.hit_ratio:.1%} < {cfg.min_hit_ratio:.1%} "
-            f"({ch.origin_per_request:.2f} origin requests per viewer request){load}",
+            f"hit ratio {ch.hit_ratio:.1%} < {cfg.min_hit_ratio:.1%} ({on_base}"
+            f"{ch.origin_per_request:.2f} origin requests per viewer request){load}",
             numbers,
         )
     if base.requests:
@@ -229,7 +239,6 @@ def _judge(
             f"> its capacity {cfg.origin_capacity_rps:.0f} req/s",
             numbers,
         )
-    versus = f" vs {base.hit_ratio:.1%} on baseline" if base.requests else ""
     return GateResult(
         GATE,
         Verdict.PASS,

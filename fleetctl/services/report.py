@@ -325,12 +325,37 @@ def _figure(svg: str, text: str) -> str:
     return f'<figure role="img" aria-label="{t}">{svg}<figcaption>{t}</figcaption></figure>'
 
 
+def origin_load_figure(title: str, numbers: dict[str, Any]) -> str:
+    """The `cache` gate's projection as bars: the origin load at the region's
+    peak if every edge of the region behaved like the canary, beside the
+    baseline edges' and under the origin's capacity ("" without a projection)."""
+    projected = numbers.get("projected_origin_rps")
+    if not isinstance(projected, int | float):
+        return ""
+    base = numbers.get("baseline_origin_rps")
+    cap = numbers.get("origin_capacity_rps")
+    base = float(base) if isinstance(base, int | float) else None
+    cap = float(cap) if isinstance(cap, int | float) else None
+    comp = Comparison(
+        "origin load at the region's peak (req/s)", float(projected), base, cap, "max"
+    )
+    words = (
+        f"origin load if the change reached the whole region (peak "
+        f"{numbers.get('region_peak_rps', '?')} req/s): canary {float(projected):g} req/s"
+        + (f" vs baseline {base:g} req/s" if base is not None else "")
+        + (f", capacity {cap:g} req/s" if cap is not None else "")
+    )
+    return _figure(gate_plot(f"{title}: projected origin load", [comp]), words)
+
+
 def gate_figures(
     gate: str, phase: str, numbers: dict[str, Any], samples: GateSamples | None
 ) -> str:
     """The plots of one gate run: its distributions and burn rates when the
-    journal kept them, else (an older journal) bars of its numbers."""
+    journal kept them, else (an older journal) bars of its numbers; the
+    cache gate's projected origin load in both cases."""
     title = f"{gate} ({phase})"
+    load = origin_load_figure(title, numbers)
     out = []
     if samples:
         dists = [d for d in samples.distributions if d.changed or d.baseline]
@@ -345,7 +370,7 @@ def gate_figures(
                 )
             )
         if out:
-            return "".join(out)
+            return "".join(out) + load
     comps = comparisons(numbers)
     if comps:
         words = "; ".join(
@@ -354,8 +379,9 @@ def gate_figures(
             + (f", {c.bound} {c.threshold:g}" if c.threshold is not None else "")
             for c in comps
         )
-        return _figure(gate_plot(title, comps), f"recorded numbers (no samples kept): {words}")
-    return ""
+        bars = _figure(gate_plot(title, comps), f"recorded numbers (no samples kept): {words}")
+        return bars + load
+    return load
 
 
 def timeline_plot(doc: dict[str, Any], events: Sequence[dict[str, Any]]) -> str:

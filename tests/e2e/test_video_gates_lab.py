@@ -72,7 +72,10 @@ def test_slowed_segment_path_fails_hls_playback_with_rebuffers(lab: LabWS) -> No
     assert set(lab.served().values()) == good
 
 
-def test_cache_bust_fails_cache_with_projected_origin_load(lab: LabWS) -> None:  # noqa: F811
+def test_cache_bust_fails_cache_with_projected_origin_load(
+    lab: LabWS,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     good = set(lab.served().values())
     rc, out, err = lab.start("-x", "edge_cache_key=$request_uri$request_id", policy=VIDEO)
     assert rc == 1, err
@@ -85,7 +88,16 @@ def test_cache_bust_fails_cache_with_projected_origin_load(lab: LabWS) -> None: 
     n = cache["numbers"]
     assert n["changed_origin_per_request"] == 1.0 and n["baseline_hit_ratio"] == 1.0
     assert n["projected_origin_rps"] > n["baseline_origin_rps"]
+    assert "like the baseline" in cache["reason"]  # the load beside the baseline's
     assert set(lab.served().values()) == good
+    # the report of this real rollout draws the ratios and the projected load
+    page = tmp_path / "report.html"
+    rep = lab.run("rollout", "report", out["id"], "--out", str(page))
+    assert rep.returncode == 0, rep.stderr
+    html = page.read_text()
+    assert "cache hit ratio per edge distribution: canary n=1 vs baseline n=" in html
+    assert "startup time (s) per session distribution" in html
+    assert f"canary {n['projected_origin_rps']:g} req/s vs baseline 0 req/s" in html
 
 
 class Viewers:

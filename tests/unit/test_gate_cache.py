@@ -58,3 +58,20 @@ def test_projected_origin_load_against_capacity() -> None:
     )
     r = cache_gate(reads("c", 80, 20), reads("b", 80, 20), cfg, region_weights=weights)
     assert r.verdict is Verdict.FAIL and "6000 req/s > its capacity 5000" in r.reason
+
+
+def test_fail_reason_puts_the_projected_load_beside_baseline_and_capacity() -> None:
+    """`rollout why` shows the reason line: the projected load alone (e.g.
+    "2000 req/s") does not say whether it is bad, so the baseline's hit ratio,
+    the load the unchanged edges would cause and the origin's capacity sit
+    beside it."""
+    cfg = CacheGate(enabled=True, fleet_peak_rps=20_000, origin_capacity_rps=2_000)
+    r = cache_gate(reads("c", 0, 45), reads("b", 90, 0), cfg, region_weights={"small": 0.1})
+    assert r.verdict is Verdict.FAIL
+    assert "hit ratio 0.0% < 80.0% (100.0% on baseline;" in r.reason
+    assert "the origin would see 2000 req/s (0 req/s like the baseline; capacity 2000" in r.reason
+    # without a baseline or capacity nothing is invented
+    cfg = CacheGate(enabled=True, fleet_peak_rps=20_000)
+    r = cache_gate(reads("c", 0, 45), [], cfg, region_weights={"small": 0.1})
+    assert r.reason.endswith("the origin would see 2000 req/s")
+    assert "baseline" not in r.reason

@@ -114,3 +114,27 @@ def test_an_old_journal_without_samples_falls_back_to_bars() -> None:
     page = render(doc, [_gate_event(None)])
     assert "recorded numbers (no samples kept): rebuffer_ratio: canary 0.03 vs baseline 0" in page
     assert "ECDF" not in page and page.count("<svg") == 2
+
+
+def test_the_cache_gate_draws_the_projected_origin_load_against_capacity() -> None:
+    """Issue 16: the report shows the origin load the change would cause at
+    the region's peak against what the origin can carry, not only the ratios."""
+    from fleetctl.core.cache_gate import CacheRead, cache_gate
+    from fleetctl.core.policy import CacheGate
+
+    cfg = CacheGate(enabled=True, fleet_peak_rps=20_000, origin_capacity_rps=2_000)
+    changed = [CacheRead("c", 200, "MISS")] * 30
+    baseline = [CacheRead("b", 200, "HIT")] * 60
+    r = cache_gate(changed, baseline, cfg, region_weights={"small": 0.1})
+    event = {"type": "gate", "at": 2.0, "phase": "step", **r.to_dict()}
+    page = render({"id": "r-3", "env": "lab", "status": "rolled_back"}, [event])
+    assert "cache hit ratio per edge distribution" in page
+    assert (
+        "origin load if the change reached the whole region (peak 2000.0 req/s): "
+        "canary 2000 req/s vs baseline 0 req/s, capacity 2000 req/s" in page
+    )
+    assert page.count("<figure") == 3  # timeline, the ratios, the projected load
+    # a gate without a projection (no fleet_peak_rps) draws no load figure
+    r = cache_gate(changed, baseline, CacheGate(enabled=True))
+    page = render({"id": "r-4"}, [{"type": "gate", "at": 2.0, "phase": "step", **r.to_dict()}])
+    assert "origin load" not in page

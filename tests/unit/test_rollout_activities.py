@@ -65,3 +65,39 @@ def test_a_stale_fence_stops_apply_before_the_executor_runs(tmp_path: Path) -> N
         assert calls == []
     finally:
         store.close()
+
+
+def test_apply_heartbeats_while_the_playbook_runs(tmp_path: Path) -> None:
+    """The executor polls `cancel` while Ansible runs (ansible-runner's cancel
+    callback); each poll must heartbeat. Without it a Temporal batch longer
+    than the heartbeat timeout (10 s) was taken for a dead worker's, retried
+    and failed: `make demo-temporal` on a loaded machine, 'activity Heartbeat
+    timeout' at the canary."""
+    from fleetctl.services import release as release_service
+
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "edge.yml").write_text("- hosts: all\n  tasks: []\n")
+    (tmp_path / "inventories" / "lab").mkdir(parents=True)
+    (tmp_path / "inventories" / "lab" / "hosts.yml").write_text("all: {}\n")
+    store = SqliteStore(tmp_path / "state.db")
+    beats: list[int] = []
+    try:
+        rel = release_service.snapshot(store, tmp_path, "lab")
+
+        def executor(*args: Any, cancel: Any, **kw: Any) -> Any:
+            for _ in range(3):  # three polls of a long run
+                assert cancel() is False
+            return type("Result", (), {"status": "successful", "hosts": {}, "duration_s": 12.0})()
+
+        ctx = act.ActivityContext(
+            store=store,
+            root=tmp_path,
+            workdir=lambda: tmp_path / "work",
+            executor=executor,
+            heartbeat=lambda: beats.append(1),
+        )
+        req = act.ApplyRequest(act.Fence("r-1", "lab", None), rel.hash, "edge.yml", ("e",), 60.0)
+        assert act.apply_batch(ctx, req).status == "successful"
+        assert len(beats) == 3
+    finally:
+        store.close()

@@ -204,3 +204,43 @@ def test_every_kind_has_a_line() -> None:
     assert event_line({"type": "from_the_future", "at": 1.0, "x": 1}).startswith(
         "from_the_future: "
     )
+
+
+def test_a_certificate_extra_var_is_shown_by_its_fingerprint(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`certs rotate` passes the new certificate as an extra var: the rollout's
+    first line names it the way `certs status` does, not as base64 lines."""
+    from fleetctl.adapters import tls
+    from fleetctl.cli.rollout_render import event_line
+
+    pem, _key = tls.issue(tmp_path, "edges.lab", addresses=["127.0.0.1"], days=1)
+    fp = tls.fingerprint(pem)[:16]
+    e = ev.Created(at=1.0, env="lab", playbook="certs.yml", release="r1",
+                   extravars={"edge_tls_cert_pem": pem.decode(), "n": 3})  # fmt: skip
+    line = event_line(e)
+    assert f"<certificate sha256 {fp}>" in line and "'n': 3" in line
+    assert "BEGIN CERTIFICATE" not in line and "\n" not in line
+    # the journal keeps the certificate itself (public; the release manifest has it)
+    assert e.extravars["edge_tls_cert_pem"].startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_a_retried_temporal_batch_is_visible_in_the_applied_line() -> None:
+    """The Temporal engine journals `region` and `attempt` with step_applied;
+    its regions run in parallel, so the line names the step, and a batch a
+    killed worker left (attempt 2) says so instead of looking like attempt 1."""
+    from fleetctl.cli.rollout_render import event_line
+
+    base = {
+        "type": "step_applied",
+        "at": 1.0,
+        "step": 1,
+        "label": "lab-mid wave 1 (50%)",
+        "status": "successful",
+        "duration_s": 8.5,
+        "hosts": {"e": {"state": "changed"}},
+    }
+    local = event_line(base)
+    assert local.startswith("  applied in 8.5s: 1 changed") and "attempt" not in local
+    first = event_line({**base, "region": "lab-mid", "attempt": 1})
+    assert "applied lab-mid wave 1 (50%) in 8.5s" in first and "attempt" not in first
+    retried = event_line({**base, "region": "lab-mid", "attempt": 2})
+    assert "applied lab-mid wave 1 (50%) in 8.5s" in retried and "attempt 2" in retried

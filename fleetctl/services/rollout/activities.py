@@ -263,6 +263,12 @@ def _run(
     deadline = req.deadline_at
 
     def cancel() -> bool:
+        # Ansible's cancel callback is the only thing that runs while the
+        # playbook does: heartbeat here, or Temporal takes a batch longer than
+        # its heartbeat timeout (10 s; a loaded machine's canary) for a dead
+        # worker's, retries it and fails the step (the local engine's
+        # heartbeat renews the lease, rate-limited).
+        ctx.heartbeat()
         return ctx.cancelled() or (deadline is not None and ctx.clock() > deadline)
 
     _check_fence(ctx, req.fence)

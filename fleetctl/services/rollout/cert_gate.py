@@ -101,4 +101,5 @@ def check(
             f"{len(bad)}/{len(hosts)} changed edges do not present {what}: {', '.join(bad)}",
             numbers,
         )
-    return GateResult(NAME, Verdict.PASS, f"{len(hosts)} edges present {what}", numbers)
+    edges = "1 edge presents" if len(hosts) == 1 else f"{len(hosts)} edges present"
+    return GateResult(NAME, Verdict.PASS, f"{edges} {what}", numbers)
