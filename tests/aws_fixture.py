@@ -1,7 +1,7 @@
 """moto in server mode for the AWS tests: one server per session, reset per test.
 
-Import the fixtures into a test module with
-`from aws_fixture import aws, moto_server  # noqa: F401`.
+tests/conftest.py registers the fixtures (`pytest_plugins`): importing them
+into a test module would make a separate session fixture, one server, per file.
 
 `moto_server` starts `moto.server` on a free loopback port in a subprocess and
 always stops it. `aws` resets the server's state and points boto3 at it through

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-# The session-scoped `lab` fixture (a real lab fleet, brought up once, always torn down).
-pytest_plugins = ["tests.lab_fixture", "tests.temporal_fixture"]
+# Session fixtures, registered once here so each has one instance per run (a
+# fixture imported into test modules is a separate session fixture per module:
+# one moto server per file): `lab` (a real lab fleet), Temporal, moto.
+pytest_plugins = ["tests.lab_fixture", "tests.temporal_fixture", "tests.aws_fixture"]
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from aws_fixture import MotoServer, aws, moto_server  # noqa: F401
+from aws_fixture import MotoServer
 from aws_world import build_stack
 
 from fleetctl.spec import load_fleet
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 FLEETCTL = str(Path(sys.executable).with_name("fleetctl"))
 
 
-def test_drift_process_exit_codes_and_streams(aws: MotoServer, repo_root: Path) -> None:  # noqa: F811
+def test_drift_process_exit_codes_and_streams(aws: MotoServer, repo_root: Path) -> None:
     build_stack(load_fleet(repo_root / "stacks").stack("staging-us-east-2"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETCTL_")}
     argv = [FLEETCTL, "--root", str(repo_root), "drift", "--env", "staging", "--format", "json"]

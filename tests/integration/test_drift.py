@@ -8,7 +8,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from aws_fixture import MotoServer, aws, free_port, moto_server, start_moto  # noqa: F401
+from aws_fixture import MotoServer, free_port, start_moto
 from aws_world import build_stack
 from typer.testing import CliRunner
 
@@ -69,7 +69,7 @@ def qa_project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def built(aws: MotoServer, qa_project: Path) -> Path:  # noqa: F811
+def built(aws: MotoServer, qa_project: Path) -> Path:
     for stack in load_fleet(qa_project / "stacks").select("qa"):
         build_stack(stack)
     return qa_project
@@ -196,7 +196,7 @@ def test_endpoint_down_is_exit_3(qa_project: Path, monkeypatch: pytest.MonkeyPat
     assert "Traceback" not in text
 
 
-def test_missing_credentials_is_exit_3(aws: MotoServer, qa_project: Path, monkeypatch) -> None:  # noqa: F811
+def test_missing_credentials_is_exit_3(aws: MotoServer, qa_project: Path, monkeypatch) -> None:
     for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(k)
     code, _, text = drift(qa_project, "--env", "qa")

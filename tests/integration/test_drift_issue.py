@@ -20,7 +20,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
-from aws_fixture import MotoServer, aws, moto_server  # noqa: F401
 from ruamel.yaml import YAML
 from test_drift import built, qa_project  # noqa: F401
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from aws_fixture import MotoServer, aws, moto_server  # noqa: F401
+from aws_fixture import MotoServer
 from aws_world import AMI, build_stack
 
 from fleetctl.services import inventory_aws
@@ -38,7 +38,7 @@ def run_tagged(region: str, count: int, tags: dict[str, str], zone: str) -> list
     return [i["InstanceId"] for i in out["Instances"]]
 
 
-def test_instances_of_the_env_by_tag_across_pages(aws: MotoServer) -> None:  # noqa: F811
+def test_instances_of_the_env_by_tag_across_pages(aws: MotoServer) -> None:
     fleet = load_fleet(REPO / "stacks")
     stack = fleet.stack("prod-eu-west-1")
     edge_tags = naming.tags(stack, naming.EDGE)
@@ -77,7 +77,7 @@ def test_instances_of_the_env_by_tag_across_pages(aws: MotoServer) -> None:  # n
     assert sorted(h.name for h in only) == sorted(east_ids)
 
 
-def test_instances_launched_by_groups_carry_the_tags(aws: MotoServer, tmp_path: Path) -> None:  # noqa: F811
+def test_instances_launched_by_groups_carry_the_tags(aws: MotoServer, tmp_path: Path) -> None:
     """The staging stack built as the program builds it: ASG instances land in the inventory."""
     stack = load_fleet(REPO / "stacks").stack("staging-us-east-2")
     build_stack(stack)
@@ -88,7 +88,7 @@ def test_instances_launched_by_groups_carry_the_tags(aws: MotoServer, tmp_path: 
     assert zones == sorted(stack.edge_zones)
 
 
-def test_ansible_inventory_accepts_the_output(aws: MotoServer, tmp_path: Path) -> None:  # noqa: F811
+def test_ansible_inventory_accepts_the_output(aws: MotoServer, tmp_path: Path) -> None:
     stack = load_fleet(REPO / "stacks").stack("prod-eu-west-1")
     ids = run_tagged("eu-west-1", 2, naming.tags(stack, naming.EDGE), "eu-west-1b")
     script = REPO / "examples" / "inventories" / "prod-aws" / "aws-inventory"  # the documented one
@@ -111,7 +111,7 @@ def test_ansible_inventory_accepts_the_output(aws: MotoServer, tmp_path: Path) -
     assert json.loads(host.stdout)["zone"] == "eu-west-1b"
 
 
-def test_unknown_env_and_role_are_bad_input(aws: MotoServer) -> None:  # noqa: F811
+def test_unknown_env_and_role_are_bad_input(aws: MotoServer) -> None:
     from fleetctl.errors import BadInput
 
     with pytest.raises(BadInput, match="unknown env"):
@@ -120,7 +120,7 @@ def test_unknown_env_and_role_are_bad_input(aws: MotoServer) -> None:  # noqa: F
         inventory_aws.hosts_from_aws(Workspace(REPO), "prod", role="origin")
 
 
-def test_cli_source_aws(aws: MotoServer) -> None:  # noqa: F811
+def test_cli_source_aws(aws: MotoServer) -> None:
     from typer.testing import CliRunner
 
     from fleetctl.cli.main import app
@@ -143,7 +143,7 @@ AWS_EC2_CONFIG = REPO / "examples" / "inventories" / "prod-aws" / "aws_ec2.yml"
 
 
 def test_ansibles_aws_ec2_plugin_with_the_shipped_config_matches_fleetctl(
-    aws: MotoServer,  # noqa: F811
+    aws: MotoServer,
 ) -> None:
     """The real amazon.aws.aws_ec2 plugin, given the documented config, sees what we see."""
     fleet = load_fleet(REPO / "stacks")

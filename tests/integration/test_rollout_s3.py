@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_fixture import MotoServer, aws, moto_server  # noqa: F401
+from aws_fixture import MotoServer
 from rollout_fleet import SEGMENT, FakeFleet
 
 from fleetctl.adapters.state import LockHeld, StateStore, open_store
@@ -40,7 +40,7 @@ def fleet(tmp_path: Path) -> Iterator[FakeFleet]:
 
 
 @pytest.fixture
-def store(aws: MotoServer) -> Iterator[StateStore]:  # noqa: F811
+def store(aws: MotoServer) -> Iterator[StateStore]:
     from fleetctl.adapters.state.s3 import S3Store
 
     S3Store.from_url(URL).ensure()

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_fixture import MotoServer, aws, moto_server  # noqa: F401
 from rollout_fleet import SEGMENT, FakeFleet
 
 from fleetctl.adapters import procs

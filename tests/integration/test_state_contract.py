@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aws_fixture import MotoServer, aws, moto_server  # noqa: F401
+from aws_fixture import MotoServer
 
 from fleetctl.adapters.state import LockHeld, StateStore, open_store
 
@@ -96,7 +96,7 @@ def test_journal_is_append_only_ordered_and_per_rollout(store: StateStore) -> No
     assert store.events("unknown") == []
 
 
-def test_s3_journal_survives_reopening(aws: MotoServer) -> None:  # noqa: F811
+def test_s3_journal_survives_reopening(aws: MotoServer) -> None:
     url = _bootstrap_s3()
     first = open_store(url)
     assert first.append_event("r-1", {"step": 1}) == 1
@@ -220,7 +220,7 @@ print("WON", sys.argv[2])
 
 
 def test_two_processes_race_for_one_env_lock_exactly_one_wins(
-    aws: MotoServer,  # noqa: F811
+    aws: MotoServer,
     tmp_path: Path,
 ) -> None:
     url = _bootstrap_s3()
@@ -251,7 +251,7 @@ def test_two_processes_race_for_one_env_lock_exactly_one_wins(
         assert open_store(url).lock_info("env/prod").holder == winners[0]  # type: ignore[union-attr]
 
 
-def test_missing_bucket_and_table_are_clear_outside_errors(aws: MotoServer) -> None:  # noqa: F811
+def test_missing_bucket_and_table_are_clear_outside_errors(aws: MotoServer) -> None:
     from fleetctl.errors import OutsideError
 
     s = open_store("s3://no-such-state-bucket/x?table=no-such-table")
@@ -280,7 +280,7 @@ def test_table_name_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_region_is_a_clear_outside_error(
-    aws: MotoServer,  # noqa: F811
+    aws: MotoServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from fleetctl.errors import OutsideError

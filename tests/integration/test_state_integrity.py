@@ -14,7 +14,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from aws_fixture import MotoServer, aws, moto_server  # noqa: F401
+from aws_fixture import MotoServer
 from typer.testing import CliRunner
 
 from fleetctl.adapters.state import open_store
@@ -161,7 +161,7 @@ URL = "s3://team-fleet-state/p?table=fleet-locks"
 
 def test_s3_undecodable_object_exit_3(
     runner: CliRunner,
-    aws: MotoServer,  # noqa: F811
+    aws: MotoServer,
 ) -> None:
     from fleetctl.adapters.state.s3 import S3Store
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_fixture import MotoServer, aws, moto_server  # noqa: F401
+from aws_fixture import MotoServer
 from aws_world import AMI
 
 from fleetctl.core import fleet_status as fs
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_status_source_aws_probes_instance_addresses(
-    aws: MotoServer,  # noqa: F811
+    aws: MotoServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

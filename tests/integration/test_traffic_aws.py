@@ -9,7 +9,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from aws_fixture import MotoServer, aws, moto_server  # noqa: F401
+from aws_fixture import MotoServer
 from typer.testing import CliRunner
 
 from fleetctl.adapters.state.sqlite import SqliteStore
@@ -49,7 +49,7 @@ def make_zone() -> str:
 
 
 def test_route53_drains_compose_and_undrain_restores_exactly(
-    aws: MotoServer,  # noqa: F811
+    aws: MotoServer,
     tmp_path: Path,
 ) -> None:
     zone_id = make_zone()
@@ -88,7 +88,7 @@ def test_route53_drains_compose_and_undrain_restores_exactly(
 
 
 def test_route53_keeps_hand_set_weights_and_values(
-    aws: MotoServer,  # noqa: F811
+    aws: MotoServer,
     tmp_path: Path,
 ) -> None:
     """Weights in Route 53 before the first drain are what an undrain restores,
@@ -127,7 +127,7 @@ def test_route53_keeps_hand_set_weights_and_values(
 
 
 def test_cli_refuses_a_route53_drain_with_the_numbers(
-    aws: MotoServer,  # noqa: F811
+    aws: MotoServer,
     tmp_path: Path,
 ) -> None:
     zone_id = make_zone()
@@ -144,7 +144,7 @@ def test_cli_refuses_a_route53_drain_with_the_numbers(
 
 
 def test_drain_takes_the_peak_from_a_demand_file(
-    aws: MotoServer,  # noqa: F811
+    aws: MotoServer,
     tmp_path: Path,
 ) -> None:
     """--demand: the peak is the sum of the file's regions, as `capacity` plans it:
@@ -162,7 +162,7 @@ def test_drain_takes_the_peak_from_a_demand_file(
 
 
 def test_drain_uses_the_node_figures_capacity_uses(
-    aws: MotoServer,  # noqa: F811
+    aws: MotoServer,
     tmp_path: Path,
 ) -> None:
     """A demand file that makes edge nodes CPU-bound (nginx 1 Gbit/s per vCPU:
@@ -190,7 +190,7 @@ def test_drain_uses_the_node_figures_capacity_uses(
 
 
 def test_a_stale_zero_weight_is_not_taken_as_the_base(
-    aws: MotoServer,  # noqa: F811
+    aws: MotoServer,
     tmp_path: Path,
 ) -> None:
     """A region at weight 0 that fleetctl never drained (a hand edit) is not what
