@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
 import threading
@@ -32,13 +33,16 @@ from pathlib import Path
 from typing import Any
 
 from fleetctl.core.rollout import events
-from fleetctl.errors import BadInput
+from fleetctl.errors import BadInput, FleetctlError
 
 KEY_ENV = "FLEETCTL_APPROVAL_KEY"
 HEADER = "X-Fleetctl-Signature"
 MAX_TTL_S = 3600.0
 MAX_BODY = 8192
 MIN_KEY_BYTES = 16
+# A client gets this long to send its request: the server answers one request at
+# a time, so a client that connects and stays silent must not block the others.
+CLIENT_TIMEOUT_S = 5.0
 
 
 def load_key(key_env: str = KEY_ENV, key_file: Path | None = None) -> bytes:
@@ -114,17 +118,26 @@ def verify(key: bytes, body: bytes, sig: str | None, now: float) -> Approval:
         raise Rejected(401, f"bad or missing {HEADER} (HMAC-SHA256 of the body, sha256=<hex>)")
     try:
         data = json.loads(body)
+        step, expires = data["step"], data["expires"]
+        # Exact types: a bool or 1.5 is no step, and NaN would never expire
+        # (every comparison with it is false).
+        if type(step) is not int or type(expires) not in (int, float):
+            raise TypeError("step must be an integer, expires a number")
+        if not math.isfinite(expires):
+            raise ValueError("expires must be finite")
         a = Approval(
             rollout=str(data["rollout"]),
-            step=int(data["step"]),
+            step=step,
             by=str(data["by"]).strip(),
             reason=str(data["reason"]).strip(),
             nonce=str(data["nonce"]),
-            expires=float(data["expires"]),
+            expires=float(expires),
         )
     except (ValueError, KeyError, TypeError):
         raise Rejected(
-            400, "the body must be JSON with rollout, step, by, reason, nonce, expires"
+            400,
+            "the body must be a JSON object with rollout, step (integer), by, reason, nonce, "
+            "expires (a number)",
         ) from None
     if not a.by or not a.reason or len(a.nonce) < 16:
         raise Rejected(400, "by and reason must not be empty; nonce at least 16 characters")
@@ -169,19 +182,32 @@ class ApprovalServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = CLIENT_TIMEOUT_S  # a silent or slow client is dropped, not waited for
+
             def do_POST(self) -> None:
                 if self.path.rstrip("/") != "/approve":
                     return self._answer(404, {"error": "POST /approve"})
-                length = int(self.headers.get("Content-Length") or 0)
+                kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+                if kind != "application/json":
+                    return self._answer(415, {"error": "Content-Type must be application/json"})
+                raw = (self.headers.get("Content-Length") or "").strip()
+                length = int(raw) if raw.isdigit() else -1
                 if length <= 0 or length > MAX_BODY:
-                    return self._answer(400, {"error": f"a body of 1..{MAX_BODY} bytes"})
+                    return self._answer(
+                        411 if not raw else 413 if length > MAX_BODY else 400,
+                        {"error": f"a Content-Length of 1..{MAX_BODY} bytes"},
+                    )
                 body = self.rfile.read(length)
+                if len(body) < length:  # the client gave up or timed out mid-body
+                    return self._answer(400, {"error": "the body is shorter than Content-Length"})
                 try:
                     status, answer = 202, server.accept(body, self.headers.get(HEADER))
                 except Rejected as exc:
                     status, answer = exc.status, {"error": exc.message}
                 except BadInput as exc:
                     status, answer = 404, {"error": exc.message}
+                except FleetctlError as exc:  # e.g. the state store is unreachable
+                    status, answer = 503, {"error": exc.message}
                 server.log(f"{self.client_address[0]} POST /approve -> {status}")
                 self._answer(status, answer)
 
@@ -199,7 +225,18 @@ class ApprovalServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = HTTPServer((host, port), Handler)
+        class Server(HTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # One line, never a traceback: a client that hangs up mid-answer,
+                # or a bug, must not spill the server's internals onto its log.
+                import sys
+
+                exc = sys.exc_info()[1]
+                server.log(f"{client_address[0]}: request failed: {type(exc).__name__}")
+
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port {port} is not within 0..65535")
+        self.httpd = Server((host, port), Handler)
 
     @property
     def url(self) -> str:
