@@ -58,3 +58,62 @@ def test_worker_unknown_region_is_exit_2_before_any_connection(
             server.accept()
     assert code == 2, out
     assert f"--region {region}" in out and known in out
+
+
+# -- preview merge --------------------------------------------------------------------------
+
+
+def shard_doc(k: int, n: int, **over: object) -> dict[str, object]:
+    from fleetctl import __version__
+    from fleetctl.services.preview_shard import KIND, VERSION
+
+    doc: dict[str, object] = {
+        "kind": KIND,
+        "version": VERSION,
+        "fleetctl_version": __version__,
+        "shard": [k, n],
+        "options": {"env": "prod", "stacks": [], "base": None, "prices": None, "policy": True},
+        "fingerprint_key_id": "k1",
+        "stacks": [],
+        "entries": {},
+    }
+    return {**doc, **over}
+
+
+@pytest.mark.parametrize(
+    ("docs", "text"),
+    [
+        ([shard_doc(1, 2, shard="x"), shard_doc(2, 2)], "not [K, N]"),
+        ([shard_doc(1, 2, shard=[0, 2]), shard_doc(2, 2)], "not [K, N]"),
+        ([shard_doc(1, 0)], "not [K, N]"),
+        ([shard_doc(1, 1, entries=[])], "`entries`"),
+        ([shard_doc(1, 1, options=None)], "`options`"),
+        ([[1, 2]], "not a fleetctl preview shard"),
+        ([shard_doc(1, 2), shard_doc(1, 2)], "shard 1/2 given twice"),
+        ([shard_doc(1, 3), shard_doc(1, 3), shard_doc(3, 3)], "given twice"),
+        ([shard_doc(1, 2)], "shard(s) 2/2 missing"),
+        ([shard_doc(1, 2), shard_doc(2, 2, fingerprint_key_id="k2")], "fingerprint key id"),
+    ],
+)
+def test_preview_merge_refuses_broken_duplicated_or_missing_shards(
+    proj: Path, docs: list[object], text: str
+) -> None:
+    import json
+
+    files = []
+    for i, doc in enumerate(docs):
+        f = proj / f"shard-{i}.json"
+        f.write_text(json.dumps(doc), encoding="utf-8")
+        files.append(str(f))
+    code, out = invoke(proj, "preview", "merge", *files)
+    assert code == 2, out
+    assert text in out.replace("\n", " ")
+
+
+@pytest.mark.parametrize("content", [b'{"kind": "fleetctl-pre', b"\xff\xfe{}", b""])
+def test_preview_merge_truncated_or_binary_file_is_exit_2(proj: Path, content: bytes) -> None:
+    f = proj / "shard-1.json"
+    f.write_bytes(content)
+    code, out = invoke(proj, "preview", "merge", str(f))
+    assert code == 2, out
+    assert "cannot read shard output" in out and "shard-1.json" in out
