@@ -117,3 +117,95 @@ def test_preview_merge_truncated_or_binary_file_is_exit_2(proj: Path, content: b
     code, out = invoke(proj, "preview", "merge", str(f))
     assert code == 2, out
     assert "cannot read shard output" in out and "shard-1.json" in out
+
+
+# -- --notify URLs ----------------------------------------------------------------------------
+
+SECRET = "T0KENxSECRETx9"
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("ftp://127.0.0.1/" + SECRET, "must start with https:// or http://"),
+        ("javascript:" + SECRET, "must start with https:// or http://"),
+        ("http://", "no host"),
+        ("http:///" + SECRET, "no host"),
+        ("http://[::1/" + SECRET, "malformed"),
+        ("http://127.0.0.1:99999/" + SECRET, "malformed"),
+        ("http://127.0.0.1:port/" + SECRET, "malformed"),
+        ("http://127.0.0.1:0/" + SECRET, "port is 0"),
+        (f"http://bot:{SECRET}@127.0.0.1:9/x", "user:password@"),
+        (f"http://127.0.0.1:9/{SECRET} x", "spaces or control"),
+        (f"http://127.0.0.1:9/{SECRET}\r\nX: y", "spaces or control"),
+    ],
+)
+def test_bad_notify_urls_are_exit_2_before_the_rollout_and_never_echoed(
+    proj: Path, url: str, why: str
+) -> None:
+    code, out = invoke(
+        proj, "rollout", "start", "edge.yml", "--env", "staging", "--notify", url, "--yes"
+    )
+    assert code == 2, out
+    assert why in out.replace("\n", " ")
+    assert SECRET not in out
+    assert not (proj / "s.db").exists() or SECRET.encode() not in (proj / "s.db").read_bytes()
+
+
+def test_a_delivery_error_never_quotes_a_piece_of_the_url() -> None:
+    import http.client
+
+    from fleetctl.services.notify import _error_text
+
+    url = f"https://hooks.example.test/services/T000/{SECRET}?token={SECRET}2"
+    for exc in (
+        http.client.InvalidURL(f"URL can't contain control characters. '/services/T000/{SECRET}'"),
+        ValueError(f"bad query token={SECRET}2 in hooks.example.test"),
+        OSError(f"failed for {url}"),
+    ):
+        text = _error_text(exc, url)
+        assert SECRET not in text and "hooks.example.test" not in text, text
+
+
+# -- --secret-var -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "spec", "text"),
+    [
+        (b"caf\xe9 " + SECRET.encode(), "DB_PASSWORD=@{f}", "is not UTF-8 text"),
+        (SECRET.encode() + b"\x00x", "DB_PASSWORD=@{f}", "contains a NUL byte"),
+        (b"", "DB_PASSWORD=@", "no file after @"),
+        (b"", "DB_PASSWORD=@{d}", "cannot read"),
+        (b"", "DB_PASSWORD=@{f}", "is empty"),
+        (b"", "DB_PASSWORD", "no value for secret var DB_PASSWORD"),
+        (b"", "=@{f}", "bad --secret-var"),
+        (b"", "caf\u00e9", "bad --secret-var"),  # Ansible takes ASCII names only
+        (b"", "class", "bad --secret-var"),
+        (b"", f"DB_PASSWORD={SECRET}", "bad --secret-var 'DB_PASSWORD'"),
+    ],
+)
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["rollout", "start", "edge.yml", "--env", "staging", "--yes"],
+        ["worker", "--env", "prod", "--region", "eu-west-1", "--temporal", "127.0.0.1:9"],
+    ],
+)
+def test_bad_secret_vars_are_exit_2_and_never_show_the_value(
+    proj: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    content: bytes,
+    spec: str,
+    text: str,
+) -> None:
+    monkeypatch.delenv("FLEETCTL_SECRET_DB_PASSWORD", raising=False)
+    f = proj / "secret.txt"
+    f.write_bytes(content)
+    (proj / "adir").mkdir()
+    arg = spec.format(f=f, d=proj / "adir")
+    code, out = invoke(proj, *command, "--secret-var", arg)
+    assert code == 2, out
+    assert text in out
+    assert SECRET not in out
