@@ -209,3 +209,46 @@ def test_bad_secret_vars_are_exit_2_and_never_show_the_value(
     assert code == 2, out
     assert text in out
     assert SECRET not in out
+
+
+# -- gate config in the rollout policy --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("yaml", "line", "key"),
+    [
+        ("gates:\n  hls_playback:\n    enabled: 'yes'\n", 3, "gates.hls_playback.enabled"),
+        ("gates:\n  hls_playback:\n    sessions: '5'\n", 3, "gates.hls_playback.sessions"),
+        ("gates:\n  hls_playback:\n    sessions: 2.5\n", 3, "gates.hls_playback.sessions"),
+        (
+            "gates:\n  hls_playback:\n    max_startup_p95_s: .inf\n",
+            3,
+            "gates.hls_playback.max_startup_p95_s",
+        ),
+        ("gates:\n  cache:\n    enabled: 1\n", 3, "gates.cache.enabled"),
+        ("gates:\n  cache:\n    min_hit_ratio: .nan\n", 3, "gates.cache.min_hit_ratio"),
+        ("gates:\n  slo_burn:\n    window_scale: '0.5'\n", 3, "gates.slo_burn.window_scale"),
+        ("gates:\n  slo_burn:\n    slo: 1.5\n", 3, "gates.slo_burn.slo"),
+        ("gates:\n  http:\n    max_p95_ms: .inf\n", 3, "gates.http.max_p95_ms"),
+        ("gates:\n  http:\n    scheme: ftp\n", 3, "gates.http.scheme"),
+        ("gates:\n  qoe:\n    enabled: true\n", 2, "gates.qoe"),
+        (
+            f"gates:\n  slo_burn:\n    enabled: true\n    url: http://u:{SECRET}@127.0.0.1:9090\n",
+            4,
+            "gates.slo_burn.url",
+        ),
+        ("gates:\n  prometheus:\n    url: 'http://127.0.0.1:99999'\n", 3, "gates.prometheus.url"),
+        ("gates:\n  prometheus:\n    url: 'file:///etc/passwd'\n", 3, "gates.prometheus.url"),
+    ],
+)
+def test_bad_gate_config_is_exit_2_with_file_line_and_key(
+    proj: Path, yaml: str, line: int, key: str
+) -> None:
+    policy = proj / "policy.yml"
+    policy.write_text(yaml, encoding="utf-8")
+    code, out = invoke(
+        proj, "rollout", "plan", "edge.yml", "--env", "staging", "--policy", str(policy)
+    )
+    assert code == 2, out
+    assert f"policy.yml:{line}: {key}" in out.replace("\n", " ")
+    assert SECRET not in out
