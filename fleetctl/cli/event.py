@@ -15,7 +15,8 @@ import typer
 
 from fleetctl.cli import render
 from fleetctl.cli.application import Application
-from fleetctl.cli.options import Env, Fmt, OnlyEnv
+from fleetctl.cli.capacity import MAX_PEAK_GBPS
+from fleetctl.cli.options import Env, Fmt, OnlyEnv, writable_file
 from fleetctl.cli.state import workspace
 
 if TYPE_CHECKING:
@@ -133,8 +134,11 @@ def plan(
     t_end = parse_time(end, "--end")
     if t_end <= t_start:
         raise typer.BadParameter(f"{end} is not after --start {start}", param_hint="--end")
-    if not math.isfinite(peak_gbps) or peak_gbps <= 0:
-        raise typer.BadParameter("must be > 0", param_hint="--peak-gbps")
+    if not math.isfinite(peak_gbps) or not 0 < peak_gbps <= MAX_PEAK_GBPS:
+        raise typer.BadParameter(
+            f"{peak_gbps:g}: expected a number > 0 and <= {MAX_PEAK_GBPS:g}",
+            param_hint="--peak-gbps",
+        )
     try:
         name = lifecycle.check_name(name)
     except BadInput as exc:
@@ -265,7 +269,13 @@ def _show(p: EventPlan) -> None:
 Name = Annotated[str, typer.Argument(help="The event's name, as given to `event plan --name`.")]
 PatchOut = Annotated[
     Path | None,
-    typer.Option("--out", "-o", help="Also write the patch to this file.", dir_okay=False),
+    typer.Option(
+        "--out",
+        "-o",
+        help="Also write the patch to this file.",
+        dir_okay=False,
+        callback=writable_file,
+    ),
 ]
 
 

@@ -156,8 +156,22 @@ def record_plan(store: StateStore, plan: EventPlan, by: str | None = None) -> Ev
                 f"event {record.name} is running in {old.env}",
                 hint=f"`fleetctl event end {record.name}` first, or plan it under another name",
             )
+        # The scale-down must return each key to its value before the event. After
+        # the pre-scale was merged the new plan sees the raised value as "before"
+        # (or needs no change at all): keep the first plan's `before`, and keep
+        # its keys the new plan no longer names.
+        first = {(c.file, c.key): c for c in old.changes}
+        changes = {
+            (c.file, c.key): replace(c, before=first[c.file, c.key].before)
+            if (c.file, c.key) in first
+            else c
+            for c in record.changes
+        }
+        for k, c in first.items():
+            changes.setdefault(k, c)
         record = replace(
             record,
+            changes=tuple(changes.values()),
             phase=old.phase,
             started_by=old.started_by,
             started_at=old.started_at,

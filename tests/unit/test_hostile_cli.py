@@ -252,3 +252,58 @@ def test_bad_gate_config_is_exit_2_with_file_line_and_key(
     assert code == 2, out
     assert f"policy.yml:{line}: {key}" in out.replace("\n", " ")
     assert SECRET not in out
+
+
+# -- event ------------------------------------------------------------------------------------
+
+PLAN = ["event", "plan", "--env", "prod", "--no-preview", "--start", "2026-12-20T18:00:00Z",
+        "--end", "2099-12-20T21:00:00Z"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("extra", "text"),
+    [
+        (["--peak-gbps", "1e308"], "--peak-gbps"),
+        (["--peak-gbps", "inf"], "--peak-gbps"),
+        (["--peak-gbps", "2e6"], "<= 1e+06"),
+        # within the flag's range, but more edge nodes than the spec's schema allows
+        (["--peak-gbps", "50000", "--regions", "eu-central-1"], "nodes_per_zone 5715 (limit 500)"),
+    ],
+)
+def test_event_plan_refuses_peaks_no_spec_can_take(proj: Path, extra: list[str], text: str) -> None:
+    code, out = invoke(proj, *PLAN, "--name", "big", *extra)
+    assert code == 2, out
+    assert text in out.replace("\n", " ")
+    code, out = invoke(proj, "event", "list", "--format", "json")
+    assert out.strip().endswith("[]")  # nothing recorded
+
+
+@pytest.mark.parametrize("where", ["missing-dir/x.patch", "adir", ""])
+def test_event_start_with_a_bad_out_changes_nothing(proj: Path, where: str) -> None:
+    code, out = invoke(proj, *PLAN, "--name", "cup", "--peak-gbps", "100", "--regions",
+                       "eu-central-1")  # fmt: skip
+    assert code == 0, out
+    (proj / "adir").mkdir()
+    code, out = invoke(proj, "event", "start", "cup", "--out", str(proj / where))
+    assert code == 2, out
+    assert "--out" in out
+    code, out = invoke(proj, "freeze", "status", "--env", "prod")
+    assert "not frozen" in out, out  # the bad flag was found before the freeze was set
+    code, out = invoke(proj, "event", "list", "--format", "json")
+    assert '"phase": "planned"' in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["preview", "--env", "prod", "--out", "{p}/nodir/x.md"],
+        ["preview", "--env", "prod", "--out", "{p}"],
+        ["preview", "--env", "prod", "--save-snapshot", "{p}/nodir/s.json"],
+        ["rollout", "report", "r-1", "--out", "{p}/nodir/r.html"],
+    ],
+)
+def test_output_files_are_checked_before_the_work(proj: Path, args: list[str]) -> None:
+    code, out = invoke(proj, *[a.format(p=proj) for a in args])
+    assert code == 2, out
+    assert "--out" in out or "--save-snapshot" in out
+    assert "no directory" in out or "is a directory" in out
