@@ -307,3 +307,49 @@ def test_output_files_are_checked_before_the_work(proj: Path, args: list[str]) -
     assert code == 2, out
     assert "--out" in out or "--save-snapshot" in out
     assert "no directory" in out or "is a directory" in out
+
+
+# -- drift --format markdown, read by a real GFM renderer --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "x` <img src=x onerror=alert(1)> **bold** `y",
+        "``double`` <b>b</b>",
+        "`",
+        "a|b` | <i>cell</i>",
+        "line\r\n<script>alert(1)</script>",
+    ],
+)
+def test_drift_markdown_keeps_hostile_aws_values_inside_their_cell(value: str) -> None:
+    import html
+    import re
+
+    from fleetctl.cli.drift import render_markdown
+    from fleetctl.core.drift import DriftItem, DriftReport, PropChange
+
+    cmark = shutil.which("cmark-gfm")
+    if cmark is None:
+        pytest.skip("cmark-gfm is not installed (apt-get install cmark-gfm)")
+    item = DriftItem(
+        "changed",
+        "bucket",
+        "b",
+        "qa-us-east-1",
+        "us-east-1",
+        (PropChange("tags.team", "ok", value),),
+    )
+    md = render_markdown(DriftReport(("qa-us-east-1",), 1, (item,)))
+    out = subprocess.run(
+        [cmark, "--extension", "table"], input=md, capture_output=True, text=True, check=True
+    ).stdout
+    out = out[out.index("<table>") :]  # the summary line above has its own bold
+    rows = re.findall(r"<tr>(.*?)</tr>", out, re.S)
+    cells = re.findall(r"<td>(.*?)</td>", rows[-1], re.S)
+    assert len(cells) == 7, out  # no cell split off or swallowed
+    assert all(c == "" or (c.startswith("<code>") and c.endswith("</code>")) for c in cells), out
+    # the value comes back whole, as text: no tag of it became HTML
+    shown = html.unescape(re.sub(r"</?code>", "", cells[-1]))
+    assert shown.strip() == value.replace("\r\n", "  ").strip()
+    assert "<img" not in out and "<strong>" not in out and "<script" not in out
