@@ -353,3 +353,32 @@ def test_drift_markdown_keeps_hostile_aws_values_inside_their_cell(value: str) -
     shown = html.unescape(re.sub(r"</?code>", "", cells[-1]))
     assert shown.strip() == value.replace("\r\n", "  ").strip()
     assert "<img" not in out and "<strong>" not in out and "<script" not in out
+
+
+# -- --state and error rendering ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("state", "code", "text"),
+    [
+        ("s3://b@d/x", 2, "not an S3 state URL"),  # was botocore's regexes, exit 3
+        ("http://127.0.0.1:9/x", 2, "not a state backend"),
+        ("file:///tmp/x.db", 2, "not a state backend"),
+    ],
+)
+def test_bad_state_urls_are_exit_2(proj: Path, state: str, code: int, text: str) -> None:
+    for args in (["event", "list"], ["freeze", "status", "--env", "prod"]):
+        r = CliRunner().invoke(app, ["--root", str(proj), "--state", state, *args])
+        out = r.stdout + r.stderr
+        assert r.exit_code == code, out
+        assert text in out and "Traceback" not in out
+    assert not (proj / "http:").exists() and not (proj / "file:").exists()
+
+
+def test_an_error_quoting_square_brackets_is_printed_as_text(proj: Path) -> None:
+    # Rich read "[/x]" in a message as a closing tag and raised MarkupError.
+    d = proj / "[/x]"
+    code, out = invoke(proj, "preview", "merge", str(proj / "[bold]-[/].json"), str(d))
+    assert code == 2, out
+    code, out = invoke(proj, "capacity", "--demand", str(proj / "[/]d.yaml"))
+    assert code == 2 and "[/]d.yaml" in out.replace("\n", ""), out
