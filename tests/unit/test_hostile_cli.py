@@ -382,3 +382,37 @@ def test_an_error_quoting_square_brackets_is_printed_as_text(proj: Path) -> None
     assert code == 2, out
     code, out = invoke(proj, "capacity", "--demand", str(proj / "[/]d.yaml"))
     assert code == 2 and "[/]d.yaml" in out.replace("\n", ""), out
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "extra", "flag"),
+    [
+        ("2026-12-20T18:00:00Z", "2026-12-20T21:00:00Z", ["--cert-margin-days", "inf"],
+         "--cert-margin-days"),
+        ("2026-12-20T18:00:00Z", "2026-12-20T21:00:00Z", ["--freeze-margin", "99999999h"],
+         "--freeze-margin"),
+        ("0001-01-01T00:00:00Z", "2026-12-20T21:00:00Z", [], "--start"),  # minus the freeze margin
+        ("2026-12-20T18:00:00Z", "9999-12-31T23:59:59Z", [], "--end"),  # plus the cert margin
+        ("2026-12-20T18:00:00+14:00", "2026-12-20T04:00:00Z", [], "--end"),  # before, in UTC
+        ("2026-12-20T18:00:00", "2026-12-20T21:00:00Z", [], "no zone"),
+        ("20.12.2026 18:00", "2026-12-20T21:00:00Z", [], "not an ISO 8601 time"),
+    ],
+)  # fmt: skip
+def test_event_plan_times_out_of_range_are_exit_2_not_an_overflow(
+    proj: Path, start: str, end: str, extra: list[str], flag: str
+) -> None:
+    code, out = invoke(proj, "event", "plan", "--env", "prod", "--no-preview", "--name", "x",
+                       "--peak-gbps", "10", "--start", start, "--end", end, *extra)  # fmt: skip
+    assert code == 2, out
+    assert flag in out
+
+
+def test_metrics_serve_port_in_use_is_exit_3(proj: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out = invoke(proj, "metrics", "serve", "--env", "prod", "--port", str(port),
+                           "--duration", "1")  # fmt: skip
+    assert code == 3, out
+    assert f"cannot listen on 127.0.0.1:{port}" in out
