@@ -36,8 +36,9 @@ def check_name(name: str) -> str:
     """An event name: it is a state key and goes into a freeze reason."""
     name = name.strip()
     if not _NAME.match(name):
+        shown = name if len(name) <= 70 else f"{name[:60]}... ({len(name)} characters)"
         raise BadInput(
-            f"bad event name {name!r}",
+            f"bad event name {shown!r}",
             hint="1-64 letters, digits, spaces and . _ : -, starting with a letter or digit",
         )
     return name

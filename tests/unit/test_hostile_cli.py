@@ -416,3 +416,9 @@ def test_metrics_serve_port_in_use_is_exit_3(proj: Path) -> None:
                            "--duration", "1")  # fmt: skip
     assert code == 3, out
     assert f"cannot listen on 127.0.0.1:{port}" in out
+
+
+def test_a_very_long_event_name_is_refused_without_echoing_all_of_it(proj: Path) -> None:
+    code, out = invoke(proj, "event", "start", "a" * 5000)
+    assert code == 2, out
+    assert "5000 characters" in out and "a" * 100 not in out
