@@ -422,3 +422,22 @@ def test_a_very_long_event_name_is_refused_without_echoing_all_of_it(proj: Path)
     code, out = invoke(proj, "event", "start", "a" * 5000)
     assert code == 2, out
     assert "5000 characters" in out and "a" * 100 not in out
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["http://127.0.0.1:7233", "a b:7233", "127.0.0.1:1:2", "[zz]:1", "127.0.0.1:", ":7233",
+     "127.0.0.1:0", "127.0.0.1:65536", "host_name:7233"],
+)  # fmt: skip
+def test_worker_bad_temporal_address_is_exit_2(proj: Path, address: str) -> None:
+    code, out = invoke(proj, "worker", "--env", "prod", "--region", "eu-west-1",
+                       "--temporal", address)  # fmt: skip
+    assert code == 2, out
+    assert "is not host:port" in out and "--temporal" in out
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:7233", "[::1]:7233", "temporal.internal:7233"])
+def test_good_temporal_addresses_are_taken_as_they_are(address: str) -> None:
+    from fleetctl.adapters.temporal import parse_address
+
+    assert parse_address(f" {address} ") == address
