@@ -256,7 +256,8 @@ def int_upper_bound(key: str) -> int | None:
     ('edge.nodes_per_zone'), or None: so a generated spec change (an event's
     pre-scale) is refused before it becomes a patch `fleetctl validate` rejects."""
     section, _, name = key.partition(".")
-    model = {"edge": Edge, "transcode": Transcode}.get(section)
+    models: dict[str, type[BaseModel]] = {"edge": Edge, "transcode": Transcode}
+    model = models.get(section)
     if model is None or name not in model.model_fields:
         return None
     for m in model.model_fields[name].metadata:
