@@ -23,6 +23,7 @@ import hmac
 import json
 import math
 import os
+import re
 import secrets
 import threading
 import time
@@ -57,6 +58,14 @@ def load_key(key_env: str = KEY_ENV, key_file: Path | None = None) -> bytes:
             ) from None
         where = str(key_file)
     else:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key_env):
+            # Most likely the key itself pasted where its variable's name goes:
+            # never echo it.
+            raise BadInput(
+                "--key-env must name an environment variable (the value given is not "
+                "shown: it may be the key itself)",
+                hint=f"export {KEY_ENV}=... and pass --key-env {KEY_ENV}, or use --key-file",
+            )
         key = os.environ.get(key_env, "").strip().encode()
         where = f"env var {key_env}"
     if len(key) < MIN_KEY_BYTES:

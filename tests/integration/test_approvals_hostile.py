@@ -169,3 +169,20 @@ def test_port_in_use_is_exit_3_and_a_bad_port_exit_2(monkeypatch: pytest.MonkeyP
     assert "--port" in r.stderr and "Traceback" not in r.output
     for out in (r.stdout, r.stderr):
         assert KEY.decode() not in out
+
+
+@pytest.mark.parametrize("command", [["approvals", "serve"], ["approvals", "sign", "r-1",
+                                     "--step", "0", "--by", "a", "--reason", "r"]])  # fmt: skip
+def test_a_key_pasted_into_key_env_is_never_echoed(command: list[str], tmp_path: Path) -> None:
+    pasted = "s3cr3t-approval-key/+=0123456789"
+    r = CliRunner().invoke(app, [*command, "--key-env", pasted])
+    assert r.exit_code == 2, r.output
+    assert "--key-env must name an environment variable" in r.stderr
+    assert pasted not in r.stdout + r.stderr
+    for bad in ("missing", "empty", "dir"):
+        f = {"missing": tmp_path / "nope", "empty": tmp_path / "empty", "dir": tmp_path}[bad]
+        if bad == "empty":
+            f.write_text("\n")
+        r = CliRunner().invoke(app, [*command, "--key-file", str(f)])
+        assert r.exit_code == 2, r.output
+        assert str(f) in r.stderr and "Traceback" not in r.output
