@@ -513,8 +513,20 @@ class NotifyTarget(_Model):
     to read it (an env var or a file), never the URL, so it reaches no journal."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
-    url_env: str | None = None
+    # A variable's name: a URL pasted here would be journaled with the policy.
+    url_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")] | None = None
     url_file: str | None = None
+
+    @field_validator("url_file")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        if value is not None and "://" in value:
+            raise ValueError(
+                "url_file is the path of a file holding the URL, not the URL (not shown: "
+                "it would be stored with the rollout)"
+            )
+        return value
+
     format: Literal["slack", "json"] = "json"
     events: list[NotifyEvent] = Field(default_factory=lambda: list(NotifyEvent))
 

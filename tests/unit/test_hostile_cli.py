@@ -441,3 +441,16 @@ def test_good_temporal_addresses_are_taken_as_they_are(address: str) -> None:
     from fleetctl.adapters.temporal import parse_address
 
     assert parse_address(f" {address} ") == address
+
+
+@pytest.mark.parametrize("field", ["url_env", "url_file"])
+def test_a_webhook_url_pasted_into_the_policy_is_refused_unquoted(proj: Path, field: str) -> None:
+    policy = proj / "policy.yml"
+    url = f"https://hooks.example.test/services/{SECRET}"
+    policy.write_text(f"notify:\n  - name: team\n    {field}: '{url}'\n", encoding="utf-8")
+    code, out = invoke(
+        proj, "rollout", "plan", "edge.yml", "--env", "staging", "--policy", str(policy)
+    )
+    assert code == 2, out
+    assert f"policy.yml:3: notify[0].{field}" in out.replace("\n", " ")
+    assert SECRET not in out
