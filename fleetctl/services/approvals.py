@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,7 @@ HEADER = "X-Fleetctl-Signature"
 MAX_TTL_S = 3600.0
 MAX_BODY = 8192
 MIN_KEY_BYTES = 16
-# A client gets this long to send its request: the server answers one request at
-# a time, so a client that connects and stays silent must not block the others.
+# A client silent this long is dropped: its thread (one per connection) is freed.
 CLIENT_TIMEOUT_S = 5.0
 
 
@@ -164,10 +163,12 @@ EngineFor = Callable[[Any, str], Any]
 
 
 class ApprovalServer:
-    """One request at a time (HTTPServer): a nonce check and its record are not raced.
+    """A thread per connection, so a client that trickles its request byte by byte
+    holds up only itself; the approvals themselves are handled one at a time (a
+    lock), so a nonce check and its record are not raced.
 
-    `open_store()` is called in the serving thread and in each promote thread
-    (a SQLite connection belongs to its thread).
+    `open_store()` is called for each approval and in each promote thread (a
+    SQLite connection belongs to its thread), and closed after it.
     """
 
     def __init__(
@@ -185,7 +186,7 @@ class ApprovalServer:
         self.engine_for = engine_for
         self.clock = clock
         self.log = log
-        self._store: Any = None
+        self._lock = threading.Lock()
         self._workers: list[threading.Thread] = []
         self.outcomes: list[Any] = []
         server = self
@@ -234,7 +235,9 @@ class ApprovalServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        class Server(HTTPServer):
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True  # a stuck client never delays the process's exit
+
             def handle_error(self, request: Any, client_address: Any) -> None:
                 # One line, never a traceback: a client that hangs up mid-answer,
                 # or a bug, must not spill the server's internals onto its log.
@@ -252,17 +255,19 @@ class ApprovalServer:
         host, port = self.httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def _state(self) -> Any:
-        if self._store is None:
-            self._store = self.open_store()
-        return self._store
-
     def accept(self, body: bytes, sig: str | None) -> dict[str, Any]:
-        from fleetctl.services.rollout import Status, load
-
         now = self.clock()
         a = verify(self.key, body, sig, now)
-        store = self._state()
+        with self._lock:
+            store = self.open_store()
+            try:
+                return self._accept(store, a, now)
+            finally:
+                store.close()
+
+    def _accept(self, store: Any, a: Approval, now: float) -> dict[str, Any]:
+        from fleetctl.services.rollout import Status, load
+
         if store.get("approval_nonce", a.nonce) is not None:
             raise Rejected(409, "this approval was already used (nonce seen before)")
         # Recorded before anything acts on it: a replay finds it even after a crash.
@@ -320,9 +325,6 @@ class ApprovalServer:
             self.httpd.serve_forever(poll_interval=0.2)
         finally:
             self.httpd.server_close()
-            if self._store is not None:
-                self._store.close()
-                self._store = None
 
     def shutdown(self) -> None:
         self.httpd.shutdown()

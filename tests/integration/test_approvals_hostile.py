@@ -186,3 +186,31 @@ def test_a_key_pasted_into_key_env_is_never_echoed(command: list[str], tmp_path:
         r = CliRunner().invoke(app, [*command, "--key-file", str(f)])
         assert r.exit_code == 2, r.output
         assert str(f) in r.stderr and "Traceback" not in r.output
+
+
+def test_a_trickling_client_does_not_hold_up_the_others(
+    server: tuple[ApprovalServer, list[str]],
+) -> None:
+    srv, _ = server
+    host, port = srv.httpd.server_address[:2]
+    stop = threading.Event()
+
+    def trickle() -> None:  # a byte every 0.5 s: never silent long enough to be dropped
+        with socket.create_connection((str(host), int(port))) as s:
+            for byte in b"POST /approve HTTP/1.1\r\nX-Padding: " + b"x" * 10_000:
+                if stop.wait(0.5):
+                    return
+                try:
+                    s.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    slow = threading.Thread(target=trickle, daemon=True)
+    slow.start()
+    try:
+        code, answer = post(srv.url, b"{}", {"Content-Type": "application/json"})
+        assert code == 401, answer  # answered while the trickle goes on
+        assert slow.is_alive()
+    finally:
+        stop.set()
+        slow.join(timeout=10)
