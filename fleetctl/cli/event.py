@@ -76,6 +76,8 @@ def _regions(values: list[str] | None) -> tuple[str, ...]:
     out: list[str] = []
     for v in values or []:
         out += [r.strip() for r in v.split(",") if r.strip()]
+    if values and not out:  # an empty value (an unset shell variable) is not "all regions"
+        raise typer.BadParameter("names no region", param_hint="--regions")
     return tuple(dict.fromkeys(out))
 
 

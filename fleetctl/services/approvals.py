@@ -141,7 +141,7 @@ def verify(key: bytes, body: bytes, sig: str | None, now: float) -> Approval:
             nonce=str(data["nonce"]),
             expires=float(expires),
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: [[[[...]]]]
         raise Rejected(
             400,
             "the body must be a JSON object with rollout, step (integer), by, reason, nonce, "

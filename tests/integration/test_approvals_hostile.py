@@ -214,3 +214,12 @@ def test_a_trickling_client_does_not_hold_up_the_others(
     finally:
         stop.set()
         slow.join(timeout=10)
+
+
+def test_a_deeply_nested_signed_body_is_400(server: tuple[ApprovalServer, list[str]]) -> None:
+    srv, _ = server
+    body = b"[" * 4000 + b"]" * 4000  # within the body limit, past the JSON parser's depth
+    code, answer = post(
+        srv.url, body, {"Content-Type": "application/json", HEADER: signature(KEY, body)}
+    )
+    assert code == 400, answer

@@ -454,3 +454,10 @@ def test_a_webhook_url_pasted_into_the_policy_is_refused_unquoted(proj: Path, fi
     assert code == 2, out
     assert f"policy.yml:3: notify[0].{field}" in out.replace("\n", " ")
     assert SECRET not in out
+
+
+@pytest.mark.parametrize("regions", ["", " , ,"])
+def test_event_plan_empty_regions_is_not_all_regions(proj: Path, regions: str) -> None:
+    code, out = invoke(proj, *PLAN, "--name", "x", "--peak-gbps", "10", "--regions", regions)
+    assert code == 2, out
+    assert "--regions" in out and "names no region" in out
