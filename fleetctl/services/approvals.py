@@ -248,11 +248,16 @@ class ApprovalServer:
 
         if not 0 <= port <= 65535:
             raise ValueError(f"port {port} is not within 0..65535")
+        if ":" in host:  # an IPv6 address such as ::1 (the default family is IPv4 only)
+            import socket
+
+            Server.address_family = socket.AF_INET6
         self.httpd = Server((host, port), Handler)
 
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
+        host = f"[{host}]" if ":" in str(host) else host
         return f"http://{host}:{port}"
 
     def accept(self, body: bytes, sig: str | None) -> dict[str, Any]:

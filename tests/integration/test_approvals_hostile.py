@@ -223,3 +223,16 @@ def test_a_deeply_nested_signed_body_is_400(server: tuple[ApprovalServer, list[s
         srv.url, body, {"Content-Type": "application/json", HEADER: signature(KEY, body)}
     )
     assert code == 400, answer
+
+
+def test_serves_on_ipv6_loopback(tmp_path: Path) -> None:
+    srv = ApprovalServer(KEY, lambda: SqliteStore(tmp_path / "s.db"), lambda *_: None, host="::1")
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert srv.url.startswith("http://[::1]:")
+        code, _ = post(srv.url, b"{}", {"Content-Type": "application/json"})
+        assert code == 401
+    finally:
+        srv.shutdown()
+        thread.join(timeout=10)
