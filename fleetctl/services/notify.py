@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -251,8 +251,21 @@ def _proof_text(ev: dict[str, Any]) -> str:
     )
 
 
+def _slack_text(text: str) -> str:
+    """Slack's mrkdwn escaping (&, <, >): a reason or a gate's text never becomes
+    a <!channel> ping or a disguised <url|link> [Slack: formatting, escaping]."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_payload(n: Notification) -> dict[str, Any]:
     """Slack's incoming-webhook JSON: a `text` fallback and blocks."""
+    n = replace(
+        n,
+        **{
+            k: _slack_text(getattr(n, k))
+            for k in ("why", "env", "release", "step", "verdict", "rollout")
+        },
+    )
     fields = [("env", n.env), ("release", n.release), ("step", n.step), ("verdict", n.verdict)]
     return {
         "text": f"{n.title()} — {n.why}",

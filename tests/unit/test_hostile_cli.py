@@ -461,3 +461,16 @@ def test_event_plan_empty_regions_is_not_all_regions(proj: Path, regions: str) -
     code, out = invoke(proj, *PLAN, "--name", "x", "--peak-gbps", "10", "--regions", regions)
     assert code == 2, out
     assert "--regions" in out and "names no region" in out
+
+
+def test_slack_payload_escapes_what_people_and_gates_wrote() -> None:
+    import json
+
+    from fleetctl.core.policy import NotifyEvent
+    from fleetctl.services.notify import Notification, slack_payload
+
+    why = "promoted: <!channel> look at <https://evil.test|the dashboard> & fix"
+    n = Notification(NotifyEvent.paused, "r-1", "prod", "abc", "canary", "pause", why, {})
+    text = json.dumps(slack_payload(n))
+    assert "<!channel>" not in text and "<https://evil.test|" not in text
+    assert "&lt;!channel&gt;" in text and "&amp; fix" in text
