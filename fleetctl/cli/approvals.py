@@ -120,6 +120,12 @@ def sign(
 
     if not 0 < ttl <= MAX_TTL_S:
         raise BadInput(f"--ttl {ttl:g} must be within 1..{MAX_TTL_S:g} seconds")
+    # What `approvals serve` would refuse with a 400, refused here where it is typed.
+    if step < 0:
+        raise BadInput(f"--step {step}: a step index is 0 or more")
+    for flag, value in (("--by", by), ("--reason", reason)):
+        if not value.strip():
+            raise BadInput(f"{flag} is empty", hint="say who approves and why (journaled)")
     key = load_key(key_env, key_file)
     a = make(rollout_id, step, by, reason, ttl_s=ttl)
     body = a.body()

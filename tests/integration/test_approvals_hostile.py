@@ -236,3 +236,20 @@ def test_serves_on_ipv6_loopback(tmp_path: Path) -> None:
     finally:
         srv.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--step", "-1", "--by", "a", "--reason", "r"], "--step"),
+        (["--step", "0", "--by", " ", "--reason", "r"], "--by"),
+        (["--step", "0", "--by", "a", "--reason", ""], "--reason"),
+    ],
+)
+def test_sign_refuses_what_serve_would_refuse(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], flag: str
+) -> None:
+    monkeypatch.setenv("FLEETCTL_APPROVAL_KEY", KEY.decode())
+    r = CliRunner().invoke(app, ["approvals", "sign", "r-1", *args])
+    assert r.exit_code == 2, r.output
+    assert flag in r.stderr and "signature" not in r.stdout
