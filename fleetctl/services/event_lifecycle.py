@@ -222,11 +222,7 @@ def _patch(ws: Workspace, wanted: dict[str, dict[str, int]], notes: list[str]) -
     for rel, values in sorted(wanted.items()):
         if not values:
             continue
-        path = ws.root / rel
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise BadInput(f"{rel}: cannot read it ({exc.strerror})") from None
+        text = _read(ws, rel)
         new = set_ints(text, values, rel)
         out += difflib.unified_diff(
             text.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{rel}", f"b/{rel}"
@@ -235,12 +231,20 @@ def _patch(ws: Workspace, wanted: dict[str, dict[str, int]], notes: list[str]) -
     return Patch("".join(out), tuple(files), tuple(notes))
 
 
-def _current(ws: Workspace, change: KeyChange) -> int | None:
+def _read(ws: Workspace, rel: str) -> str:
     try:
-        text = (ws.root / change.file).read_text(encoding="utf-8")
+        return (ws.root / rel).read_text(encoding="utf-8")
     except OSError as exc:
-        raise BadInput(f"{change.file}: cannot read it ({exc.strerror})") from None
-    return read_int(text, change.key, change.file)
+        raise BadInput(f"{rel}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(
+            f"{rel}: not UTF-8 text (byte {exc.start + 1})",
+            hint="`fleetctl validate` names the line",
+        ) from None
+
+
+def _current(ws: Workspace, change: KeyChange) -> int | None:
+    return read_int(_read(ws, change.file), change.key, change.file)
 
 
 def prescale_patch(ws: Workspace, record: EventRecord) -> Patch:
@@ -305,6 +309,9 @@ def start(ws: Workspace, store: StateStore, name: str, now: datetime | None = No
         notes.append(
             f"starting early: the plan freezes {record.env} from {record.freeze_from.isoformat()}"
         )
+    # The patch first: a stack file it cannot read must fail the command before
+    # the freeze is set (a freeze the record does not own is never lifted by `end`).
+    patch = prescale_patch(ws, record)
     current = freeze_service.current(store, record.env)
     froze = record.froze
     if current is None:
@@ -318,7 +325,6 @@ def start(ws: Workspace, store: StateStore, name: str, now: datetime | None = No
             f"{record.env} was frozen already by {current.by} ({current.reason}): kept; "
             "`event end` will not lift it"
         )
-    patch = prescale_patch(ws, record)
     again = record.phase is Phase.STARTED
     if not again:
         record = replace(
@@ -341,6 +347,7 @@ def end(ws: Workspace, store: StateStore, name: str) -> Transition:
     notes: list[str] = []
     if record.phase is Phase.PLANNED:
         notes.append(f"event {record.name} was never started: no freeze of its own to lift")
+    patch = scaledown_patch(ws, record)  # before the freeze is lifted: a failure changes nothing
     current = freeze_service.current(store, record.env)
     if not record.froze:
         line = (
@@ -355,7 +362,6 @@ def end(ws: Workspace, store: StateStore, name: str) -> Transition:
     else:
         freeze_service.set_freeze(store, record.env, False, f"event {record.name} ended")
         line = f"{record.env} unfrozen (the freeze of event {record.name})"
-    patch = scaledown_patch(ws, record)
     if not again:
         record = replace(
             record, phase=Phase.ENDED, ended_by=freeze_service.who(), ended_at=time.time()
