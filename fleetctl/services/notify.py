@@ -77,10 +77,12 @@ def resolve(targets: Iterable[NotifyTarget], base: Path) -> list[Target]:
             path = Path(t.url_file or "")
             path = path if path.is_absolute() else base / path
             try:
-                url = path.read_text().strip()
-            except OSError as exc:
+                url = path.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                # Never the decoder's message: it quotes bytes of the file (the URL).
+                why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
                 raise BadInput(
-                    f"notify target {t.name!r}: cannot read its URL from {path}: {exc.strerror}",
+                    f"notify target {t.name!r}: cannot read its URL from {path}: {why}",
                     hint="write the webhook URL into that file (mode 600), or use url_env",
                 ) from None
             where = str(path)

@@ -474,3 +474,21 @@ def test_slack_payload_escapes_what_people_and_gates_wrote() -> None:
     text = json.dumps(slack_payload(n))
     assert "<!channel>" not in text and "<https://evil.test|" not in text
     assert "&lt;!channel&gt;" in text and "&amp; fix" in text
+
+
+@pytest.mark.parametrize(
+    ("content", "text"),
+    [
+        (b"https://hooks.example.test/" + SECRET.encode() + b"\xff", "not UTF-8 text"),
+        (b"https://hooks.example.test/" + SECRET.encode() + b" x", "spaces or control"),
+        (b"", "is empty"),
+    ],
+)
+def test_a_bad_notify_url_file_is_exit_2_unquoted(proj: Path, content: bytes, text: str) -> None:
+    (proj / "hook.url").write_bytes(content)
+    policy = proj / "policy.yml"
+    policy.write_text("notify:\n  - name: team\n    url_file: hook.url\n", encoding="utf-8")
+    code, out = invoke(proj, "rollout", "start", "edge.yml", "--env", "staging", "--yes",
+                       "--policy", str(policy))  # fmt: skip
+    assert code == 2, out
+    assert text in out and SECRET not in out
