@@ -138,7 +138,9 @@ class HttpGate(_Model):
     warmup: Annotated[StrictInt, Field(ge=0, le=100)] = 1  # requests per host+path not counted
     timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 2.0
     concurrency: Annotated[StrictInt, Field(ge=1, le=256)] = 8
-    expect_status: list[StrictInt] = [200]
+    expect_status: Annotated[
+        list[Annotated[StrictInt, Field(ge=100, le=599)]], Field(min_length=1)
+    ] = [200]
     max_error_rate: Annotated[StrictFloat, Field(ge=0, le=1)] = 0.0
     max_p95_ms: Annotated[StrictFloat, Field(gt=0)] = 1000.0
     min_samples: Annotated[StrictInt, Field(ge=1)] = 10  # fewer valid samples -> Inconclusive

@@ -231,6 +231,8 @@ def test_bad_secret_vars_are_exit_2_and_never_show_the_value(
         ("gates:\n  slo_burn:\n    slo: 1.5\n", 3, "gates.slo_burn.slo"),
         ("gates:\n  http:\n    max_p95_ms: .inf\n", 3, "gates.http.max_p95_ms"),
         ("gates:\n  http:\n    scheme: ftp\n", 3, "gates.http.scheme"),
+        ("gates:\n  http:\n    expect_status: [200, 999]\n", 3, "gates.http.expect_status[1]"),
+        ("gates:\n  http:\n    expect_status: []\n", 3, "gates.http.expect_status"),
         ("gates:\n  qoe:\n    enabled: true\n", 2, "gates.qoe"),
         (
             f"gates:\n  slo_burn:\n    enabled: true\n    url: http://u:{SECRET}@127.0.0.1:9090\n",
