@@ -94,6 +94,14 @@ def parse_address(text: str, *, what: str = "--temporal") -> str:
     return f"{host}:{int(port)}"
 
 
+def _looks_pem(path: Path) -> bool:
+    try:
+        head = path.read_bytes()[:1_000_000]
+    except OSError:
+        return False
+    return b"-----BEGIN " in head
+
+
 def settings(
     address: str | None = None,
     namespace: str | None = None,
@@ -117,6 +125,13 @@ def settings(
         if raw is not None and not Path(raw).is_file():
             raise BadInput(
                 f"--temporal-tls-{key} {raw}: no such file",
+                hint="give the PEM file of the cluster's CA / this client's certificate and key",
+            )
+        if raw is not None and not _looks_pem(Path(raw)):
+            # Checked here: the TLS library's own error comes at connect time, as
+            # "unreachable" (exit 3). Never quote the file: it may be a key.
+            raise BadInput(
+                f"--temporal-tls-{key} {raw}: not a PEM file (no -----BEGIN line)",
                 hint="give the PEM file of the cluster's CA / this client's certificate and key",
             )
         files[key] = Path(raw) if raw is not None else None

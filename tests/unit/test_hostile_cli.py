@@ -494,3 +494,16 @@ def test_a_bad_notify_url_file_is_exit_2_unquoted(proj: Path, content: bytes, te
                        "--policy", str(policy))  # fmt: skip
     assert code == 2, out
     assert text in out and SECRET not in out
+
+
+@pytest.mark.parametrize("flag", ["--temporal-tls-ca", "--temporal-tls-cert"])
+def test_a_tls_file_that_is_not_pem_is_exit_2_before_connecting(proj: Path, flag: str) -> None:
+    f = proj / "not.pem"
+    f.write_bytes(b"\xffgarbage " + SECRET.encode())
+    args = [flag, str(f)]
+    if flag == "--temporal-tls-cert":
+        args += ["--temporal-tls-key", str(f)]
+    code, out = invoke(proj, "worker", "--env", "prod", "--region", "eu-west-1",
+                       "--temporal", "127.0.0.1:9", *args)  # fmt: skip
+    assert code == 2, out
+    assert "not a PEM file" in out and SECRET not in out
