@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -62,15 +63,43 @@ class Settings:
         return f"{self.address} (namespace {self.namespace}{', mTLS' if self.tls else ''})"
 
 
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+
+
+def _valid_host(host: str) -> bool:
+    """An IPv4 address, a [bracketed] IPv6 one or a DNS name: no scheme, space or
+    second colon (the client library raised a bare ValueError on those)."""
+    import ipaddress
+
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    return bool(_HOSTNAME.fullmatch(host))
+
+
 def parse_address(text: str, *, what: str = "--temporal") -> str:
     """`host:port` with a numeric port in 1..65535; raises BadInput naming `what`."""
     host, sep, port = text.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not _valid_host(host) or not port.isdigit() or not 0 < int(port) < 65536:
         raise BadInput(
             f"{what} {text!r} is not host:port",
             hint="e.g. --temporal 127.0.0.1:7233 (or FLEETCTL_TEMPORAL=127.0.0.1:7233)",
         )
     return f"{host}:{int(port)}"
+
+
+def _looks_pem(path: Path) -> bool:
+    try:
+        head = path.read_bytes()[:1_000_000]
+    except OSError:
+        return False
+    return b"-----BEGIN " in head
 
 
 def settings(
@@ -96,6 +125,13 @@ def settings(
         if raw is not None and not Path(raw).is_file():
             raise BadInput(
                 f"--temporal-tls-{key} {raw}: no such file",
+                hint="give the PEM file of the cluster's CA / this client's certificate and key",
+            )
+        if raw is not None and not _looks_pem(Path(raw)):
+            # Checked here: the TLS library's own error comes at connect time, as
+            # "unreachable" (exit 3). Never quote the file: it may be a key.
+            raise BadInput(
+                f"--temporal-tls-{key} {raw}: not a PEM file (no -----BEGIN line)",
                 hint="give the PEM file of the cluster's CA / this client's certificate and key",
             )
         files[key] = Path(raw) if raw is not None else None

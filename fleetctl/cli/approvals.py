@@ -12,7 +12,7 @@ import typer
 
 from fleetctl.cli import render
 from fleetctl.cli.state import state_url, workspace
-from fleetctl.errors import BadInput
+from fleetctl.errors import BadInput, OutsideError
 
 app = typer.Typer(
     help="Approve paused rollouts with signed HTTP requests (HMAC-SHA256, one use, expiry).",
@@ -31,7 +31,9 @@ KeyFileOpt = Annotated[
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8787,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free).")
+    ] = 8787,
     allow_remote: Annotated[
         bool,
         typer.Option("--allow-remote", help="Listen on a non-loopback address (behind TLS)."),
@@ -90,7 +92,11 @@ def serve(
             key, lambda: open_store(url), engine_for, host, port, log=render.note
         )
     except OSError as exc:
-        raise BadInput(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        # The address is taken or not this machine's: the environment, not the flags.
+        raise OutsideError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="stop what listens there or pick another --port",
+        ) from None
     render.ok(f"approvals on {server.url}/approve (key {key_fingerprint(key)}); Ctrl-C stops")
 
     def stop(_signum: int, _frame: object) -> None:
@@ -122,6 +128,12 @@ def sign(
 
     if not 0 < ttl <= MAX_TTL_S:
         raise BadInput(f"--ttl {ttl:g} must be within 1..{MAX_TTL_S:g} seconds")
+    # What `approvals serve` would refuse with a 400, refused here where it is typed.
+    if step < 0:
+        raise BadInput(f"--step {step}: a step index is 0 or more")
+    for flag, value in (("--by", by), ("--reason", reason)):
+        if not value.strip():
+            raise BadInput(f"{flag} is empty", hint="say who approves and why (journaled)")
     key = load_key(key_env, key_file)
     a = make(rollout_id, step, by, reason, ttl_s=ttl)
     body = a.body()

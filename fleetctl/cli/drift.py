@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -106,7 +107,19 @@ def drift(
 
 
 def _cell(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ")
+    return value.replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
+
+def _code(value: str) -> str:
+    """`value` as a code span in a table cell. Values come from AWS (tags anyone can
+    set): a backtick inside must not end the span and let the rest render as
+    Markdown or HTML in the issue, so the fence is longer than any backtick run
+    inside it (CommonMark code spans), padded when the value touches a backtick."""
+    text = _cell(value)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def render_markdown(report: DriftReport, limit: int = MARKDOWN_LIMIT) -> str:
@@ -135,7 +148,7 @@ def render_markdown(report: DriftReport, limit: int = MARKDOWN_LIMIT) -> str:
             else:
                 key, expected, actual = c.key, _show(c.expected), _show(c.actual)
             cells = (item.status, item.stack, item.kind, item.name, key, expected, actual)
-            rows.append("| " + " | ".join(f"`{_cell(v)}`" if v else "" for v in cells) + " |")
+            rows.append("| " + " | ".join(_code(v) if v else "" for v in cells) + " |")
     size = sum(len(line) + 1 for line in head)
     shown: list[str] = []
     for row in rows:

@@ -15,7 +15,8 @@ import typer
 
 from fleetctl.cli import render
 from fleetctl.cli.application import Application
-from fleetctl.cli.options import Env, Fmt, OnlyEnv
+from fleetctl.cli.capacity import MAX_PEAK_GBPS
+from fleetctl.cli.options import Env, Fmt, OnlyEnv, writable_file
 from fleetctl.cli.state import workspace
 
 if TYPE_CHECKING:
@@ -28,6 +29,11 @@ app = typer.Typer(
 )
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
+# Bounds that keep every date the plan derives (freeze start, certificate
+# deadline) inside what datetime can hold; real events sit far inside them.
+YEARS = (1970, 2999)
+MAX_FREEZE_MARGIN = timedelta(days=30)
+MAX_CERT_MARGIN_DAYS = 3650.0
 
 
 def parse_time(text: str, flag: str) -> datetime:
@@ -43,6 +49,10 @@ def parse_time(text: str, flag: str) -> datetime:
             f"{text!r} has no zone: add Z or an offset, e.g. {text.strip()}+00:00",
             param_hint=flag,
         )
+    if not YEARS[0] <= t.year <= YEARS[1]:
+        raise typer.BadParameter(
+            f"{text!r} is not between the years {YEARS[0]} and {YEARS[1]}", param_hint=flag
+        )
     return t
 
 
@@ -53,7 +63,12 @@ def parse_duration(text: str, flag: str) -> timedelta:
         return timedelta(0)
     if not m or not (m.group(1) or m.group(2)):
         raise typer.BadParameter(f"{text!r}: expected e.g. 2h, 90m or 1h30m", param_hint=flag)
-    return timedelta(hours=int(m.group(1) or 0), minutes=int(m.group(2) or 0))
+    hours, minutes = int(m.group(1) or 0), int(m.group(2) or 0)
+    if hours * 60 + minutes > MAX_FREEZE_MARGIN.total_seconds() / 60:
+        raise typer.BadParameter(
+            f"{text!r}: at most {MAX_FREEZE_MARGIN.days * 24}h", param_hint=flag
+        )
+    return timedelta(hours=hours, minutes=minutes)
 
 
 def _regions(values: list[str] | None) -> tuple[str, ...]:
@@ -61,6 +76,8 @@ def _regions(values: list[str] | None) -> tuple[str, ...]:
     out: list[str] = []
     for v in values or []:
         out += [r.strip() for r in v.split(",") if r.strip()]
+    if values and not out:  # an empty value (an unset shell variable) is not "all regions"
+        raise typer.BadParameter("names no region", param_hint="--regions")
     return tuple(dict.fromkeys(out))
 
 
@@ -133,8 +150,16 @@ def plan(
     t_end = parse_time(end, "--end")
     if t_end <= t_start:
         raise typer.BadParameter(f"{end} is not after --start {start}", param_hint="--end")
-    if not math.isfinite(peak_gbps) or peak_gbps <= 0:
-        raise typer.BadParameter("must be > 0", param_hint="--peak-gbps")
+    if not math.isfinite(cert_margin) or cert_margin > MAX_CERT_MARGIN_DAYS:
+        raise typer.BadParameter(
+            f"{cert_margin:g}: expected 0 to {MAX_CERT_MARGIN_DAYS:g} days",
+            param_hint="--cert-margin-days",
+        )
+    if not math.isfinite(peak_gbps) or not 0 < peak_gbps <= MAX_PEAK_GBPS:
+        raise typer.BadParameter(
+            f"{peak_gbps:g}: expected a number > 0 and <= {MAX_PEAK_GBPS:g}",
+            param_hint="--peak-gbps",
+        )
     try:
         name = lifecycle.check_name(name)
     except BadInput as exc:
@@ -265,7 +290,13 @@ def _show(p: EventPlan) -> None:
 Name = Annotated[str, typer.Argument(help="The event's name, as given to `event plan --name`.")]
 PatchOut = Annotated[
     Path | None,
-    typer.Option("--out", "-o", help="Also write the patch to this file.", dir_okay=False),
+    typer.Option(
+        "--out",
+        "-o",
+        help="Also write the patch to this file.",
+        dir_okay=False,
+        callback=writable_file,
+    ),
 ]
 
 

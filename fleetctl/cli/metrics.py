@@ -11,7 +11,7 @@ from fleetctl.cli import options, render
 from fleetctl.cli.options import Env
 from fleetctl.cli.state import state_url, workspace
 from fleetctl.cli.status import SourceOpt, TimeoutOpt
-from fleetctl.errors import BadInput
+from fleetctl.errors import OutsideError
 
 app = typer.Typer(
     help="Fleet health, release mix, rollout state and gate verdicts for Prometheus.",
@@ -69,8 +69,8 @@ def serve(
     collector = msvc.FleetCollector(source.snapshot, env, ttl_s=interval)
     try:
         server, thread = msvc.serve(collector, address, port)
-    except OSError as exc:
-        raise BadInput(
+    except OSError as exc:  # the port is taken: the environment, not the flags (exit 3)
+        raise OutsideError(
             f"cannot listen on {address}:{port}: {exc.strerror or exc}",
             hint="pick another --port (or --port 0 for any free one)",
         ) from None

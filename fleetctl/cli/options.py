@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,24 @@ def _any_env(ctx: typer.Context, value: str | None) -> str | None:
 def _stack_env(ctx: typer.Context, value: str | None) -> str | None:
     """--env of commands on the spec: an env with stack configs."""
     return None if value is None or ctx.resilient_parsing else check_env(ctx, value, lab=False)
+
+
+def writable_file(
+    ctx: typer.Context, param: typer.CallbackParam, value: Path | None
+) -> Path | None:
+    """An output file flag, checked before the command does anything: a bad
+    --out must not be found after a freeze was set or a long preview ran."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    flag = (param.opts or [param.name or "?"])[0]
+    parent = value.parent if str(value.parent) else Path(".")
+    if value.is_dir():
+        raise typer.BadParameter(f"{value} is a directory: give a file name", param_hint=flag)
+    if not parent.is_dir():
+        raise typer.BadParameter(f"cannot write {value}: no directory {parent}", param_hint=flag)
+    if not os.access(parent, os.W_OK) or (value.exists() and not os.access(value, os.W_OK)):
+        raise typer.BadParameter(f"cannot write {value}: permission denied", param_hint=flag)
+    return value
 
 
 # Every --env is checked against the project before the command runs: an

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from fleetctl.cli import render
+from fleetctl.cli import options, render
 from fleetctl.cli.options import OnlyEnv, OnlyStacks
 from fleetctl.cli.state import workspace
 from fleetctl.errors import EXIT_JOB_FAILED, BadInput
@@ -26,7 +26,12 @@ class PreviewFormat(StrEnum):
 
 # Options `preview` and `preview merge` share: a merged report is a single run's.
 FormatOpt = Annotated[PreviewFormat, typer.Option("--format", "-f", help="Output format.")]
-OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write the output to this file.")]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out", "-o", help="Write the output to this file.", callback=options.writable_file
+    ),
+]
 DetailedExitOpt = Annotated[
     bool,
     typer.Option(
@@ -78,7 +83,11 @@ def preview(
     ] = PreviewEngine.mock,
     save_snapshot: Annotated[
         Path | None,
-        typer.Option("--save-snapshot", help="Save the resource graphs, for a later --base FILE."),
+        typer.Option(
+            "--save-snapshot",
+            help="Save the resource graphs, for a later --base FILE.",
+            callback=options.writable_file,
+        ),
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show the programs' own output.")

@@ -81,12 +81,20 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     return t
 
 
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def error(exc: FleetctlError) -> None:
-    _console("err").print(f"[bold red]error:[/] {exc.message}", markup=True)
+    # Messages quote what the user or a server gave (paths, URLs, AWS errors):
+    # a "[/x]" in them is text, never Rich markup (an unmatched tag raised).
+    _console("err").print(f"[bold red]error:[/] {escape(exc.message)}", markup=True)
     for line in exc.details:
         _console("err").print(f"  {line}", markup=False, soft_wrap=True)
     if exc.hint:
-        _console("err").print(f"[dim]hint:[/] {exc.hint}", markup=True)
+        _console("err").print(f"[dim]hint:[/] {escape(exc.hint)}", markup=True)
 
 
 def note(message: str) -> None:
@@ -94,4 +102,4 @@ def note(message: str) -> None:
 
 
 def ok(message: str) -> None:
-    _console("err").print(f"[green]✓[/] {message}", markup=True)
+    _console("err").print(f"[green]✓[/] {escape(message)}", markup=True)

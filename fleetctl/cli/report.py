@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from fleetctl.cli import render
+from fleetctl.cli.options import writable_file
 from fleetctl.cli.state import open_state
 from fleetctl.errors import BadInput
 
@@ -15,7 +16,9 @@ from fleetctl.errors import BadInput
 def report(
     ctx: typer.Context,
     rollout_id: Annotated[str, typer.Argument(help="Rollout id (a unique prefix is enough).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="The HTML file to write.", callback=writable_file)
+    ],
 ) -> None:
     """Write one self-contained HTML page of a rollout: the timeline of steps
     and decisions, and for every gate run the canary against the baseline

@@ -139,9 +139,9 @@ def worker(
     Temporal: each regional worker holds their values (FLEETCTL_SECRET_<NAME> or
     --secret-var NAME=@FILE) and checks them against the release's fingerprints.
 
-    Example:  fleetctl worker --env lab --region lab-east --temporal 127.0.0.1:7233
+    Example:  fleetctl worker --env lab --region lab-mid --temporal 127.0.0.1:7233
 
-    Example:  FLEETCTL_SECRET_DB_PASSWORD=... fleetctl worker --env lab --region lab-east
+    Example:  FLEETCTL_SECRET_DB_PASSWORD=... fleetctl worker --env lab --region lab-mid
 
     Example:  fleetctl worker --env lab --coordinator
     """
@@ -156,8 +156,12 @@ def worker(
     if not region and not coordinator:
         raise BadInput(
             "a worker needs --region REGION (repeatable) or --coordinator",
-            hint="e.g. fleetctl worker --env lab --region lab-east",
+            hint="e.g. fleetctl worker --env lab --region lab-mid",
         )
+    from fleetctl.services.target import check_regions
+
+    # Before anything touches the network: a typo must not wait on a server.
+    check_regions(workspace(ctx), env, region or [])
     if notify and not coordinator:
         raise BadInput("--notify is for the coordinator worker (add --coordinator)")
     if notify_format not in ("slack", "json"):

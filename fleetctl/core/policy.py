@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -40,7 +41,8 @@ _HHMM = re.compile(r"^(?P<h>[01]\d|2[0-3]):(?P<m>[0-5]\d)$")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No .inf/.nan: an infinite limit passes everything, a NaN one compares false.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class GateName(StrEnum):
@@ -136,7 +138,9 @@ class HttpGate(_Model):
     warmup: Annotated[StrictInt, Field(ge=0, le=100)] = 1  # requests per host+path not counted
     timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 2.0
     concurrency: Annotated[StrictInt, Field(ge=1, le=256)] = 8
-    expect_status: list[StrictInt] = [200]
+    expect_status: Annotated[
+        list[Annotated[StrictInt, Field(ge=100, le=599)]], Field(min_length=1)
+    ] = [200]
     max_error_rate: Annotated[StrictFloat, Field(ge=0, le=1)] = 0.0
     max_p95_ms: Annotated[StrictFloat, Field(gt=0)] = 1000.0
     min_samples: Annotated[StrictInt, Field(ge=1)] = 10  # fewer valid samples -> Inconclusive
@@ -182,9 +186,34 @@ class PromQuery(_Model):
         return self
 
 
+def _prometheus_url(value: str | None) -> str | None:
+    """http(s)://host[:port][/path] on a plain host: a policy file is committed and
+    journaled, so credentials never belong in it (put Prometheus behind a local
+    proxy that adds them)."""
+    if value is None:
+        return value
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # ValueError: not a number or out of range
+    except ValueError:
+        raise ValueError("the url's host or port is malformed") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("the url must be http(s)://host[:port][/path]")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("the url must not carry user:password@ (it would be journaled)")
+    if any(c.isspace() for c in value) or parts.query or parts.fragment:
+        raise ValueError("the url must have no spaces, ?query or #fragment")
+    return value
+
+
+PromUrl = Annotated[str | None, AfterValidator(_prometheus_url)]
+
+
 class PrometheusGate(_Model):
     enabled: StrictBool = False
-    url: str | None = None
+    url: PromUrl = None
     timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 5.0
     queries: list[PromQuery] = []
 
@@ -208,24 +237,26 @@ class HlsPlaybackGate(_Model):
     analysis (Mann-Whitney on startup, proportions on stalled segments).
     """
 
-    enabled: bool = False
+    enabled: StrictBool = False
     master_path: str = "/vod/sample/master.m3u8"
-    sessions: Annotated[int, Field(ge=1, le=200)] = 5  # per host
-    segments: Annotated[int, Field(ge=1, le=100)] = 3  # per session
-    timeout_s: Annotated[float, Field(gt=0, le=60)] = 10.0  # per request
-    concurrency: Annotated[int, Field(ge=1, le=64)] = 4  # sessions in flight
-    initial_bandwidth_bps: Annotated[float, Field(gt=0)] = (
+    sessions: Annotated[StrictInt, Field(ge=1, le=200)] = 5  # per host
+    segments: Annotated[StrictInt, Field(ge=1, le=100)] = 3  # per session
+    timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 10.0  # per request
+    concurrency: Annotated[StrictInt, Field(ge=1, le=64)] = 4  # sessions in flight
+    initial_bandwidth_bps: Annotated[StrictFloat, Field(gt=0)] = (
         500_000.0  # [hls.js abrEwmaDefaultEstimate]
     )
-    abr_safety: Annotated[float, Field(gt=0, le=1)] = 0.8
-    max_buffer_s: Annotated[float, Field(gt=0)] = 30.0  # [hls.js maxBufferLength]
-    max_rebuffer_ratio: Annotated[float, Field(ge=0, le=1)] = 0.005
-    max_startup_p95_s: Annotated[float, Field(gt=0)] = 2.0
-    max_failure_rate: Annotated[float, Field(ge=0, le=1)] = 0.0  # failed sessions
-    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.01
-    min_sessions: Annotated[int, Field(ge=3)] = 5  # per side for the comparison
-    min_effect_s: Annotated[float, Field(ge=0)] = 0.1  # smallest startup regression that fails
-    min_effect_ratio: Annotated[float, Field(ge=1)] = 1.5
+    abr_safety: Annotated[StrictFloat, Field(gt=0, le=1)] = 0.8
+    max_buffer_s: Annotated[StrictFloat, Field(gt=0)] = 30.0  # [hls.js maxBufferLength]
+    max_rebuffer_ratio: Annotated[StrictFloat, Field(ge=0, le=1)] = 0.005
+    max_startup_p95_s: Annotated[StrictFloat, Field(gt=0)] = 2.0
+    max_failure_rate: Annotated[StrictFloat, Field(ge=0, le=1)] = 0.0  # failed sessions
+    alpha: Annotated[StrictFloat, Field(gt=0, lt=0.5)] = 0.01
+    min_sessions: Annotated[StrictInt, Field(ge=3)] = 5  # per side for the comparison
+    min_effect_s: Annotated[StrictFloat, Field(ge=0)] = (
+        0.1  # smallest startup regression that fails
+    )
+    min_effect_ratio: Annotated[StrictFloat, Field(ge=1)] = 1.5
 
     @field_validator("master_path")
     @classmethod
@@ -242,18 +273,20 @@ class CacheGate(_Model):
     region's peak (peak x region weight x origin requests per viewer request),
     failing above `origin_capacity_rps`."""
 
-    enabled: bool = False
+    enabled: StrictBool = False
     master_path: str = "/vod/sample/master.m3u8"
-    passes: Annotated[int, Field(ge=1, le=100)] = 3  # measured passes after the warm-up
-    include_playlists: bool = False  # playlists live seconds in cache: segments by default
-    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
-    concurrency: Annotated[int, Field(ge=1, le=64)] = 4
-    min_hit_ratio: Annotated[float, Field(ge=0, le=1)] = 0.8
-    max_hit_ratio_drop: Annotated[float, Field(ge=0, le=1)] = 0.1  # vs baseline, absolute
-    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.01
-    min_requests: Annotated[int, Field(ge=1)] = 20  # measured requests per side
-    fleet_peak_rps: Annotated[float, Field(gt=0)] | None = None  # viewer requests/s, whole env
-    origin_capacity_rps: Annotated[float, Field(gt=0)] | None = None
+    passes: Annotated[StrictInt, Field(ge=1, le=100)] = 3  # measured passes after the warm-up
+    include_playlists: StrictBool = False  # playlists live seconds in cache: segments by default
+    timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 5.0
+    concurrency: Annotated[StrictInt, Field(ge=1, le=64)] = 4
+    min_hit_ratio: Annotated[StrictFloat, Field(ge=0, le=1)] = 0.8
+    max_hit_ratio_drop: Annotated[StrictFloat, Field(ge=0, le=1)] = 0.1  # vs baseline, absolute
+    alpha: Annotated[StrictFloat, Field(gt=0, lt=0.5)] = 0.01
+    min_requests: Annotated[StrictInt, Field(ge=1)] = 20  # measured requests per side
+    fleet_peak_rps: Annotated[StrictFloat, Field(gt=0)] | None = (
+        None  # viewer requests/s, whole env
+    )
+    origin_capacity_rps: Annotated[StrictFloat, Field(gt=0)] | None = None
 
     @field_validator("master_path")
     @classmethod
@@ -268,9 +301,9 @@ class BurnWindow(_Model):
     the burn rate exceeds `factor` over BOTH the long and the short window."""
 
     name: Annotated[str, Field(min_length=1)]
-    long_s: Annotated[float, Field(gt=0)]
-    short_s: Annotated[float, Field(gt=0)]
-    factor: Annotated[float, Field(gt=0)]
+    long_s: Annotated[StrictFloat, Field(gt=0)]
+    short_s: Annotated[StrictFloat, Field(gt=0)]
+    factor: Annotated[StrictFloat, Field(gt=0)]
 
     @model_validator(mode="after")
     def _short_is_shorter(self) -> BurnWindow:
@@ -296,16 +329,16 @@ class SloBurnGate(_Model):
     a quiet PoP never passes by silence.
     """
 
-    enabled: bool = False
-    url: str | None = None
-    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
-    slo: Annotated[float, Field(gt=0, lt=1)] = 0.999  # target success ratio
+    enabled: StrictBool = False
+    url: PromUrl = None
+    timeout_s: Annotated[StrictFloat, Field(gt=0, le=60)] = 5.0
+    slo: Annotated[StrictFloat, Field(gt=0, lt=1)] = 0.999  # target success ratio
     # the metrics of `lab up --prometheus` (mtail on the nginx access log)
     errors_query: str = 'sum(increase(nginx_http_server_errors_total{{host=~"{hosts}"}}[{window}]))'
     total_query: str = 'sum(increase(nginx_http_requests_total{{host=~"{hosts}"}}[{window}]))'
     windows: list[BurnWindow] = Field(default_factory=_default_burn_windows)
-    window_scale: Annotated[float, Field(gt=0, le=1)] = 1.0
-    min_requests: Annotated[int, Field(ge=1)] = 100  # per window
+    window_scale: Annotated[StrictFloat, Field(gt=0, le=1)] = 1.0
+    min_requests: Annotated[StrictInt, Field(ge=1)] = 100  # per window
 
     @field_validator("errors_query", "total_query")
     @classmethod
@@ -482,8 +515,20 @@ class NotifyTarget(_Model):
     to read it (an env var or a file), never the URL, so it reaches no journal."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
-    url_env: str | None = None
+    # A variable's name: a URL pasted here would be journaled with the policy.
+    url_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")] | None = None
     url_file: str | None = None
+
+    @field_validator("url_file")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        if value is not None and "://" in value:
+            raise ValueError(
+                "url_file is the path of a file holding the URL, not the URL (not shown: "
+                "it would be stored with the rollout)"
+            )
+        return value
+
     format: Literal["slack", "json"] = "json"
     events: list[NotifyEvent] = Field(default_factory=lambda: list(NotifyEvent))
 

@@ -31,24 +31,28 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import os
+import re
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from fleetctl.core.rollout import events
-from fleetctl.errors import BadInput
+from fleetctl.errors import BadInput, FleetctlError
 
 KEY_ENV = "FLEETCTL_APPROVAL_KEY"
 HEADER = "X-Fleetctl-Signature"
 MAX_TTL_S = 3600.0
 MAX_BODY = 8192
 MIN_KEY_BYTES = 16
+# A client silent this long is dropped: its thread (one per connection) is freed.
+CLIENT_TIMEOUT_S = 5.0
 
 
 def load_key(key_env: str = KEY_ENV, key_file: Path | None = None) -> bytes:
@@ -63,6 +67,14 @@ def load_key(key_env: str = KEY_ENV, key_file: Path | None = None) -> bytes:
             ) from None
         where = str(key_file)
     else:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key_env):
+            # Most likely the key itself pasted where its variable's name goes:
+            # never echo it.
+            raise BadInput(
+                "--key-env must name an environment variable (the value given is not "
+                "shown: it may be the key itself)",
+                hint=f"export {KEY_ENV}=... and pass --key-env {KEY_ENV}, or use --key-file",
+            )
         key = os.environ.get(key_env, "").strip().encode()
         where = f"env var {key_env}"
     if len(key) < MIN_KEY_BYTES:
@@ -124,17 +136,26 @@ def verify(key: bytes, body: bytes, sig: str | None, now: float) -> Approval:
         raise Rejected(401, f"bad or missing {HEADER} (HMAC-SHA256 of the body, sha256=<hex>)")
     try:
         data = json.loads(body)
+        step, expires = data["step"], data["expires"]
+        # Exact types: a bool or 1.5 is no step, and NaN would never expire
+        # (every comparison with it is false).
+        if type(step) is not int or type(expires) not in (int, float):
+            raise TypeError("step must be an integer, expires a number")
+        if not math.isfinite(expires):
+            raise ValueError("expires must be finite")
         a = Approval(
             rollout=str(data["rollout"]),
-            step=int(data["step"]),
+            step=step,
             by=str(data["by"]).strip(),
             reason=str(data["reason"]).strip(),
             nonce=str(data["nonce"]),
-            expires=float(data["expires"]),
+            expires=float(expires),
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: [[[[...]]]]
         raise Rejected(
-            400, "the body must be JSON with rollout, step, by, reason, nonce, expires"
+            400,
+            "the body must be a JSON object with rollout, step (integer), by, reason, nonce, "
+            "expires (a number)",
         ) from None
     if not a.by or not a.reason or len(a.nonce) < 16:
         raise Rejected(400, "by and reason must not be empty; nonce at least 16 characters")
@@ -153,10 +174,12 @@ EngineFor = Callable[[Any, str, Callable[[], bool]], Any]
 
 
 class ApprovalServer:
-    """One request at a time (HTTPServer): a nonce check and its record are not raced.
+    """A thread per connection, so a client that trickles its request byte by byte
+    holds up only itself; the approvals themselves are handled one at a time (a
+    lock), so a nonce check and its record are not raced.
 
-    `open_store()` is called in the serving thread and in each promote thread
-    (a SQLite connection belongs to its thread).
+    `open_store()` is called for each approval and in each promote thread (a
+    SQLite connection belongs to its thread), and closed after it.
     """
 
     def __init__(
@@ -174,7 +197,7 @@ class ApprovalServer:
         self.engine_for = engine_for
         self.clock = clock
         self.log = log
-        self._store: Any = None
+        self._lock = threading.Lock()
         self._workers: list[threading.Thread] = []
         # Set when serving ends: promotes waiting for a deploy window pause instead.
         self.stopping = threading.Event()
@@ -182,19 +205,32 @@ class ApprovalServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = CLIENT_TIMEOUT_S  # a silent or slow client is dropped, not waited for
+
             def do_POST(self) -> None:
                 if self.path.rstrip("/") != "/approve":
                     return self._answer(404, {"error": "POST /approve"})
-                length = int(self.headers.get("Content-Length") or 0)
+                kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+                if kind != "application/json":
+                    return self._answer(415, {"error": "Content-Type must be application/json"})
+                raw = (self.headers.get("Content-Length") or "").strip()
+                length = int(raw) if raw.isdigit() else -1
                 if length <= 0 or length > MAX_BODY:
-                    return self._answer(400, {"error": f"a body of 1..{MAX_BODY} bytes"})
+                    return self._answer(
+                        411 if not raw else 413 if length > MAX_BODY else 400,
+                        {"error": f"a Content-Length of 1..{MAX_BODY} bytes"},
+                    )
                 body = self.rfile.read(length)
+                if len(body) < length:  # the client gave up or timed out mid-body
+                    return self._answer(400, {"error": "the body is shorter than Content-Length"})
                 try:
                     status, answer = 202, server.accept(body, self.headers.get(HEADER))
                 except Rejected as exc:
                     status, answer = exc.status, {"error": exc.message}
                 except BadInput as exc:
                     status, answer = 404, {"error": exc.message}
+                except FleetctlError as exc:  # e.g. the state store is unreachable
+                    status, answer = 503, {"error": exc.message}
                 server.log(f"{self.client_address[0]} POST /approve -> {status}")
                 self._answer(status, answer)
 
@@ -212,24 +248,44 @@ class ApprovalServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = HTTPServer((host, port), Handler)
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True  # a stuck client never delays the process's exit
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # One line, never a traceback: a client that hangs up mid-answer,
+                # or a bug, must not spill the server's internals onto its log.
+                import sys
+
+                exc = sys.exc_info()[1]
+                server.log(f"{client_address[0]}: request failed: {type(exc).__name__}")
+
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port {port} is not within 0..65535")
+        if ":" in host:  # an IPv6 address such as ::1 (the default family is IPv4 only)
+            import socket
+
+            Server.address_family = socket.AF_INET6
+        self.httpd = Server((host, port), Handler)
 
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
+        host = f"[{host}]" if ":" in str(host) else host
         return f"http://{host}:{port}"
 
-    def _state(self) -> Any:
-        if self._store is None:
-            self._store = self.open_store()
-        return self._store
-
     def accept(self, body: bytes, sig: str | None) -> dict[str, Any]:
-        from fleetctl.services.rollout import Status, load
-
         now = self.clock()
         a = verify(self.key, body, sig, now)
-        store = self._state()
+        with self._lock:
+            store = self.open_store()
+            try:
+                return self._accept(store, a, now)
+            finally:
+                store.close()
+
+    def _accept(self, store: Any, a: Approval, now: float) -> dict[str, Any]:
+        from fleetctl.services.rollout import Status, load
+
         if store.get("approval_nonce", a.nonce) is not None:
             raise Rejected(409, "this approval was already used (nonce seen before)")
         # Recorded before anything acts on it: a replay finds it even after a crash.
@@ -289,9 +345,6 @@ class ApprovalServer:
         finally:
             self.stopping.set()
             self.httpd.server_close()
-            if self._store is not None:
-                self._store.close()
-                self._store = None
 
     def shutdown(self) -> None:
         self.stopping.set()

@@ -361,6 +361,25 @@ def preview_prescale(ws: Workspace, env: str, patches: list[StackPatch]) -> Prev
     return run.report
 
 
+def _check_limits(planned: list[RegionEvent], peak_gbps: float) -> None:
+    """BadInput when the pre-scale needs more than the spec's schema allows: a
+    patch past a limit would be one `fleetctl validate` (and the preview) rejects."""
+    from fleetctl.spec.models import int_upper_bound
+
+    over = [
+        f"{r.region} {c.key} {c.after} (limit {limit})"
+        for r in planned
+        for c in r.changes
+        if (limit := int_upper_bound(c.key)) is not None and c.after > limit
+    ]
+    if over:
+        raise BadInput(
+            f"--peak-gbps {peak_gbps:g} needs more than the spec allows: {'; '.join(over)}",
+            hint="check the peak (Gbit/s, the whole event), spread it over more --regions, "
+            "or plan the extra capacity (new regions, larger instances) first",
+        )
+
+
 def plan(
     ws: Workspace, store: StateStore | None, req: EventRequest, now: datetime | None = None
 ) -> EventPlan:
@@ -398,6 +417,7 @@ def plan(
         planned = plan_event(req.peak_gbps, shares, supplies, params, uploads)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    _check_limits(planned, req.peak_gbps)
     patches = [
         StackPatch(r.stack, f"stacks/{Path(stacks[r.region].source).name}", r)
         for r in planned

@@ -36,8 +36,9 @@ def check_name(name: str) -> str:
     """An event name: it is a state key and goes into a freeze reason."""
     name = name.strip()
     if not _NAME.match(name):
+        shown = name if len(name) <= 70 else f"{name[:60]}... ({len(name)} characters)"
         raise BadInput(
-            f"bad event name {name!r}",
+            f"bad event name {shown!r}",
             hint="1-64 letters, digits, spaces and . _ : -, starting with a letter or digit",
         )
     return name
@@ -156,8 +157,22 @@ def record_plan(store: StateStore, plan: EventPlan, by: str | None = None) -> Ev
                 f"event {record.name} is running in {old.env}",
                 hint=f"`fleetctl event end {record.name}` first, or plan it under another name",
             )
+        # The scale-down must return each key to its value before the event. After
+        # the pre-scale was merged the new plan sees the raised value as "before"
+        # (or needs no change at all): keep the first plan's `before`, and keep
+        # its keys the new plan no longer names.
+        first = {(c.file, c.key): c for c in old.changes}
+        changes = {
+            (c.file, c.key): replace(c, before=first[c.file, c.key].before)
+            if (c.file, c.key) in first
+            else c
+            for c in record.changes
+        }
+        for k, c in first.items():
+            changes.setdefault(k, c)
         record = replace(
             record,
+            changes=tuple(changes.values()),
             phase=old.phase,
             started_by=old.started_by,
             started_at=old.started_at,
@@ -207,11 +222,7 @@ def _patch(ws: Workspace, wanted: dict[str, dict[str, int]], notes: list[str]) -
     for rel, values in sorted(wanted.items()):
         if not values:
             continue
-        path = ws.root / rel
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise BadInput(f"{rel}: cannot read it ({exc.strerror})") from None
+        text = _read(ws, rel)
         new = set_ints(text, values, rel)
         out += difflib.unified_diff(
             text.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{rel}", f"b/{rel}"
@@ -220,12 +231,20 @@ def _patch(ws: Workspace, wanted: dict[str, dict[str, int]], notes: list[str]) -
     return Patch("".join(out), tuple(files), tuple(notes))
 
 
-def _current(ws: Workspace, change: KeyChange) -> int | None:
+def _read(ws: Workspace, rel: str) -> str:
     try:
-        text = (ws.root / change.file).read_text(encoding="utf-8")
+        return (ws.root / rel).read_text(encoding="utf-8")
     except OSError as exc:
-        raise BadInput(f"{change.file}: cannot read it ({exc.strerror})") from None
-    return read_int(text, change.key, change.file)
+        raise BadInput(f"{rel}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(
+            f"{rel}: not UTF-8 text (byte {exc.start + 1})",
+            hint="`fleetctl validate` names the line",
+        ) from None
+
+
+def _current(ws: Workspace, change: KeyChange) -> int | None:
+    return read_int(_read(ws, change.file), change.key, change.file)
 
 
 def prescale_patch(ws: Workspace, record: EventRecord) -> Patch:
@@ -290,6 +309,9 @@ def start(ws: Workspace, store: StateStore, name: str, now: datetime | None = No
         notes.append(
             f"starting early: the plan freezes {record.env} from {record.freeze_from.isoformat()}"
         )
+    # The patch first: a stack file it cannot read must fail the command before
+    # the freeze is set (a freeze the record does not own is never lifted by `end`).
+    patch = prescale_patch(ws, record)
     current = freeze_service.current(store, record.env)
     froze = record.froze
     if current is None:
@@ -303,7 +325,6 @@ def start(ws: Workspace, store: StateStore, name: str, now: datetime | None = No
             f"{record.env} was frozen already by {current.by} ({current.reason}): kept; "
             "`event end` will not lift it"
         )
-    patch = prescale_patch(ws, record)
     again = record.phase is Phase.STARTED
     if not again:
         record = replace(
@@ -326,6 +347,7 @@ def end(ws: Workspace, store: StateStore, name: str) -> Transition:
     notes: list[str] = []
     if record.phase is Phase.PLANNED:
         notes.append(f"event {record.name} was never started: no freeze of its own to lift")
+    patch = scaledown_patch(ws, record)  # before the freeze is lifted: a failure changes nothing
     current = freeze_service.current(store, record.env)
     if not record.froze:
         line = (
@@ -340,7 +362,6 @@ def end(ws: Workspace, store: StateStore, name: str) -> Transition:
     else:
         freeze_service.set_freeze(store, record.env, False, f"event {record.name} ended")
         line = f"{record.env} unfrozen (the freeze of event {record.name})"
-    patch = scaledown_patch(ws, record)
     if not again:
         record = replace(
             record, phase=Phase.ENDED, ended_by=freeze_service.who(), ended_at=time.time()

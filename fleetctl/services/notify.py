@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +77,12 @@ def resolve(targets: Iterable[NotifyTarget], base: Path) -> list[Target]:
             path = Path(t.url_file or "")
             path = path if path.is_absolute() else base / path
             try:
-                url = path.read_text().strip()
-            except OSError as exc:
+                url = path.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                # Never the decoder's message: it quotes bytes of the file (the URL).
+                why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
                 raise BadInput(
-                    f"notify target {t.name!r}: cannot read its URL from {path}: {exc.strerror}",
+                    f"notify target {t.name!r}: cannot read its URL from {path}: {why}",
                     hint="write the webhook URL into that file (mode 600), or use url_env",
                 ) from None
             where = str(path)
@@ -103,10 +105,35 @@ def cli_targets(urls: Iterable[str], fmt: str) -> list[Target]:
     return out
 
 
+def url_problem(url: str) -> str | None:
+    """What makes `url` unusable as a webhook, in words that never quote it (it is
+    a secret), or None. Checked before a rollout starts: a URL urllib would choke
+    on mid-rollout makes an error text that may quote a piece of it."""
+    import urllib.parse
+
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return "it contains spaces or control characters"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port  # ValueError: not a number or out of 0..65535
+    except ValueError:
+        return "its host or port is malformed"
+    if parts.scheme.lower() not in ("https", "http"):
+        return "it must start with https:// or http://"
+    if parts.username is not None or parts.password is not None:
+        return "it carries user:password@ (not supported: put the token in the path)"
+    if not parts.hostname:
+        return "it has no host"
+    if port == 0:
+        return "its port is 0"
+    return None
+
+
 def _check_url(url: str, name: str) -> None:
-    if not url.startswith(("https://", "http://")):
+    problem = url_problem(url)
+    if problem is not None:
         raise BadInput(
-            f"notify target {name}: the webhook URL must start with https:// or http:// "
+            f"notify target {name}: the webhook URL is not usable: {problem} "
             "(not shown: it is a secret)",
             hint="check the env var, file or --notify value",
         )
@@ -226,8 +253,21 @@ def _proof_text(ev: dict[str, Any]) -> str:
     )
 
 
+def _slack_text(text: str) -> str:
+    """Slack's mrkdwn escaping (&, <, >): a reason or a gate's text never becomes
+    a <!channel> ping or a disguised <url|link> [Slack: formatting, escaping]."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_payload(n: Notification) -> dict[str, Any]:
     """Slack's incoming-webhook JSON: a `text` fallback and blocks."""
+    n = replace(
+        n,
+        **{
+            k: _slack_text(getattr(n, k))
+            for k in ("why", "env", "release", "step", "verdict", "rollout")
+        },
+    )
     fields = [("env", n.env), ("release", n.release), ("step", n.step), ("verdict", n.verdict)]
     return {
         "text": f"{n.title()} — {n.why}",
@@ -283,13 +323,27 @@ def post(url: str, body: bytes, timeout: float = TIMEOUT_S) -> None:
 
 
 def _error_text(exc: BaseException, url: str) -> str:
+    """The delivery error for the journal, with no part of the URL in it: a library's
+    message may quote the path or query alone (where a webhook keeps its token)."""
+    import urllib.parse
+
     if isinstance(exc, urllib.error.HTTPError):
         text = f"HTTP {exc.code}"
     elif isinstance(exc, urllib.error.URLError):
         text = f"{type(exc.reason).__name__}: {exc.reason}"
     else:
         text = f"{type(exc).__name__}: {exc}"
-    return text.replace(url, "<webhook url>")
+    text = text.replace(url, "<webhook url>")
+    try:
+        p = urllib.parse.urlsplit(url)
+        pieces = [p.path, p.query, p.fragment, p.netloc, *p.path.split("/"), *p.query.split("&")]
+    except ValueError:
+        pieces = []
+    # Longest first, so a path is hidden whole before its segments are; short
+    # pieces ('v1', 'x') would hide ordinary words and are no secret on their own.
+    for piece in sorted({x for x in pieces if len(x) >= 6}, key=len, reverse=True):
+        text = text.replace(piece, "<webhook url part>")
+    return text
 
 
 @dataclass

@@ -105,6 +105,23 @@ def _error_json(e: StackError) -> dict[str, Any]:
     }
 
 
+def _check_doc(doc: object) -> None:
+    """ValueError saying what is wrong when `doc` is not a shard output's shape."""
+    if not isinstance(doc, dict) or doc.get("kind") != KIND or doc.get("version") != VERSION:
+        raise ValueError("not a fleetctl preview shard output")
+    shard = doc.get("shard")
+    if not (
+        isinstance(shard, list)
+        and len(shard) == 2
+        and all(type(x) is int for x in shard)
+        and 1 <= shard[0] <= shard[1]
+    ):
+        raise ValueError(f"its `shard` is {shard!r}, not [K, N] with 1 <= K <= N")
+    for field, kind in (("options", dict), ("entries", dict), ("stacks", list)):
+        if not isinstance(doc.get(field), kind):
+            raise ValueError(f"its `{field}` is missing or not a {kind.__name__}")
+
+
 def load(paths: Sequence[Path]) -> PreviewOptions:
     """The preview options of the shards, with their entries as the only source of graphs."""
     if not paths:
@@ -113,16 +130,16 @@ def load(paths: Sequence[Path]) -> PreviewOptions:
     for path in paths:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
-            if doc.get("kind") != KIND or doc.get("version") != VERSION:
-                raise ValueError("not a fleetctl preview shard output")
+            _check_doc(doc)
             docs.append((path, doc))
-        except (OSError, ValueError, AttributeError) as exc:
+        except (OSError, ValueError) as exc:
             raise BadInput(
                 f"cannot read shard output {path}: {exc}",
                 hint="shard outputs are written by `fleetctl preview --shard K/N --out FILE`",
             ) from None
     first = docs[0][1]
-    n = int(first["shard"][1])
+    n = first["shard"][1]
+    by_k: dict[int, Path] = {}
     for path, doc in docs:
         for field in ("options", "fingerprint_key_id", "fleetctl_version"):
             if doc.get(field) != first.get(field):
@@ -130,11 +147,19 @@ def load(paths: Sequence[Path]) -> PreviewOptions:
                     f"{path} was made with another {field.replace('_', ' ')} than {docs[0][0]}",
                     hint="merge the shards of one run: same commit, flags and .fleetctl/cache",
                 )
-        if int(doc["shard"][1]) != n:
-            raise BadInput(f"{path} is a shard of {doc['shard'][1]}, {docs[0][0]} of {n}")
-    seen = sorted({int(doc["shard"][0]) for _, doc in docs})
-    if seen != list(range(1, n + 1)):
-        missing = sorted(set(range(1, n + 1)) - set(seen))
+        k, of = doc["shard"]
+        if of != n:
+            raise BadInput(f"{path} is a shard of {of}, {docs[0][0]} of {n}")
+        if k in by_k:
+            # Two outputs for one shard: from two runs (or one file twice); which
+            # one is right cannot be told, so neither is guessed.
+            raise BadInput(
+                f"shard {k}/{n} given twice: {by_k[k]} and {path}",
+                hint="pass each shard's output once",
+            )
+        by_k[k] = path
+    missing = sorted(set(range(1, n + 1)) - set(by_k))
+    if missing:
         raise BadInput(
             f"shard(s) {', '.join(f'{k}/{n}' for k in missing)} missing from the merge",
             hint="pass the outputs of every shard",
@@ -146,7 +171,7 @@ def load(paths: Sequence[Path]) -> PreviewOptions:
                 graph = graph_from_json(item["graph"]) if "graph" in item else None
                 error = error_from_json(item["error"]) if "error" in item else None
                 supplied[key] = Entry(graph, error, bool(item["ran"]), float(item["seconds"]))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BadInput(f"a shard output is damaged: {exc}") from None
     o = first["options"]
     return PreviewOptions(

@@ -20,6 +20,7 @@ they are not secret (`--allow-plain-secrets`).
 
 from __future__ import annotations
 
+import keyword
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
@@ -30,6 +31,7 @@ from typing import Any
 from fleetctl.errors import BadInput
 
 ENV_PREFIX = "FLEETCTL_SECRET_"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ALLOW_FLAG = "--allow-plain-secrets"
 # Whole words of a var name that mark it secret; the longer ones also inside a word.
 _WORDS = frozenset({"pass", "pwd", "key", "keys", "secrets", "tokens", "creds"})
@@ -98,7 +100,12 @@ def read(
     out: dict[str, SecretVar] = {}
     for spec in specs:
         name, sep, source = spec.partition("=")
-        if not name.isidentifier() or (sep and not source.startswith("@")):
+        # Ansible takes ASCII identifiers only (and no Python keyword) as var names.
+        if (
+            not _NAME.fullmatch(name)
+            or keyword.iskeyword(name)
+            or (sep and not source.startswith("@"))
+        ):
             raise BadInput(
                 f"bad --secret-var {spec.split('=', 1)[0]!r}",
                 hint="--secret-var NAME (value from $FLEETCTL_SECRET_NAME or a prompt) "
@@ -107,12 +114,24 @@ def read(
         if name in out:
             raise BadInput(f"--secret-var {name} given twice")
         if sep:
+            if not source[1:].strip():
+                raise BadInput(
+                    f"--secret-var {name}=@: no file after @", hint=f"--secret-var {name}=@FILE"
+                )
             path = Path(source[1:]).expanduser()
             try:
-                value = path.read_text()
+                raw = path.read_bytes()
             except OSError as exc:
                 raise BadInput(
                     f"--secret-var {name}: cannot read {path}: {exc.strerror or exc}"
+                ) from None
+            try:
+                value = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                # Never the decoder's message: it quotes the bytes around the error.
+                raise BadInput(
+                    f"--secret-var {name}: {path} is not UTF-8 text",
+                    hint="a secret var is text; base64-encode binary values",
                 ) from None
             value = value[:-1] if value.endswith("\n") else value
         elif env_name(name) in env:
@@ -127,6 +146,11 @@ def read(
             )
         if not value:
             raise BadInput(f"secret var {name} is empty")
+        if "\x00" in value:
+            raise BadInput(
+                f"secret var {name} contains a NUL byte",
+                hint="a secret var is text; base64-encode binary values",
+            )
         out[name] = SecretVar(name, value)
     return tuple(out.values())
 

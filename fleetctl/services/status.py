@@ -237,9 +237,12 @@ def open_store_readonly(url: str) -> StateStore | None:
     (status never creates state)."""
     from fleetctl.adapters.state import open_store
 
-    if not url.startswith("s3://") and not Path(url.removeprefix("sqlite://")).exists():
+    if (
+        "://" not in url.removeprefix("sqlite://")
+        and not Path(url.removeprefix("sqlite://")).exists()
+    ):
         return None
-    return open_store(url)
+    return open_store(url)  # s3://, or another scheme it refuses
 
 
 def rollout_of(store: StateStore | None, env: str) -> fs.RolloutState | None:

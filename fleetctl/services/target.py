@@ -22,7 +22,16 @@ from fleetctl.services import lab as lab_service
 from fleetctl.services.lab import LAB_ENV, Lab
 from fleetctl.services.workspace import Workspace
 
-__all__ = ["LAB_ENV", "EnvTarget", "is_lab", "resolve", "resolve_playbook", "traffic_backend"]
+__all__ = [
+    "LAB_ENV",
+    "EnvTarget",
+    "check_regions",
+    "env_regions",
+    "is_lab",
+    "resolve",
+    "resolve_playbook",
+    "traffic_backend",
+]
 
 
 def is_lab(env: str | None) -> bool:
@@ -101,6 +110,27 @@ class EnvTarget:
 
         found = hosts_matching(self.env_inventory(), ["all"])
         return [HostVars.from_vars(n, v) for n, v in sorted(found.items())]
+
+
+def env_regions(ws: Workspace, env: str) -> list[str]:
+    """Every region `env` has hosts in (lab: the lab's regions), from the spec alone:
+    no lab, inventory script or network needed to check a --region."""
+    if is_lab(env):
+        return sorted([r for r, _pop, _w in lab_service.LAB_REGIONS] + [lab_service.CORE_REGION[0]])
+    from fleetctl.spec import load_fleet
+
+    return sorted({s.region for s in load_fleet(ws.stacks_dir).select(env)})
+
+
+def check_regions(ws: Workspace, env: str, regions: list[str], flag: str = "--region") -> None:
+    """BadInput naming the regions `env` does not have, and the ones it has."""
+    known = env_regions(ws, env)
+    unknown = [r for r in dict.fromkeys(regions) if r not in known]
+    if unknown:
+        raise BadInput(
+            f"{flag} {', '.join(unknown)}: not a region of {env}",
+            hint=f"regions of {env}: {', '.join(known) or 'none'}",
+        )
 
 
 def resolve(ws: Workspace, env: str, lab_dir: Path | None = None) -> EnvTarget:

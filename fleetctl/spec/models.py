@@ -249,3 +249,19 @@ class Stack(_Model):
     @property
     def traffic_weight(self) -> float:
         return 0.0 if self.spec.edge is None else self.spec.edge.traffic_weight
+
+
+def int_upper_bound(key: str) -> int | None:
+    """The largest value the schema takes for an integer key of `fleet:spec`
+    ('edge.nodes_per_zone'), or None: so a generated spec change (an event's
+    pre-scale) is refused before it becomes a patch `fleetctl validate` rejects."""
+    section, _, name = key.partition(".")
+    models: dict[str, type[BaseModel]] = {"edge": Edge, "transcode": Transcode}
+    model = models.get(section)
+    if model is None or name not in model.model_fields:
+        return None
+    for m in model.model_fields[name].metadata:
+        le = getattr(m, "le", None)
+        if isinstance(le, int):
+            return le
+    return None

@@ -32,7 +32,7 @@ def test_unreachable_server_is_exit_3_with_a_hint() -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ["worker", "--env", "lab", "--region", "lab-east"],
+        ["worker", "--env", "lab", "--region", "lab-mid"],
         ["rollout", "start", "edge.yml", "--env", "lab", "--engine", "temporal", "--yes"],
     ],
 )

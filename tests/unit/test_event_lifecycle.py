@@ -192,3 +192,35 @@ def test_a_corrupt_event_record_is_exit_3(checkout: Path) -> None:
     r = cli(checkout, "event", "start", "cup-final")
     assert r.exit_code == 3, r.output
     assert "event record is malformed" in r.output
+
+
+def test_replanning_a_started_event_keeps_the_values_to_scale_back_to(checkout: Path) -> None:
+    plan(checkout)
+    r = cli(checkout, "event", "start", "cup-final")
+    git_apply(checkout, r.stdout)
+    assert edge_nodes(checkout) == 12
+    plan(checkout)  # re-planned once the pre-scale is merged: the spec carries the peak now
+    end = cli(checkout, "event", "end", "cup-final")
+    assert end.exit_code == 0, end.output
+    git_apply(checkout, end.stdout)
+    assert edge_nodes(checkout) == 4  # not left at the event's size
+
+
+@pytest.mark.parametrize("damage", ["missing", "not utf-8"])
+def test_a_stack_file_start_cannot_read_fails_before_the_freeze(
+    checkout: Path, damage: str
+) -> None:
+    plan(checkout)
+    path = checkout / EC1
+    if damage == "missing":
+        path.unlink()
+    else:
+        path.write_bytes(path.read_bytes() + b"# caf\xe9\n")
+    r = cli(checkout, "event", "start", "cup-final")
+    assert r.exit_code == 2, r.output
+    assert EC1 in r.output and "Traceback" not in r.output
+    store = SqliteStore(str(checkout / "state.db"))
+    assert freeze_service.current(store, "prod") is None  # no freeze the event does not own
+    store.close()
+    r = cli(checkout, "event", "end", "cup-final")
+    assert r.exit_code == 2 and EC1 in r.output, r.output

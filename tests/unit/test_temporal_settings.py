@@ -39,7 +39,7 @@ def test_tls_files_must_exist_and_cert_needs_key(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="no such file"):
         temporal.settings(tls_ca=tmp_path / "ca.pem", environ={})
     cert = tmp_path / "c.pem"
-    cert.write_text("x")
+    cert.write_text("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n")
     with pytest.raises(BadInput, match="go together"):
         temporal.settings(tls_cert=cert, environ={})
     s = temporal.settings(tls_cert=cert, tls_key=cert, tls_ca=cert, environ={})

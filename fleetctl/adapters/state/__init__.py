@@ -25,6 +25,16 @@ def open_store(url: str, *, create: bool = True) -> StateStore:
         return S3Store.from_url(url)
     from fleetctl.adapters.state.sqlite import SqliteStore
 
+    scheme = url.partition("://")[0]
+    if "://" in url and scheme != "sqlite" and scheme.isalnum():
+        # http://, file://, gs://...: a typo or an unsupported backend, not a
+        # relative SQLite path named "http:" to create in the working directory.
+        from fleetctl.errors import BadInput
+
+        raise BadInput(
+            f"--state {scheme}://...: not a state backend",
+            hint="give a SQLite path (e.g. .fleetctl/state.db) or s3://BUCKET/PREFIX",
+        )
     return SqliteStore(url.removeprefix("sqlite://"), create=create)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -66,7 +67,9 @@ class S3Store:
     @classmethod
     def from_url(cls, url: str) -> S3Store:
         parsed = urlparse(url)
-        if parsed.scheme != "s3" or not parsed.netloc:
+        # The characters botocore accepts in a bucket name: a typo is bad input
+        # here, not an AWS client error (exit 3) quoting botocore's regexes.
+        if parsed.scheme != "s3" or not re.fullmatch(r"[A-Za-z0-9._-]{1,255}", parsed.netloc):
             raise BadInput(
                 f"not an S3 state URL: {url!r}",
                 hint="use s3://BUCKET/PREFIX, optionally ?table=LOCK_TABLE&region=REGION",
