@@ -17,10 +17,13 @@ changes the size (default 5: origin, transcode, three edges in three regions).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,3 +104,18 @@ def lab() -> Iterator[LabHandle]:
     finally:
         lab_service.lab_down(lab_dir)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def wait_until_scraped(prometheus_url: str, n_targets: int, timeout_s: float = 30) -> str:
+    """Wait until Prometheus scrapes `n_targets` exporters, all up; its URL."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(prometheus_url + "/api/v1/targets", timeout=2) as resp:
+                targets = json.loads(resp.read())["data"]["activeTargets"]
+            if len(targets) == n_targets and all(t["health"] == "up" for t in targets):
+                return prometheus_url
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"Prometheus did not scrape all {n_targets} exporters within {timeout_s:.0f} s")

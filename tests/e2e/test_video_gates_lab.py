@@ -18,7 +18,6 @@ import socket
 import ssl
 import threading
 import time
-import urllib.request
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_rollout_lab import REPO, LabWS, lab  # noqa: F401 - the module's lab fixture
+from tests.lab_fixture import wait_until_scraped
 
 pytestmark = pytest.mark.e2e
 VIDEO = REPO / "tests" / "fixtures" / "policies" / "video.yml"
@@ -57,17 +57,7 @@ def prom(lab: LabWS) -> str:  # noqa: F811
         prometheus=True,
     )
     url = lab_monitoring.url(handle)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/api/v1/targets", timeout=2) as resp:
-                targets = json.loads(resp.read())["data"]["activeTargets"]
-            if len(targets) == len(lab.edges()) and all(t["health"] == "up" for t in targets):
-                return url
-        except OSError:
-            pass
-        time.sleep(0.5)
-    pytest.fail("Prometheus did not scrape every edge's mtail within 30 s")
+    return wait_until_scraped(url, len(lab.edges()))
 
 
 def video_slo_policy(tmp: Path, url: str) -> Path:

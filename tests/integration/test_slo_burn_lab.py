@@ -5,10 +5,8 @@ up here."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from fleetctl.core.slo_burn import slo_burn_gate
 from fleetctl.services import lab as lab_service
 from fleetctl.services import lab_monitoring
 from fleetctl.services.rollout import video_gates
-from tests.lab_fixture import PLAYBOOKS, LabHandle
+from tests.lab_fixture import PLAYBOOKS, LabHandle, wait_until_scraped
 
 pytestmark = pytest.mark.integration
 
@@ -41,17 +39,7 @@ def prom(lab: LabHandle) -> str:
         prometheus=True,
     )
     url = lab_monitoring.url(handle)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/api/v1/targets", timeout=2) as resp:
-                targets = json.loads(resp.read())["data"]["activeTargets"]
-            if len(targets) == len(lab.edges()) and all(t["health"] == "up" for t in targets):
-                return url
-        except OSError:
-            pass
-        time.sleep(0.5)
-    pytest.fail("Prometheus did not scrape every edge's mtail within 30 s")
+    return wait_until_scraped(url, len(lab.edges()))
 
 
 def cfg(url: str) -> SloBurnGate:
