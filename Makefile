@@ -47,7 +47,7 @@ format: install
 # fixtures (its own lab) start once and its tests run in order. Each worker
 # that needs the session lab / Temporal / moto starts its own (free subnet and
 # ports per process). Serially: `$(PY) -m pytest -p no:xdist` or TEST_WORKERS=0.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 3
 PYTEST_PAR = -n $(TEST_WORKERS) --dist loadfile
 
 test: system-deps lint
