@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rollout_fleet import SEGMENT, FakeFleet
+from rollout_fleet import CANARY_ANALYSIS, HTTP_GATE, REGRESSION_DELAY_MS, FakeFleet
 from typer.testing import CliRunner
 
 from fleetctl.adapters.state.sqlite import SqliteStore
@@ -36,10 +36,7 @@ OTHER = "rotated-Plain-52d0b3"
 POLICY = {
     "bake_s": 0,
     "waves": ["100%"],
-    "gates": {
-        "http": {"paths": ["/healthz", SEGMENT], "samples": 20},
-        "canary_analysis": {"min_effect_ms": 15},
-    },
+    "gates": {"http": HTTP_GATE, "canary_analysis": CANARY_ANALYSIS},
 }
 
 
@@ -233,7 +230,7 @@ def test_resume_promote_and_rollback_need_the_secret_again(
         # a failing rollout with a rotated value rolls back with the value given now
         failing = Engine(
             store, fleet.root, executor=fleet.executor, secrets=[SecretVar("db_password", OTHER)]
-        ).start("lab", "edge.yml", pol, extravars={"edge_response_delay_ms": 40})
+        ).start("lab", "edge.yml", pol, extravars={"edge_response_delay_ms": REGRESSION_DELAY_MS})
     finally:
         store.close()
     assert failing.status is Status.rolled_back, failing.message

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rollout_fleet import PROBED_POLICY, FakeFleet
+from rollout_fleet import PROBED_POLICY, REGRESSION_DELAY_MS, FakeFleet
 
 from fleetctl.adapters import temporal
 from fleetctl.adapters.state.sqlite import SqliteStore
@@ -89,7 +89,9 @@ def test_bad_canary_is_rolled_back_with_proof(
     store, _, _ = world
     first = start(fleet, store, temporal_settings)
     good = store.get("rollout", first.id)["release_id"]  # type: ignore[index]
-    out = start(fleet, store, temporal_settings, extravars={"edge_response_delay_ms": 40})
+    out = start(
+        fleet, store, temporal_settings, extravars={"edge_response_delay_ms": REGRESSION_DELAY_MS}
+    )
     assert out.status is Status.rolled_back, out.message
     assert set(fleet.releases().values()) == {good}
     events = store.events(out.id)
