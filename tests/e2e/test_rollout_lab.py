@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import pytest
 
 from fleetctl.adapters.state.sqlite import SqliteStore
 from fleetctl.services import lab as lab_service
+from tests.lab_fixture import free_subnet
 
 pytestmark = pytest.mark.e2e
 
@@ -97,14 +97,8 @@ class LabWS:
 
 
 def _free_subnet() -> str:
-    start = os.getpid() % 150
-    for k in range(150):
-        subnet = f"127.78.{(start + k) % 150 + 1}"
-        with socket.socket() as s:
-            s.settimeout(0.2)
-            if s.connect_ex((f"{subnet}.11", lab_service.SSH_PORT)) != 0:
-                return subnet
-    raise RuntimeError("no free loopback block")
+    """A 127.78.N block, reserved for this process (a free one per xdist worker)."""
+    return free_subnet(first=78)
 
 
 @pytest.fixture(scope="module")
