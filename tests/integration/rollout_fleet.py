@@ -121,6 +121,9 @@ class FakeFleet:
         self.calls: list[Call] = []
         self.crash_at_call: int | None = None  # raise inside the executor on call N (1-based)
         self.on_call: Callable[[Call], None] | None = None
+        # call N (1-based) -> seconds it runs, polling `cancel` twice a second as
+        # ansible-runner does (a long Ansible batch)
+        self.run_for_s: dict[int, float] = {}
         for region, (weight, n) in spec.items():
             for i in range(n):
                 name = f"{region}-e{i}"
@@ -179,6 +182,11 @@ class FakeFleet:
             self.on_call(call)
         if self.crash_at_call is not None and len(self.calls) == self.crash_at_call:
             raise SystemExit("simulated crash in the middle of a batch")
+        end = time.monotonic() + self.run_for_s.get(len(self.calls), 0.0)
+        while time.monotonic() < end:
+            if cancel is not None and cancel():
+                return Result("canceled", {}, "canceled")
+            time.sleep(0.5)
         want = EdgeState(
             release=call.release,
             delay_ms=float(extravars.get("edge_response_delay_ms", 0)),

@@ -87,6 +87,15 @@ def _heartbeat(detail: Any = None) -> None:
         activity.heartbeat(detail)
 
 
+def _cancelled() -> bool:
+    """The ActivityContext's `cancelled`, polled while Ansible runs (about twice
+    a second, in the activity's thread): it heartbeats too, else a batch longer
+    than HEARTBEAT_S is taken for a dead worker's and run again (three times,
+    then the region fails)."""
+    _heartbeat()
+    return activity.is_cancelled()
+
+
 def _typed(ev: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """The journal's typed event (core/rollout/events.py) for a workflow's dict: the
     same kinds and fields the local engine writes; the engine's own keys ride along."""
@@ -311,7 +320,7 @@ class Activities:
                 executor=tagged,
                 prober=self.ctx.prober,
                 heartbeat=_heartbeat,
-                cancelled=activity.is_cancelled,
+                cancelled=_cancelled,
             )
             fence = acts.Fence(rollout_id, doc["env"], doc.get("lock_generation"))
             try:
