@@ -41,12 +41,21 @@ format: install
 	$(PY) -m ruff format fleetctl stacks policies tests benchmarks
 	$(PY) -m ruff check --fix fleetctl stacks policies tests benchmarks
 
+# The suite waits far more than it computes (Ansible over SSH, bakes, TLS,
+# Temporal timers), so it runs in TEST_WORKERS pytest-xdist processes even on
+# 2 cores. --dist loadfile keeps each file on one worker: a file's module
+# fixtures (its own lab) start once and its tests run in order. Each worker
+# that needs the session lab / Temporal / moto starts its own (free subnet and
+# ports per process). Serially: `$(PY) -m pytest -p no:xdist` or TEST_WORKERS=0.
+TEST_WORKERS ?= 3
+PYTEST_PAR = -n $(TEST_WORKERS) --dist loadfile
+
 test: system-deps lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_PAR)
 
 # Unit + integration only: the quick loop while developing.
 test-fast: system-deps install
-	$(PY) -m pytest -q -m "not e2e"
+	$(PY) -m pytest -q $(PYTEST_PAR) -m "not e2e"
 
 bench: install
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -67,7 +67,25 @@ def start_moto(
     atomic: run it with a long GIL switch interval (see the module docstring).
     """
     code = _SERVER.format(switch="sys.setswitchinterval(0.5); " if atomic else "")
-    port = free_port()
+    # A port picked free can be taken by another process (another xdist
+    # worker, another test run) before moto binds it: moto then exits; retry
+    # on new ports.
+    for attempt in range(1, 4):
+        try:
+            return _start_moto_on(free_port(), code, extra_env, log)
+        except _Exited:
+            if attempt == 3:
+                raise
+    raise AssertionError("unreachable")
+
+
+class _Exited(RuntimeError):
+    pass
+
+
+def _start_moto_on(
+    port: int, code: str, extra_env: Mapping[str, str] | None, log: Path | None
+) -> MotoServer:
     env = {**os.environ, **(extra_env or {})}
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
@@ -80,7 +98,7 @@ def start_moto(
     deadline = time.monotonic() + 60
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"moto server exited with {proc.returncode}")
+            raise _Exited(f"moto server exited with {proc.returncode} (port {port})")
         try:
             with urllib.request.urlopen(f"{server.url}/moto-api/", timeout=2):
                 return server

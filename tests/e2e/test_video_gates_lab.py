@@ -262,7 +262,7 @@ def slo_policy(tmp: Path, url: str) -> Path:
         'waves: ["100%"]\n'
         "gates:\n"
         "  http: {roles: [edge], paths: [/healthz], samples: 20}\n"
-        "  canary_analysis: {min_samples: 20, min_effect_ms: 20}\n"
+        "  canary_analysis: {min_samples: 20, min_effect_ms: 100}\n"  # as fast.yml
         "  slo_burn:\n"
         "    enabled: true\n"
         f"    url: {url}\n"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rollout_fleet import SEGMENT, FakeFleet
+from rollout_fleet import CANARY_ANALYSIS, HTTP_GATE, REGRESSION_DELAY_MS, FakeFleet
 from typer.testing import CliRunner
 
 from fleetctl.adapters.state.sqlite import SqliteStore
@@ -23,10 +23,7 @@ POLICY = Policy.model_validate(
     {
         "bake_s": 0,
         "waves": ["100%"],
-        "gates": {
-            "http": {"paths": ["/healthz", SEGMENT], "samples": 20},
-            "canary_analysis": {"min_effect_ms": 15},
-        },
+        "gates": {"http": HTTP_GATE, "canary_analysis": CANARY_ANALYSIS},
     }
 )
 
@@ -104,7 +101,9 @@ def test_status_why_list_history_of_real_rollouts(
     store = SqliteStore(state)
     eng = Engine(store, fleet.root, executor=fleet.executor)
     good = eng.start("lab", "edge.yml", POLICY)
-    bad = eng.start("lab", "edge.yml", POLICY, extravars={"edge_response_delay_ms": 40})
+    bad = eng.start(
+        "lab", "edge.yml", POLICY, extravars={"edge_response_delay_ms": REGRESSION_DELAY_MS}
+    )
     store.close()
     assert good.status is Status.completed and bad.status is Status.rolled_back
 

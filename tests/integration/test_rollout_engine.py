@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rollout_fleet import SEGMENT, FakeFleet
+from rollout_fleet import CANARY_ANALYSIS, HTTP_GATE, REGRESSION_DELAY_MS, FakeFleet
 
 from fleetctl.adapters.state import LockHeld
 from fleetctl.adapters.state.sqlite import SqliteStore
@@ -25,10 +25,7 @@ pytestmark = pytest.mark.integration
 POLICY = {
     "bake_s": 0,
     "waves": ["50%", "100%"],
-    "gates": {
-        "http": {"paths": ["/healthz", SEGMENT], "samples": 20, "min_samples": 10},
-        "canary_analysis": {"min_samples": 20, "min_effect_ms": 15},
-    },
+    "gates": {"http": HTTP_GATE, "canary_analysis": CANARY_ANALYSIS},
 }
 
 
@@ -91,9 +88,10 @@ def test_latency_regression_caught_at_canary_and_rolled_back_with_proof(
 ) -> None:
     first = good(fleet, store)
     good_rel = store.get("rollout", first)["release_id"]  # type: ignore[index]
-    # 40 ms added on every response: far under the 1 s absolute p95 threshold.
+    # REGRESSION_DELAY_MS on every response: far above the noise floor the
+    # policy sets, under the 1 s absolute p95 threshold (canary analysis judges).
     out = engine(fleet, store).start(
-        "lab", "edge.yml", policy(), extravars={"edge_response_delay_ms": 40}
+        "lab", "edge.yml", policy(), extravars={"edge_response_delay_ms": REGRESSION_DELAY_MS}
     )
     assert out.status is Status.rolled_back, out.message
     bad_calls = fleet.calls[7:]
@@ -134,7 +132,7 @@ def test_without_a_known_good_release_it_stops_instead_of_guessing(
     fleet: FakeFleet, store: SqliteStore
 ) -> None:
     out = engine(fleet, store).start(
-        "lab", "edge.yml", policy(), extravars={"edge_response_delay_ms": 40}
+        "lab", "edge.yml", policy(), extravars={"edge_response_delay_ms": REGRESSION_DELAY_MS}
     )
     assert out.status is Status.failed
     assert "no last known-good release (refusing to guess)" in out.message

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rollout_fleet import SEGMENT, FakeFleet
+from rollout_fleet import CANARY_ANALYSIS, HTTP_GATE, REGRESSION_DELAY_MS, FakeFleet
 from typer.testing import CliRunner
 
 from fleetctl.cli.main import app
@@ -26,10 +26,7 @@ pytestmark = pytest.mark.integration
 POLICY = {
     "bake_s": 0,
     "waves": ["100%"],
-    "gates": {
-        "http": {"paths": ["/healthz", SEGMENT], "samples": 20},
-        "canary_analysis": {"min_effect_ms": 15},
-    },
+    "gates": {"http": HTTP_GATE, "canary_analysis": CANARY_ANALYSIS},
 }
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -97,7 +94,7 @@ def test_report_of_a_rolled_back_rollout_renders_in_chromium(
             "--format",
             "json",
             "-x",
-            "edge_response_delay_ms=80",
+            f"edge_response_delay_ms={REGRESSION_DELAY_MS}",
         ],
     )
     assert r.exit_code == 1, r.output  # the canary's latency regression rolls it back

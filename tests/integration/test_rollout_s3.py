@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from aws_fixture import MotoServer
-from rollout_fleet import SEGMENT, FakeFleet
+from rollout_fleet import CANARY_ANALYSIS, HTTP_GATE, REGRESSION_DELAY_MS, FakeFleet
 
 from fleetctl.adapters.state import LockHeld, StateStore, open_store
 from fleetctl.core.policy import Policy
@@ -25,10 +25,7 @@ URL = "s3://team-fleet-state/lab?table=fleet-locks"
 POLICY: dict[str, Any] = {
     "bake_s": 0,
     "waves": ["100%"],
-    "gates": {
-        "http": {"paths": ["/healthz", SEGMENT], "samples": 20, "min_samples": 10},
-        "canary_analysis": {"min_samples": 20, "min_effect_ms": 10},
-    },
+    "gates": {"http": HTTP_GATE, "canary_analysis": CANARY_ANALYSIS},
 }
 
 
@@ -71,7 +68,7 @@ def test_rollout_and_rollback_with_state_in_s3(fleet: FakeFleet, store: StateSto
 
     # a regression rolls back to the release snapshot read back from S3
     bad = Engine(open_store(URL), fleet.root, executor=fleet.executor, who="bob").start(
-        "lab", "edge.yml", policy, extravars={"edge_response_delay_ms": 40}
+        "lab", "edge.yml", policy, extravars={"edge_response_delay_ms": REGRESSION_DELAY_MS}
     )
     assert bad.status is Status.rolled_back, bad.message
     assert set(fleet.releases().values()) == {good_rel}

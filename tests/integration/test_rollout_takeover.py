@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rollout_fleet import SEGMENT, FakeFleet
+from rollout_fleet import CANARY_ANALYSIS, HTTP_GATE, REGRESSION_DELAY_MS, FakeFleet
 
 from fleetctl.adapters import procs
 from fleetctl.adapters.state import LockHeld, StateStore, open_store
@@ -33,10 +33,7 @@ pytestmark = pytest.mark.integration
 POLICY: dict[str, Any] = {
     "bake_s": 0,
     "waves": ["100%"],
-    "gates": {
-        "http": {"paths": ["/healthz", SEGMENT], "samples": 20, "min_samples": 10},
-        "canary_analysis": {"min_samples": 20, "min_effect_ms": 15},
-    },
+    "gates": {"http": HTTP_GATE, "canary_analysis": CANARY_ANALYSIS},
 }
 S3_URL = "s3://fleet-takeover-state/t?table=fleet-takeover-locks"
 
@@ -268,7 +265,7 @@ def test_kill_after_the_final_status_then_resume_finishes_the_bookkeeping(
         assert engine(fleet, sqlite_url).start("lab", "edge.yml", policy()).status.value == (
             "completed"
         )
-    extra = {"edge_response_delay_ms": 40} if final is Status.rolled_back else {}
+    extra = {"edge_response_delay_ms": REGRESSION_DELAY_MS} if final is Status.rolled_back else {}
     dying = Engine(_DiesAt(open_store(sqlite_url), dies_at), fleet.root, executor=fleet.executor)
     with pytest.raises(SystemExit):
         dying.start("lab", "edge.yml", policy(), extravars=extra)

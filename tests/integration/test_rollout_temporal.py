@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rollout_fleet import PROBED_POLICY, FakeFleet
+from rollout_fleet import PROBED_POLICY, REGRESSION_DELAY_MS, FakeFleet
 
 from fleetctl.adapters import temporal
 from fleetctl.adapters.state.sqlite import SqliteStore
 from fleetctl.core.policy import Policy
 from fleetctl.services.rollout import Status, lock_name
 from fleetctl.services.rollout_temporal import service
-from fleetctl.services.rollout_temporal.model import workflow_id
+from fleetctl.services.rollout_temporal.model import HEARTBEAT_S, workflow_id
 from tests.temporal_workers import WorkerThread, fleet_workers, start_rollout
 
 pytestmark = pytest.mark.integration
@@ -83,13 +83,30 @@ def test_good_rollout_completes_with_the_local_engines_journal(
     assert store.lock_info(lock_name("lab")) is None
 
 
+def test_a_batch_longer_than_the_heartbeat_timeout_runs_once(
+    fleet: FakeFleet, world: Any, temporal_settings: temporal.Settings
+) -> None:
+    """Ansible polls its cancel callback while it runs and the activity heartbeats
+    from there: a batch longer than HEARTBEAT_S is not taken for a dead worker's
+    and run again (it was, when only gates heartbeated)."""
+    store, _, _ = world
+    fleet.run_for_s = {1: HEARTBEAT_S + 4}  # the canary's batch
+    out = start(fleet, store, temporal_settings, pol=policy(waves=["100%"]))
+    assert out.status is Status.completed, out.message
+    applied = [e for e in store.events(out.id) if e["type"] == "step_applied"]
+    assert [e.get("attempt", 1) for e in applied] == [1] * len(applied)
+    assert [c.limit for c in fleet.calls].count(["a-e0"]) == 1
+
+
 def test_bad_canary_is_rolled_back_with_proof(
     fleet: FakeFleet, world: Any, temporal_settings: temporal.Settings
 ) -> None:
     store, _, _ = world
     first = start(fleet, store, temporal_settings)
     good = store.get("rollout", first.id)["release_id"]  # type: ignore[index]
-    out = start(fleet, store, temporal_settings, extravars={"edge_response_delay_ms": 40})
+    out = start(
+        fleet, store, temporal_settings, extravars={"edge_response_delay_ms": REGRESSION_DELAY_MS}
+    )
     assert out.status is Status.rolled_back, out.message
     assert set(fleet.releases().values()) == {good}
     events = store.events(out.id)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from rollout_fleet import SEGMENT, FakeFleet
+from rollout_fleet import CANARY_ANALYSIS, HTTP_GATE, FakeFleet
 from typer.testing import CliRunner
 
 from fleetctl.adapters.state.sqlite import SqliteStore
@@ -28,7 +28,7 @@ POLICY = Policy.model_validate(
         "bake_s": 0,
         "waves": ["100%"],
         "canary": {"approval": True},
-        "gates": {"http": {"paths": ["/healthz", SEGMENT], "samples": 20}},
+        "gates": {"http": HTTP_GATE, "canary_analysis": CANARY_ANALYSIS},
     }
 )
 
