@@ -15,6 +15,7 @@ started=$(date +%s)
 # The demo keeps its own journal so it never mixes with your rollouts.
 export FLEETCTL_STATE=.fleetctl/demo/state.db
 rm -rf .fleetctl/demo
+mkdir -p .fleetctl/demo
 POLICY=rollout-policies/lab.yml
 
 step "fleetctl validate  (every stack config, every problem at once)"

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-_SERVER = "import sys; sys.setswitchinterval(0.5); from moto.server import main; main(sys.argv[1:])"
+_SERVER = "import sys; {switch}from moto.server import main; main(sys.argv[1:])"
 
 
 def free_port() -> int:

@@ -177,3 +177,24 @@ def test_processes_creating_one_new_database_at_once_all_open_it(tmp_path: Path)
         store.close()
         assert [p.name for p in db.parent.iterdir() if p.name.endswith(".new")] == []
         assert oct(db.stat().st_mode & 0o777) == oct(0o600)
+
+
+def test_a_mistyped_state_path_creates_no_directories(tmp_path: Path) -> None:
+    """Only the database's own directory is made (`.fleetctl/` of the default
+    path); a --state under directories that do not exist is exit 2, not a new tree."""
+    from typer.testing import CliRunner
+
+    from fleetctl.cli.main import app
+
+    SqliteStore(tmp_path / "one-level" / "state.db").close()  # the default's shape
+    assert (tmp_path / "one-level" / "state.db").is_file()
+    with pytest.raises(BadInput, match="does not exist"):
+        SqliteStore(tmp_path / "typo" / "deeper" / "state.db")
+    typo = str(tmp_path / "typo" / "deeper" / "s.db")
+    res = CliRunner().invoke(
+        app, ["--state", typo, "freeze", "on", "--env", "prod", "--reason", "match"]
+    )
+    assert res.exit_code == 2, res.output
+    out = " ".join(res.output.split())  # the message wraps at the terminal width
+    assert "does not exist" in out and "--state" in out and "Traceback" not in out
+    assert not (tmp_path / "typo").exists()

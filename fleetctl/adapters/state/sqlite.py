@@ -381,9 +381,16 @@ def _create_database(db: Path, busy_timeout_s: float) -> None:
     race, the first link wins and the other's copy is dropped.
     """
     try:
-        db.parent.mkdir(mode=0o700, parents=True)
+        # One level only (`.fleetctl/` of the default path): a mistyped --state
+        # must not leave a tree of new directories behind.
+        db.parent.mkdir(mode=0o700)
     except FileExistsError:
         pass  # ours from before, or another fleetctl's just now
+    except FileNotFoundError:
+        raise BadInput(
+            f"cannot create the state database {db}: {db.parent.parent} does not exist",
+            hint="check the --state path (or FLEETCTL_STATE), or create its directory first",
+        ) from None
     else:
         db.parent.chmod(0o700)  # mkdir's mode is masked by the umask
     fd, tmp_name = tempfile.mkstemp(prefix=f".{db.name}.", suffix=".new", dir=db.parent)
