@@ -4,9 +4,13 @@ test_rollout_engine; the lab e2e test runs the real playbooks)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,11 +95,47 @@ def test_a_batch_longer_than_the_heartbeat_timeout_runs_once(
     and run again (it was, when only gates heartbeated)."""
     store, _, _ = world
     fleet.run_for_s = {1: HEARTBEAT_S + 4}  # the canary's batch
-    out = start(fleet, store, temporal_settings, pol=policy(waves=["100%"]))
+    stop = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        watched = pool.submit(_heartbeats_seen_by_the_server, temporal_settings, stop)
+        try:
+            out = start(fleet, store, temporal_settings, pol=policy(waves=["100%"]))
+        finally:
+            stop.set()
+        beats = watched.result(timeout=60)
     assert out.status is Status.completed, out.message
     applied = [e for e in store.events(out.id) if e["type"] == "step_applied"]
     assert [e.get("attempt", 1) for e in applied] == [1] * len(applied)
     assert [c.limit for c in fleet.calls].count(["a-e0"]) == 1
+    # The worker heartbeats often (HEARTBEAT_S/5), not at the SDK's default 0.8 x
+    # the timeout, which left a loaded worker 2 s before its batch was run again.
+    canary = max(beats.values(), key=len)
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(canary)]
+    assert len(canary) >= 4 and max(gaps) <= HEARTBEAT_S / 2, canary
+
+
+def _heartbeats_seen_by_the_server(
+    settings: temporal.Settings, stop: threading.Event
+) -> dict[str, list[datetime]]:
+    """Each running activity's heartbeat times as the server records them
+    (`describe` of every running workflow, about 3 times a second)."""
+
+    async def watch() -> dict[str, list[datetime]]:
+        client = await temporal.connect(settings)
+        seen: dict[str, list[datetime]] = {}
+        while not stop.is_set():
+            async for wf in client.list_workflows('ExecutionStatus="Running"'):
+                desc = await client.get_workflow_handle(wf.id, run_id=wf.run_id).describe()
+                for act in desc.raw_description.pending_activities:
+                    if act.HasField("last_heartbeat_time"):
+                        at = act.last_heartbeat_time.ToDatetime()
+                        times = seen.setdefault(f"{wf.id}/{act.activity_id}", [])
+                        if not times or times[-1] != at:
+                            times.append(at)
+            await asyncio.sleep(0.3)
+        return seen
+
+    return asyncio.run(watch())
 
 
 def test_bad_canary_is_rolled_back_with_proof(

@@ -14,6 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -438,6 +439,10 @@ async def serve(
         Context(state_url, root, executor, prober, secrets or WorkerSecrets(), notifier=notifier)
     )
     pool = ThreadPoolExecutor(max_workers=8)
+    # The SDK sends heartbeats every 0.8 x the timeout (8 of 10 s): a 2 s margin
+    # a loaded worker can miss, and its batch is then run again. Every HEARTBEAT_S/5
+    # leaves 8 s; a heartbeat is one small RPC.
+    throttle = timedelta(seconds=model.HEARTBEAT_S / 5)
     workers = []
     if coordinator:
         workers.append(
@@ -447,6 +452,7 @@ async def serve(
                 workflows=[Coordinator],
                 activities=[acts.prepare, acts.journal, acts.admission, acts.finish],
                 activity_executor=pool,
+                max_heartbeat_throttle_interval=throttle,
             )
         )
     for region in regions:
@@ -457,6 +463,7 @@ async def serve(
                 workflows=[RegionWorkflow],
                 activities=[acts.apply_batch, acts.run_gates, acts.rollback_region],
                 activity_executor=pool,
+                max_heartbeat_throttle_interval=throttle,
             )
         )
     if not workers:
