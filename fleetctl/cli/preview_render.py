@@ -26,7 +26,7 @@ from fleetctl.core.preview_model import (
     PreviewResult,
     Secret,
     StackPreview,
-    Status,
+    StackStatus,
 )
 from fleetctl.core.preview_report import PreviewReport, preview_to_json
 
@@ -129,16 +129,16 @@ def render_table(report: PreviewReport, console: Console, *, verbose: bool = Fal
     for s in result.stacks:
         c = s.counts()
         status = {
-            Status.failed: "[red]failed[/]",
-            Status.changed: "[yellow]changed[/]",
-            Status.unchanged: "[green]no changes[/]",
-            Status.skipped: "[dim]unchanged (not run)[/]",
+            StackStatus.failed: "[red]failed[/]",
+            StackStatus.changed: "[yellow]changed[/]",
+            StackStatus.unchanged: "[green]no changes[/]",
+            StackStatus.skipped: "[dim]unchanged (not run)[/]",
         }[s.status]
         t.add_row(
             s.stack,
             status,
             *(str(c[op.value]) for op in Op),
-            str(s.resources) if s.status is not Status.skipped else "-",
+            str(s.resources) if s.status is not StackStatus.skipped else "-",
             "yes" if s.cached else "",
         )
     console.print(t)
@@ -258,12 +258,12 @@ def render_markdown(report: PreviewReport, limit: int = GITHUB_COMMENT_LIMIT) ->
     for s in result.stacks:
         c = s.counts()
         status = {
-            Status.failed: "❌ failed",
-            Status.changed: "changed",
-            Status.unchanged: "no changes",
-            Status.skipped: "unchanged (not run)",
+            StackStatus.failed: "❌ failed",
+            StackStatus.changed: "changed",
+            StackStatus.unchanged: "no changes",
+            StackStatus.skipped: "unchanged (not run)",
         }[s.status]
-        res = str(s.resources) if s.status is not Status.skipped else "-"
+        res = str(s.resources) if s.status is not StackStatus.skipped else "-"
         cells = [s.stack, status, *(str(c[op.value]) for op in Op), res]
         table.append("| " + " | ".join(_md_cell(x) for x in cells) + " |")
     table.extend(_cost_markdown(report))

@@ -61,7 +61,9 @@ class Op(Enum):
 OP_SYMBOL = {Op.create: "+", Op.update: "~", Op.replace: "+-", Op.delete: "-"}
 
 
-class Status(StrEnum):
+class StackStatus(StrEnum):
+    """How one stack's preview went (a rollout's status is core.rollout.record.Status)."""
+
     changed = "changed"  # ran; has changes
     unchanged = "unchanged"  # ran; no changes
     skipped = "skipped"  # not run: program and config identical to the base
@@ -154,7 +156,7 @@ class Change:
 @dataclass(frozen=True)
 class StackPreview:
     stack: str
-    status: Status
+    status: StackStatus
     changes: tuple[Change, ...] = ()
     resources: int = 0  # resources in the head graph (excluding the root stack)
     error: StackError | None = None
@@ -194,7 +196,7 @@ class PreviewResult:
 
     @property
     def failed(self) -> list[StackPreview]:
-        return [s for s in self.stacks if s.status is Status.failed]
+        return [s for s in self.stacks if s.status is StackStatus.failed]
 
     def stateful_losses(self) -> list[tuple[str, Change]]:
         """Replaces and deletes of resources that hold data, for the callout."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from fleetctl.adapters import git
 from fleetctl.core import cost as model
-from fleetctl.core.preview_model import ResourceGraph, Status
+from fleetctl.core.preview_model import ResourceGraph, StackStatus
 from fleetctl.errors import FleetctlError
 from fleetctl.services.workspace import Workspace
 from fleetctl.spec import BucketUsage, Fleet, Stack, naming, parse_spec
@@ -169,7 +169,7 @@ class PreviewCosts:
 def preview_costs(
     ws: Workspace,
     fleet: Fleet,
-    statuses: Mapping[str, Status],
+    statuses: Mapping[str, StackStatus],
     heads: Mapping[str, ResourceGraph],
     bases: Mapping[str, ResourceGraph],
     unchanged: Mapping[str, ResourceGraph],
@@ -216,7 +216,7 @@ def preview_costs(
 
 def _stack_delta(
     name: str,
-    status: Status,
+    status: StackStatus,
     heads: Mapping[str, ResourceGraph],
     bases: Mapping[str, ResourceGraph],
     unchanged: Mapping[str, ResourceGraph],
@@ -225,10 +225,10 @@ def _stack_delta(
     base_usage: Mapping[str, BucketUsage],
     out: PreviewCosts,
 ) -> model.CostDelta:
-    if status is Status.failed:
+    if status is StackStatus.failed:
         return model.CostDelta(error="the preview of this stack failed")
     try:
-        if status is Status.skipped:
+        if status is StackStatus.skipped:
             graph = unchanged.get(name)
             if graph is None:
                 return model.CostDelta(notes=("unchanged and not run: delta 0, no estimate",))

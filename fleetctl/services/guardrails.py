@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from fleetctl.core.guardrails import GuardrailsReport, Rule, StackContext, evaluate
-from fleetctl.core.preview_model import PreviewResult, ResourceGraph, Status
+from fleetctl.core.preview_model import PreviewResult, ResourceGraph, StackStatus
 from fleetctl.errors import JobFailed
 from fleetctl.services.workspace import Workspace
 from fleetctl.spec.models import FleetSpec
@@ -116,11 +116,11 @@ def contexts(
     never failed ones. A stack deleted by the change gets an empty head and no spec."""
     out = []
     for s in result.stacks:
-        if s.status is Status.failed or s.engine_counts is not None:
+        if s.status is StackStatus.failed or s.engine_counts is not None:
             continue
         head = head_graphs.get(s.stack)
         if head is None:
-            if s.stack in specs or s.status is Status.skipped:
+            if s.stack in specs or s.status is StackStatus.skipped:
                 continue  # no graph to judge
             head = ResourceGraph(s.stack, project, ())
         env, _, region = s.stack.partition("-")

@@ -39,7 +39,7 @@ from fleetctl.core.preview_model import (
     ResourceGraph,
     StackError,
     StackPreview,
-    Status,
+    StackStatus,
     error_from_json,
     graph_from_json,
     graph_to_json,
@@ -600,7 +600,7 @@ def run_preview(
         if name in others:
             continue
         if name in skipped:
-            previews.append(StackPreview(name, Status.skipped))
+            previews.append(StackPreview(name, StackStatus.skipped))
             if (name, "head") in graphs:  # only when the policy pack changed
                 run.head_graphs[name] = graphs[(name, "head")]
                 run.unchanged_graphs.setdefault(name, graphs[(name, "head")])
@@ -611,7 +611,7 @@ def run_preview(
                 err = StackError(
                     f"base ({opts.base}): {err.message}", err.file, err.line, err.details, err.log
                 )
-            previews.append(StackPreview(name, Status.failed, error=err))
+            previews.append(StackPreview(name, StackStatus.failed, error=err))
             continue
         head = graphs.get((name, "head"))
         base = graphs.get((name, "base"))
@@ -625,7 +625,7 @@ def run_preview(
         previews.append(
             StackPreview(
                 name,
-                Status.changed if changes else Status.unchanged,
+                StackStatus.changed if changes else StackStatus.unchanged,
                 changes=changes,
                 resources=resource_count(head),
                 seconds=round(seconds.get(name, 0.0), 3),
@@ -705,8 +705,8 @@ def save_snapshot(run: PreviewRun, path: Path) -> None:
 
     Secrets are fingerprints keyed with this workspace's key; nothing else is secret.
     """
-    skipped = [s.stack for s in run.result.stacks if s.status is Status.skipped]
-    failed = [s.stack for s in run.result.stacks if s.status is Status.failed]
+    skipped = [s.stack for s in run.result.stacks if s.status is StackStatus.skipped]
+    failed = [s.stack for s in run.result.stacks if s.status is StackStatus.failed]
     if skipped or failed:
         raise BadInput(
             "a snapshot needs every selected stack previewed",
@@ -759,7 +759,7 @@ def run_engine_preview(
             ep = pulumi_auto.preview(ws.stacks_dir, name, ws=workspace)
         except FleetctlError as exc:
             err = StackError(exc.message, details=tuple(exc.details))
-            previews.append(StackPreview(name, Status.failed, error=err))
+            previews.append(StackPreview(name, StackStatus.failed, error=err))
             continue
         finally:
             if progress is not None:
@@ -771,7 +771,7 @@ def run_engine_preview(
         previews.append(
             StackPreview(
                 name,
-                Status.changed if changed else Status.unchanged,
+                StackStatus.changed if changed else StackStatus.unchanged,
                 resources=sum(ep.counts.values()),
                 seconds=time.monotonic() - t0,
                 engine_counts=ep.counts,

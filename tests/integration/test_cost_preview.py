@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from fleetctl.cli.main import app
 from fleetctl.cli.preview_render import render_markdown
-from fleetctl.core.preview_model import Status
+from fleetctl.core.preview_model import StackStatus
 from fleetctl.core.preview_report import preview_to_json
 from fleetctl.services.preview import PreviewOptions, run_preview
 from fleetctl.services.workspace import Workspace
@@ -73,7 +73,7 @@ def test_doubling_an_edge_pool_shows_the_right_delta(project_copy: Path, tmp_pat
     run = run_preview(ws, PreviewOptions(stacks=(STACK,), base="HEAD", jobs=2))
     (s,) = run.result.stacks
     cost = run.report.cost_of(s.stack)
-    assert s.status is Status.unchanged and cost is not None
+    assert s.status is StackStatus.unchanged and cost is not None
     assert cost.delta == pytest.approx(2000 * 0.023)  # 2,000 GB more S3 STANDARD in us-east-2
     assert [(d.item, d.quantity_before, d.quantity_after) for d in cost.lines] == [
         ("S3 STANDARD storage", 2000, 4000)
@@ -87,7 +87,7 @@ def test_doubling_an_edge_pool_shows_the_right_delta(project_copy: Path, tmp_pat
     assert run.ran == []  # both sides from the cache: cost needs no program run
     (s,) = run.result.stacks
     cost = run.report.cost_of(s.stack)
-    assert s.status is Status.changed and s.changes
+    assert s.status is StackStatus.changed and s.changes
     assert cost is not None and cost.error is not None and "c6in.2xlarge" in cost.error
     total = run.report.cost_total()
     assert total is not None and total.unknown == (STACK,)

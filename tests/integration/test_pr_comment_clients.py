@@ -22,7 +22,7 @@ from fleetctl.core.preview_model import (
     PreviewResult,
     PropertyDiff,
     StackPreview,
-    Status,
+    StackStatus,
 )
 from fleetctl.core.preview_report import PreviewReport
 
@@ -95,8 +95,8 @@ def _result() -> PreviewReport:
     )
     base = cost_result()
     stacks = (
-        StackPreview(s, Status.changed, changes=(vpc, *groups), resources=401),
-        StackPreview("prod-eu-west-1", Status.changed, changes=(small,), resources=12),
+        StackPreview(s, StackStatus.changed, changes=(vpc, *groups), resources=401),
+        StackPreview("prod-eu-west-1", StackStatus.changed, changes=(small,), resources=12),
         *base.result.stacks[1:],
     )
     costs = {x.stack: base.costs[x.stack] for x in base.result.stacks[1:]}

@@ -18,7 +18,7 @@ import pytest
 from rich.console import Console
 
 from fleetctl.cli.preview_render import render_json, render_markdown, render_table
-from fleetctl.core.preview_model import UNKNOWN, Op, Secret, Status
+from fleetctl.core.preview_model import UNKNOWN, Op, Secret, StackStatus
 from fleetctl.errors import BadInput
 from fleetctl.services.preview import PreviewOptions, PreviewRun, run_preview
 from fleetctl.services.workspace import Workspace
@@ -84,7 +84,7 @@ def ops(run: PreviewRun, name: str) -> dict[str, Op]:
 def test_without_base_every_resource_is_created(ws: Workspace) -> None:
     run = preview(ws, base=None)
     dev = stack(run, DEV)
-    assert dev.status is Status.changed and dev.resources == 12
+    assert dev.status is StackStatus.changed and dev.resources == 12
     assert set(dev.counts().values()) == {0, 12}
     urns = {c.urn for c in dev.changes}
     # URNs as the engine builds them: parent component types chained with `$`.
@@ -123,7 +123,7 @@ def test_new_bucket_is_a_create_and_only_that_region_runs(ws: Workspace) -> None
         "        - name: media-origin\n        - name: thumbnails\n",
     )
     run = preview(ws)
-    assert stack(run, DEV).status is Status.skipped
+    assert stack(run, DEV).status is StackStatus.skipped
     assert all(not r.startswith(DEV) for r in run.ran)
     assert ops(run, QA) == {"thumbnails": Op.create, "thumbnails-versioning": Op.create}
 
@@ -135,7 +135,7 @@ def test_versioning_turned_on_is_an_update(ws: Workspace) -> None:
     assert (change.name, change.op) == ("media-origin-versioning", Op.update)
     [d] = change.diffs
     assert (d.path, d.old, d.new) == ("versioningConfiguration.status", "Suspended", "Enabled")
-    assert stack(run, QA).status is Status.skipped
+    assert stack(run, QA).status is StackStatus.skipped
 
 
 def test_bucket_renamed_is_a_replace_and_called_out(ws: Workspace) -> None:
@@ -242,7 +242,7 @@ def test_program_error_names_the_stack_and_line_others_still_preview(ws: Workspa
     )
     run = preview(ws)
     qa = stack(run, QA)
-    assert qa.status is Status.failed and qa.error is not None
+    assert qa.status is StackStatus.failed and qa.error is not None
     line = (
         ws.root.joinpath("stacks/__main__.py")
         .read_text()
@@ -251,7 +251,7 @@ def test_program_error_names_the_stack_and_line_others_still_preview(ws: Workspa
     )
     assert (qa.error.file, qa.error.line) == ("stacks/__main__.py", line + 1)
     assert qa.error.message == "RuntimeError: no capacity in eu-west-1"
-    assert stack(run, DEV).status is Status.unchanged
+    assert stack(run, DEV).status is StackStatus.unchanged
 
 
 def test_bad_ref_and_unknown_stack_are_bad_input(ws: Workspace) -> None:
@@ -323,7 +323,7 @@ def test_a_saved_snapshot_can_be_the_base(ws: Workspace, tmp_path: Path) -> None
     edit(ws, f"stacks/Pulumi.{DEV}.yaml", "versioning: false", "versioning: true")
     run = preview(ws, base=str(snap))
     assert ops(run, DEV) == {"media-origin-versioning": Op.update}
-    assert stack(run, QA).status is Status.unchanged
+    assert stack(run, QA).status is StackStatus.unchanged
     assert "plaintext-token" not in snap.read_text()
     with pytest.raises(BadInput, match="cannot read snapshot"):
         (tmp_path / "bad.json").write_text("{}")

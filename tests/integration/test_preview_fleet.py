@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from gitrepo import git
 
-from fleetctl.core.preview_model import Op, Secret, Status
+from fleetctl.core.preview_model import Op, Secret, StackStatus
 from fleetctl.core.replace_rules import unlisted_types
 from fleetctl.errors import OutsideError
 from fleetctl.services.preview import PreviewOptions, run_engine_preview, run_preview
@@ -35,7 +35,7 @@ def test_sample_fleet_previews_and_a_one_region_change_runs_one_stack(
 
     full = run_preview(ws, PreviewOptions(stacks=(ONE, OTHER), jobs=2))
     for s in full.result.stacks:
-        assert s.status is Status.changed, s.error
+        assert s.status is StackStatus.changed, s.error
         assert s.resources > 20 and set(s.counts()) and s.counts()["create"] == s.resources
     types = [c.type for s in full.result.stacks for c in s.changes]
     assert unlisted_types(types) == [], "add these types to fleetctl/core/replace_rules.py"
@@ -50,8 +50,8 @@ def test_sample_fleet_previews_and_a_one_region_change_runs_one_stack(
     # Only the edited region ran (its base side came from the cache of the first run).
     assert pr.ran == [f"{ONE} (head)"]
     statuses = {s.stack: s.status for s in pr.result.stacks}
-    assert statuses.pop(ONE) is Status.changed
-    assert set(statuses.values()) == {Status.skipped}
+    assert statuses.pop(ONE) is StackStatus.changed
+    assert set(statuses.values()) == {StackStatus.skipped}
     changed = next(s for s in pr.result.stacks if s.stack == ONE)
     assert {c.op for c in changed.changes} == {Op.update}
     assert {c.type for c in changed.changes} == {
@@ -86,9 +86,9 @@ def test_real_engine_runs_pulumi_preview_per_stack(repo_root: Path, fake_pulumi:
     subprocess.run(["pulumi", "stack", "init", ONE], cwd=repo_root / "stacks", check=True)
     run = run_engine_preview(Workspace(repo_root), PreviewOptions(stacks=(ONE, OTHER)))
     by = {s.stack: s for s in run.result.stacks}
-    assert by[ONE].status is Status.changed
+    assert by[ONE].status is StackStatus.changed
     counts = by[ONE].counts()
     assert counts["create"] > 0 and counts["update"] == counts["delete"] == 0
-    assert by[OTHER].status is Status.failed  # the fake backend has no such stack
+    assert by[OTHER].status is StackStatus.failed  # the fake backend has no such stack
     calls = fake_pulumi.read_text()
     assert '"preview"' in calls and f'"--stack", "{ONE}"' in calls

@@ -22,7 +22,7 @@ from fleetctl.core.preview_model import (
     Resource,
     ResourceGraph,
     StackPreview,
-    Status,
+    StackStatus,
 )
 from fleetctl.core.preview_report import PreviewReport
 from fleetctl.spec.models import Bucket, BucketUsage
@@ -225,9 +225,9 @@ def _result() -> PreviewReport:
     after = cost.stack_cost(graph(6), "eu-west-1", table, USAGE)
     result = PreviewResult(
         (
-            StackPreview(STACK, Status.changed, resources=12),
-            StackPreview("prod-us-east-1", Status.skipped),
-            StackPreview("prod-sa-east-1", Status.unchanged),
+            StackPreview(STACK, StackStatus.changed, resources=12),
+            StackPreview("prod-us-east-1", StackStatus.skipped),
+            StackPreview("prod-sa-east-1", StackStatus.unchanged),
         ),
         base="origin/main",
     )
@@ -279,7 +279,7 @@ def test_headline_when_everything_is_known() -> None:
     table = load_prices()
     c = cost.stack_cost(graph(3), "eu-west-1", table, USAGE)
     result = PreviewReport(
-        PreviewResult((StackPreview(STACK, Status.unchanged),)),
+        PreviewResult((StackPreview(STACK, StackStatus.unchanged),)),
         {STACK: cost.unchanged(c)},
         prices=cost.prices_used(table),
     )
@@ -295,8 +295,8 @@ def test_headline_says_unknown_when_the_changed_stacks_cost_is_unknown() -> None
     result = PreviewReport(
         PreviewResult(
             (
-                StackPreview(STACK, Status.changed),
-                StackPreview("prod-us-east-1", Status.unchanged),
+                StackPreview(STACK, StackStatus.changed),
+                StackPreview("prod-us-east-1", StackStatus.unchanged),
             )
         ),
         {STACK: cost.CostDelta(error="no price for c6a.2x"), "prod-us-east-1": cost.unchanged(c)},

@@ -30,7 +30,7 @@ from fleetctl.core.preview_model import (
     Resource,
     ResourceGraph,
     StackPreview,
-    Status,
+    StackStatus,
 )
 from fleetctl.errors import JobFailed
 from fleetctl.services import guardrails as pack
@@ -458,10 +458,12 @@ def test_contexts_skip_skipped_and_failed_stacks_and_keep_deleted_ones() -> None
     head = ResourceGraph(STACK, "fleet", tuple(good_resources()))
     result = PreviewResult(
         (
-            StackPreview(STACK, Status.changed),
-            StackPreview("prod-us-east-1", Status.skipped),
-            StackPreview("prod-ap-south-1", Status.failed),
-            StackPreview("prod-sa-east-1", Status.changed, changes=(bucket_change(Op.delete),)),
+            StackPreview(STACK, StackStatus.changed),
+            StackPreview("prod-us-east-1", StackStatus.skipped),
+            StackPreview("prod-ap-south-1", StackStatus.failed),
+            StackPreview(
+                "prod-sa-east-1", StackStatus.changed, changes=(bucket_change(Op.delete),)
+            ),
         )
     )
     spec = parse_spec(SPEC_RAW)

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from fleetctl.cli.preview_render import render_json, render_markdown, render_table
 from fleetctl.core.guardrails import GuardrailsReport, Level, ResourceRef, Violation
-from fleetctl.core.preview_model import PreviewResult, StackPreview, Status
+from fleetctl.core.preview_model import PreviewResult, StackPreview, StackStatus
 from fleetctl.core.preview_report import PreviewReport
 
 pytestmark = pytest.mark.unit
@@ -26,7 +26,7 @@ S = "prod-eu-west-1"
 
 def result(*violations: Violation) -> PreviewReport:
     report = GuardrailsReport(("a.b", "c.d"), (S,), violations)
-    stacks = (StackPreview(S, Status.unchanged, resources=3),)
+    stacks = (StackPreview(S, StackStatus.unchanged, resources=3),)
     return PreviewReport(PreviewResult(stacks), guardrails=report)
 
 

@@ -28,7 +28,7 @@ from fleetctl.core.preview_model import (
     Secret,
     StackError,
     StackPreview,
-    Status,
+    StackStatus,
 )
 from fleetctl.core.preview_report import PreviewReport
 
@@ -83,12 +83,12 @@ def sample() -> PreviewReport:
     return PreviewReport(
         PreviewResult(
             (
-                StackPreview(s1, Status.changed, changes=changes, resources=40),
-                StackPreview("prod-us-east-1", Status.skipped),
-                StackPreview("prod-sa-east-1", Status.unchanged, resources=37),
+                StackPreview(s1, StackStatus.changed, changes=changes, resources=40),
+                StackPreview("prod-us-east-1", StackStatus.skipped),
+                StackPreview("prod-sa-east-1", StackStatus.unchanged, resources=37),
                 StackPreview(
                     "prod-ap-south-1",
-                    Status.failed,
+                    StackStatus.failed,
                     error=StackError("ZeroDivisionError: division by zero", "stacks/x.py", 3),
                 ),
             ),
@@ -136,8 +136,8 @@ def test_markdown_never_exceeds_the_github_limit() -> None:
     result = PreviewReport(
         PreviewResult(
             (
-                StackPreview(s, Status.changed, changes=big, resources=3000),
-                StackPreview("prod-eu-west-1", Status.changed, changes=small, resources=1),
+                StackPreview(s, StackStatus.changed, changes=big, resources=3000),
+                StackPreview("prod-eu-west-1", StackStatus.changed, changes=small, resources=1),
             )
         )
     )
@@ -205,7 +205,7 @@ def test_a_summarised_stack_keeps_names_and_replace_reasons() -> None:
     )
     result = PreviewReport(
         PreviewResult(
-            (StackPreview(s, Status.changed, changes=(vpc, *groups), resources=401),),
+            (StackPreview(s, StackStatus.changed, changes=(vpc, *groups), resources=401),),
             base="origin/main",
         )
     )
