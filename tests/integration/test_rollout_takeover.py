@@ -476,6 +476,9 @@ def test_a_live_holder_in_another_process_is_refused_then_stops_when_superseded(
                 break
             time.sleep(0.1)
         assert rid is not None
+        # its "Ansible" starts just after the step is journaled: wait for it (bounded)
+        while time.monotonic() < deadline and not procs.with_environ(rollout.TAG, rid):
+            time.sleep(0.1)
         assert procs.with_environ(rollout.TAG, rid)  # its "Ansible" is running
         calls: list[list[str]] = []
 
