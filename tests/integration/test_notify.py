@@ -33,13 +33,6 @@ def fleet(tmp_path: Path) -> Iterator[FakeFleet]:
     f.close()
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "state.db")
-    yield s
-    s.close()
-
-
 def run(
     fleet: FakeFleet,
     store: SqliteStore,

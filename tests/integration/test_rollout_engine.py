@@ -42,13 +42,6 @@ def fleet(tmp_path: Path) -> Iterator[FakeFleet]:
     f.close()
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "state.db")
-    yield s
-    s.close()
-
-
 def engine(fleet: FakeFleet, store: SqliteStore, who: str = "tester") -> Engine:
     return Engine(store, fleet.root, executor=fleet.executor, who=who)
 

@@ -39,13 +39,6 @@ def fleet(tmp_path: Path) -> Iterator[FakeFleet]:
     f.close()
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "state.db")
-    yield s
-    s.close()
-
-
 def workers(
     fleet: FakeFleet, store: SqliteStore, settings: temporal.Settings, **kw: Any
 ) -> AbstractContextManager[WorkerThread]:
