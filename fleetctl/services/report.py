@@ -93,6 +93,20 @@ def _svg(fig: Any) -> str:
     return text[text.find("<svg") :]  # drop the XML prolog: inline in HTML
 
 
+def _limit_line(ax: Any, y: float, label: str) -> None:
+    """A limit drawn into a panel: a dashed red line, labelled at its right edge."""
+    ax.axhline(y, color="#c62828", linestyle="--", linewidth=1.2)
+    ax.annotate(
+        label,
+        xy=(1.0, y),
+        xycoords=("axes fraction", "data"),
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color="#c62828",
+    )
+
+
 def gate_plot(title: str, comps: Sequence[Comparison]) -> str:
     """Changed vs baseline bars, one panel per number, the limit as a dashed line."""
     import matplotlib
@@ -110,16 +124,7 @@ def gate_plot(title: str, comps: Sequence[Comparison]) -> str:
             colours.append(_BASELINE)
         ax.bar(labels, values, color=colours)
         if c.threshold is not None:
-            ax.axhline(c.threshold, color="#c62828", linestyle="--", linewidth=1.2)
-            ax.annotate(
-                f"{c.bound} {c.threshold:g}",
-                xy=(1.0, c.threshold),
-                xycoords=("axes fraction", "data"),
-                ha="right",
-                va="bottom",
-                fontsize=7,
-                color="#c62828",
-            )
+            _limit_line(ax, c.threshold, f"{c.bound} {c.threshold:g}")
         ax.set_title(c.metric.replace("_", " "), fontsize=9)
         ax.tick_params(labelsize=8)
         top = max([*values, c.threshold or 0.0])
@@ -243,16 +248,7 @@ def distribution_plot(title: str, dists: Sequence[Distribution]) -> str:
                 fontsize=8,
             )
         if d.limit is not None:
-            box.axhline(d.limit, color="#c62828", linestyle="--", linewidth=1.2)
-            box.annotate(
-                lim,
-                xy=(1.0, d.limit),
-                xycoords=("axes fraction", "data"),
-                ha="right",
-                va="bottom",
-                fontsize=7,
-                color="#c62828",
-            )
+            _limit_line(box, d.limit, lim)
         box.set_title(f"{metric_name(d)}: canary vs baseline", fontsize=9)
         box.tick_params(labelsize=7)
     fig.suptitle(title, fontsize=10)
